@@ -1,0 +1,1 @@
+"""The embedded ClearML-compatible server (`occuloop server`): API + file server over SQLite."""

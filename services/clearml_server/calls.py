@@ -1,0 +1,90 @@
+"""What an endpoint handler receives: the call (body, identity, clock) and the server's shared parts.
+
+Handlers are plain functions `(Call) -> dict` grouped per ClearML service in `endpoints/`; they never see HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from .auth import Authenticator, Identity
+from .documents import Doc, MonotonicClock, iso
+from .files import FileStore
+from .store import Session, Store
+from .wire import INVALID_MODEL_ID, INVALID_PROJECT_ID, INVALID_QUEUE_ID, INVALID_TASK_ID, ApiError, Body, fail
+from .workers import WorkerRegistry
+
+
+@dataclass
+class Server:
+    """The long-lived parts every handler may use."""
+
+    store: Store
+    auth: Authenticator
+    workers: WorkerRegistry
+    files: FileStore
+    clock: MonotonicClock
+
+
+@dataclass
+class Call:
+    endpoint: str
+    body: Body
+    identity: Identity
+    server: Server
+    now: datetime  # one timestamp per call, from the monotonic clock
+
+    @property
+    def store(self) -> Store:
+        return self.server.store
+
+    def stamp(self) -> str:
+        return iso(self.now)
+
+
+Handler = Callable[[Call], dict[str, Any]]
+
+
+def task_or_fail(session: Session, task_id: str) -> Doc:
+    doc = session.tasks.get(task_id)
+    if doc is None:
+        fail(INVALID_TASK_ID, f"id={task_id}")
+    return doc
+
+
+def model_or_fail(session: Session, model_id: str) -> Doc:
+    doc = session.models.get(model_id)
+    if doc is None:
+        fail(INVALID_MODEL_ID, f"id={model_id}")
+    return doc
+
+
+def project_or_fail(session: Session, project_id: str) -> Doc:
+    doc = session.projects.get(project_id)
+    if doc is None:
+        fail(INVALID_PROJECT_ID, f"id={project_id}")
+    return doc
+
+
+def queue_or_fail(session: Session, queue_id: str) -> Doc:
+    doc = session.queues.get(queue_id)
+    if doc is None:
+        fail(INVALID_QUEUE_ID, f"id={queue_id}")
+    return doc
+
+
+def for_each(ids: list[str], action: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+    """Run a `*_many` endpoint's action per id: one bad id is reported in `failed` and does not stop the batch."""
+    succeeded: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []
+    for object_id in ids:
+        try:
+            succeeded.append({"id": object_id, **action(object_id)})
+        except ApiError as error:
+            failed.append(
+                {"id": object_id, "error": {"codes": [error.code.http, error.code.subcode], "msg": error.message}}
+            )
+    return {"succeeded": succeeded, "failed": failed}

@@ -1,0 +1,328 @@
+"""SQLite persistence for the embedded server: the only module that runs SQL.
+
+One database file in WAL mode. Reads use one connection per thread and never block writers. Writes go through
+`Store.write()`, which holds a process-wide lock and a `BEGIN IMMEDIATE` transaction for the whole
+read-modify-write of a handler, so every write is atomic and serialized (an atomic queue pop needs nothing more).
+A write is acknowledged only after COMMIT, and a committed WAL transaction survives `kill -9` of the process;
+`durable=True` (synchronous=FULL) also makes it survive a power cut, at the price of an fsync per commit.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .documents import Doc
+from .migrations import apply_migrations
+
+DATABASE_FILE = "occuloop-server.sqlite3"
+
+
+def _dumps(doc: Doc) -> str:
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+
+
+class DocumentTable:
+    """A table of JSON documents keyed by `id`, with a few columns mirrored from the document for SQL lookups."""
+
+    def __init__(self, connection: sqlite3.Connection, table: str, columns: tuple[str, ...]) -> None:
+        self._db = connection
+        self._table = table
+        self._columns = columns  # document fields mirrored into same-named columns
+
+    def get(self, object_id: str) -> Doc | None:
+        row = self._db.execute(f"SELECT doc FROM {self._table} WHERE id = ?", (object_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def get_many(self, ids: Iterable[str]) -> list[Doc]:
+        wanted = list(dict.fromkeys(ids))
+        found: dict[str, Doc] = {}
+        for start in range(0, len(wanted), 500):  # stay under SQLite's bound-parameter limit
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for (text,) in self._db.execute(f"SELECT doc FROM {self._table} WHERE id IN ({marks})", chunk):
+                doc = json.loads(text)
+                found[doc["id"]] = doc
+        return [found[object_id] for object_id in wanted if object_id in found]
+
+    def where(self, column: str, values: Iterable[Any]) -> list[Doc]:
+        if column not in self._columns:
+            raise ValueError(f"{self._table}.{column} is not an indexed column")
+        wanted = list(dict.fromkeys(values))
+        result: list[Doc] = []
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT doc FROM {self._table} WHERE {column} IN ({marks}) ORDER BY rowid"
+            result.extend(json.loads(text) for (text,) in self._db.execute(sql, chunk))
+        return result
+
+    def all(self) -> list[Doc]:
+        return [json.loads(text) for (text,) in self._db.execute(f"SELECT doc FROM {self._table} ORDER BY rowid")]
+
+    def count_where(self, column: str, value: Any) -> int:
+        if column not in self._columns:
+            raise ValueError(f"{self._table}.{column} is not an indexed column")
+        row = self._db.execute(f"SELECT COUNT(*) FROM {self._table} WHERE {column} = ?", (value,)).fetchone()
+        return int(row[0])
+
+    def put(self, doc: Doc) -> None:
+        """Insert or replace the whole document."""
+        names = ("id", *self._columns, "doc")
+        values = (doc["id"], *(doc.get(column) for column in self._columns), _dumps(doc))
+        marks = ",".join("?" * len(names))
+        self._db.execute(f"INSERT OR REPLACE INTO {self._table} ({','.join(names)}) VALUES ({marks})", values)
+
+    def delete(self, object_id: str) -> bool:
+        return self._db.execute(f"DELETE FROM {self._table} WHERE id = ?", (object_id,)).rowcount > 0
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    queue: str
+    task: str
+    added: str
+    position: float
+
+
+class QueueEntries:
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._db = connection
+
+    def list(self, queue: str) -> list[QueueEntry]:
+        rows = self._db.execute(
+            "SELECT queue, task, added, position FROM queue_entries WHERE queue = ? ORDER BY position, seq", (queue,)
+        )
+        return [QueueEntry(*row) for row in rows]
+
+    def count(self, queue: str) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM queue_entries WHERE queue = ?", (queue,)).fetchone()[0])
+
+    def queues_of(self, task: str) -> list[str]:
+        return [row[0] for row in self._db.execute("SELECT queue FROM queue_entries WHERE task = ?", (task,))]
+
+    def append(self, queue: str, task: str, added: str) -> None:
+        self.add_at(queue, task, added, self._edge(queue, last=True) + 1.0)
+
+    def add_at(self, queue: str, task: str, added: str, position: float) -> None:
+        self._db.execute(
+            "INSERT INTO queue_entries (queue, task, added, position) VALUES (?, ?, ?, ?)",
+            (queue, task, added, position),
+        )
+
+    def _edge(self, queue: str, last: bool) -> float:
+        function = "MAX" if last else "MIN"
+        row = self._db.execute(f"SELECT {function}(position) FROM queue_entries WHERE queue = ?", (queue,)).fetchone()
+        return float(row[0]) if row[0] is not None else 0.0
+
+    def set_position(self, queue: str, task: str, position: float) -> None:
+        self._db.execute("UPDATE queue_entries SET position = ? WHERE queue = ? AND task = ?", (position, queue, task))
+
+    def pop_first(self, queue: str) -> QueueEntry | None:
+        row = self._db.execute(
+            "SELECT seq, queue, task, added, position FROM queue_entries WHERE queue = ? ORDER BY position, seq LIMIT 1",
+            (queue,),
+        ).fetchone()
+        if row is None:
+            return None
+        self._db.execute("DELETE FROM queue_entries WHERE seq = ?", (row[0],))
+        return QueueEntry(*row[1:])
+
+    def remove(self, queue: str | None, task: str) -> int:
+        if queue is None:
+            return self._db.execute("DELETE FROM queue_entries WHERE task = ?", (task,)).rowcount
+        return self._db.execute("DELETE FROM queue_entries WHERE queue = ? AND task = ?", (queue, task)).rowcount
+
+    def clear(self, queue: str) -> list[str]:
+        tasks = [entry.task for entry in self.list(queue)]
+        self._db.execute("DELETE FROM queue_entries WHERE queue = ?", (queue,))
+        return tasks
+
+
+@dataclass(frozen=True)
+class EventRow:
+    seq: int
+    doc: Doc
+
+
+class Events:
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._db = connection
+
+    def add(self, event: Doc) -> None:
+        self._db.execute(
+            "INSERT INTO events (task, type, iter, metric, variant, timestamp, doc) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                event["task"],
+                event["type"],
+                event.get("iter"),
+                event.get("metric"),
+                event.get("variant"),
+                int(event["timestamp"]),
+                _dumps(event),
+            ),
+        )
+
+    def of_task(
+        self,
+        task: str,
+        types: Iterable[str] | None = None,
+        *,
+        descending: bool = False,
+        after: tuple[int, int] | None = None,
+        before: tuple[int, int] | None = None,
+        limit: int | None = None,
+    ) -> list[EventRow]:
+        """Events of one task ordered by (timestamp, seq); `after`/`before` are exclusive (timestamp, seq) cursors."""
+        sql = ["SELECT seq, doc FROM events WHERE task = ?"]
+        params: list[Any] = [task]
+        type_list = list(types) if types is not None else None
+        if type_list is not None:
+            sql.append(f"AND type IN ({','.join('?' * len(type_list))})")
+            params.extend(type_list)
+        if after is not None:
+            sql.append("AND (timestamp > ? OR (timestamp = ? AND seq > ?))")
+            params.extend([after[0], after[0], after[1]])
+        if before is not None:
+            sql.append("AND (timestamp < ? OR (timestamp = ? AND seq < ?))")
+            params.extend([before[0], before[0], before[1]])
+        order = "DESC" if descending else "ASC"
+        sql.append(f"ORDER BY timestamp {order}, seq {order}")
+        if limit is not None:
+            sql.append("LIMIT ?")
+            params.append(limit)
+        return [EventRow(seq, json.loads(text)) for seq, text in self._db.execute(" ".join(sql), params)]
+
+    def count(self, task: str, types: Iterable[str]) -> int:
+        type_list = list(types)
+        marks = ",".join("?" * len(type_list))
+        row = self._db.execute(f"SELECT COUNT(*) FROM events WHERE task = ? AND type IN ({marks})", [task, *type_list])
+        return int(row.fetchone()[0])
+
+    def delete_for_task(self, task: str) -> int:
+        return self._db.execute("DELETE FROM events WHERE task = ?", (task,)).rowcount
+
+
+@dataclass(frozen=True)
+class Credential:
+    access_key: str
+    secret_sha256: str
+    user_id: str
+    label: str | None
+    created: str
+    last_used: str | None
+
+
+class Credentials:
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._db = connection
+
+    def get(self, access_key: str) -> Credential | None:
+        row = self._db.execute("SELECT * FROM credentials WHERE access_key = ?", (access_key,)).fetchone()
+        return Credential(*row) if row else None
+
+    def all(self) -> list[Credential]:
+        return [Credential(*row) for row in self._db.execute("SELECT * FROM credentials ORDER BY created")]
+
+    def put(self, credential: Credential) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO credentials VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                credential.access_key,
+                credential.secret_sha256,
+                credential.user_id,
+                credential.label,
+                credential.created,
+                credential.last_used,
+            ),
+        )
+
+    def delete(self, access_key: str) -> bool:
+        return self._db.execute("DELETE FROM credentials WHERE access_key = ?", (access_key,)).rowcount > 0
+
+
+class Meta:
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._db = connection
+
+    def get(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row else None
+
+    def put(self, key: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+
+class Session:
+    """Every table, seen through one connection (a reader's or the writer's)."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.tasks = DocumentTable(connection, "tasks", ("project",))
+        self.models = DocumentTable(connection, "models", ("project", "task"))
+        self.projects = DocumentTable(connection, "projects", ("name",))
+        self.queues = DocumentTable(connection, "queues", ("name",))
+        self.entries = QueueEntries(connection)
+        self.events = Events(connection)
+        self.credentials = Credentials(connection)
+        self.meta = Meta(connection)
+
+
+class StoreError(Exception):
+    pass
+
+
+class Store:
+    def __init__(self, data_dir: Path, *, durable: bool = False) -> None:
+        self.path = data_dir / DATABASE_FILE
+        self._durable = durable
+        self._write_lock = threading.Lock()
+        self._local = threading.local()
+        self._all_connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        try:
+            self._writer = self._connect()
+            self.migrations_applied = apply_migrations(self._writer)
+        except sqlite3.Error as error:
+            raise StoreError(f"cannot open the database {self.path}: {error}") from error
+        self._writer_session = Session(self._writer)
+
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute(f"PRAGMA synchronous={'FULL' if self._durable else 'NORMAL'}")
+        connection.execute("PRAGMA busy_timeout=30000")
+        with self._connections_lock:
+            self._all_connections.append(connection)
+        return connection
+
+    def read(self) -> Session:
+        """A session on this thread's own read connection (sees every committed write)."""
+        session: Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = Session(self._connect())
+            self._local.session = session
+        return session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One serialized transaction: everything inside commits together or not at all."""
+        with self._write_lock:
+            self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._writer_session
+            except BaseException:
+                self._writer.execute("ROLLBACK")
+                raise
+            self._writer.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._write_lock, self._connections_lock:
+            for connection in self._all_connections:
+                connection.close()
+            self._all_connections.clear()

@@ -1,0 +1,51 @@
+"""Logging set-up, done once by each command's entry point: one line per decision, `event=... key=value`.
+
+Text on a terminal, JSON in the cluster (`OCCULOOP_LOG_FORMAT=json`), so `kubectl logs` reads as a story and a
+log pipeline can still parse it. Modules only call `logging.getLogger(__name__)`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+from typing import TextIO
+
+from .settings import LogSettings
+
+_PAIR = re.compile(r'(\w+)=("[^"]*"|\S+)')
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line; `key=value` pairs in the message become fields too."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        document: dict[str, object] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": message,
+        }
+        for key, value in _PAIR.findall(message):
+            document.setdefault(key, value.strip('"'))
+        if record.exc_info:
+            document["exception"] = self.formatException(record.exc_info)
+        return json.dumps(document, ensure_ascii=False)
+
+
+def configure_logging(settings: LogSettings, stream: TextIO | None = None) -> None:
+    handler = logging.StreamHandler(stream or sys.stderr)
+    if settings.format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        formatter = logging.Formatter(
+            "%(asctime)s.%(msecs)03dZ %(levelname)s %(name)s %(message)s", "%Y-%m-%dT%H:%M:%S"
+        )
+        formatter.converter = time.gmtime
+        handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.level)

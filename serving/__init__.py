@@ -1,0 +1,1 @@
+"""clearml-serving engine code and endpoint setup for the occupancy model."""

@@ -1,0 +1,1 @@
+"""Shared code of training and serving: data contract, features, model, training task, evaluation."""
