@@ -47,7 +47,8 @@ def _write_private(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
-def _read_env_file(path: Path) -> dict[str, str]:
+def read_env_file(path: Path) -> dict[str, str]:
+    """`KEY=value` lines of an env file written by the server (comments skipped); {} when it does not exist."""
     if not path.is_file():
         return {}
     pairs = {}
@@ -64,7 +65,7 @@ def bootstrap_credentials(auth: Authenticator, settings: ServerSettings, clock: 
         pair = KeyPair(settings.access_key, settings.secret_key)
         auth.add(pair, "configured", now=clock.now())
         return pair
-    stored = _read_env_file(settings.data_dir / CREDENTIALS_FILE)
+    stored = read_env_file(settings.data_dir / CREDENTIALS_FILE)
     if not auth.has_credentials():
         pair = generate_key_pair()
         auth.add(pair, "generated on first start", now=clock.now())
@@ -127,8 +128,16 @@ class RunningServer:
         logger.info("event=server_stopped in_flight_drained=%s", str(drained).lower())
 
 
-def start(settings: ServerSettings) -> RunningServer:
-    """Open the state, bind both ports and serve in background threads."""
+@dataclass
+class ServerState:
+    """Everything the server holds except its sockets: what in-process tests drive through `api.handle`."""
+
+    server: Server
+    files: FileServerContext
+    credentials: KeyPair | None
+
+
+def open_state(settings: ServerSettings) -> ServerState:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     clock = MonotonicClock()
     store = Store(settings.data_dir, durable=settings.durable)
@@ -138,12 +147,17 @@ def start(settings: ServerSettings) -> RunningServer:
         ensure_default_queue(tx, iso(clock.now()))
     files = FileStore(settings.data_dir / "files", settings.data_dir / "uploads-in-progress", durable=settings.durable)
     server = Server(store=store, auth=auth, workers=WorkerRegistry(), files=files, clock=clock)
-    api = HttpServer((settings.host, settings.api_port), ApiHandler, server)
-    file_server = HttpServer(
-        (settings.host, settings.files_port),
-        FileHandler,
-        FileServerContext(files=files, auth=auth, clock=clock, require_auth=settings.files_auth),
+    return ServerState(
+        server, FileServerContext(files=files, auth=auth, clock=clock, require_auth=settings.files_auth), credentials
     )
+
+
+def start(settings: ServerSettings) -> RunningServer:
+    """Open the state, bind both ports and serve in background threads."""
+    state = open_state(settings)
+    store, credentials = state.server.store, state.credentials
+    api = HttpServer((settings.host, settings.api_port), ApiHandler, state.server)
+    file_server = HttpServer((settings.host, settings.files_port), FileHandler, state.files)
     threads = [
         threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.5}, name=name, daemon=True)
         for name, httpd in (("api-server", api), ("file-server", file_server))

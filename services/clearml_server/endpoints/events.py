@@ -343,7 +343,7 @@ def delete_for_task(call: Call) -> dict[str, Any]:
     with call.store.write() as tx:
         task_or_fail(tx, task_id)
         deleted = tx.events.delete_for_task(task_id)
-    return {"deleted": deleted}
+    return {"deleted": deleted > 0}
 
 
 HANDLERS: dict[str, Handler] = {
