@@ -1,0 +1,21 @@
+"""clearml Dataset versioning against occuloop server."""
+
+from __future__ import annotations
+
+from tests.support.clients import Clients
+
+
+def test_two_versions_lineage_tags_and_merged_copy(clients: Clients) -> None:
+    result = clients.flow("dataset_flow", "labels", "labeled")
+    assert result["second_parents"] == [result["first"]]
+    assert result["inherited_tags"] == ["Production"]  # Dataset.get(writable_copy=True) copies the parent's tags
+    assert result["merged_files"] == ["day1.csv", "day2.csv"]
+    assert result["latest"] == result["second"] and result["latest_version"] == "1.0.1"
+    assert result["listed"] == sorted([[result["first"], "1.0.0"], [result["second"], "1.0.1"]])
+    version = clients.api.task(result["second"])
+    assert version["status"] == "completed" and "dataset" in version["system_tags"]
+    projects = clients.api.ok("projects.get_all", {"name": "^labels/\\.datasets/labeled$", "search_hidden": True})[
+        "projects"
+    ]
+    assert "hidden" in projects[0]["system_tags"]
+    assert clients.api.ok("projects.get_all", {"name": "^labels/\\.datasets"})["projects"] == []
