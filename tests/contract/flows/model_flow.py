@@ -2,6 +2,7 @@
 
 import json
 import sys
+from pathlib import Path
 
 from clearml import InputModel, Model, OutputModel, Task
 
@@ -28,7 +29,7 @@ result = {
     "found": [model.id for model in found],
     "tags": Model(output.id).tags,
     "published": Model(output.id).published,
-    "content": open(local).read(),
+    "content": Path(local).read_text(),
 }
 task.close()
 print("RESULT " + json.dumps(result))

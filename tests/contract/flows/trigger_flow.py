@@ -3,13 +3,14 @@
 import json
 import sys
 import time
+from pathlib import Path
 
 from clearml import Dataset, Task
 from clearml.automation import TriggerScheduler
 
 project, queue = sys.argv[1], sys.argv[2]
 seed = Dataset.create(dataset_project=project, dataset_name="labeled")  # the trigger only sees existing names
-open("seed.csv", "w").write("a\n1\n")
+Path("seed.csv").write_text("a\n1\n")
 seed.add_files("seed.csv")
 seed.finalize(auto_upload=True)
 
@@ -31,7 +32,7 @@ scheduler.add_dataset_trigger(
 before = scheduler._step()
 
 version = Dataset.get(dataset_project=project, dataset_name="labeled", writable_copy=True)
-open("new.csv", "w").write("a\n2\n")
+Path("new.csv").write_text("a\n2\n")
 version.add_files("new.csv")
 version.tags = ["Production"]
 version.finalize(auto_upload=True)
