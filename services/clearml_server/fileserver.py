@@ -112,7 +112,11 @@ class FileHandler(Handler):
         return context
 
     def _object_path(self) -> str:
-        raw = self.path.split("?", 1)[0].split("#", 1)[0]
+        """The percent-decoded path exactly as sent: http.server folds a leading `//` into `/` in `self.path`,
+        which would turn an absolute-path attempt into a harmless-looking relative one instead of a 400."""
+        parts = self.raw_requestline.decode("latin-1").split()
+        target = parts[1] if len(parts) >= 2 else self.path
+        raw = target.split("?", 1)[0].split("#", 1)[0]
         return unquote(raw, errors="strict")
 
     def _authorized(self) -> bool:

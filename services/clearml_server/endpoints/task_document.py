@@ -160,7 +160,7 @@ def artifact_value(key: str, value: Any) -> Doc:
     return {**copy.deepcopy(value), "mode": mode}
 
 
-def _execution(key: str, value: Any) -> Any:
+def execution_value(key: str, value: Any) -> Any:
     require_shape(key, value, dict, "an object")
     result = copy.deepcopy(value)
     artifacts = result.get("artifacts")
@@ -208,7 +208,7 @@ WRITABLE: dict[str, tuple[str, Validator]] = {
     "tags": ("tags", _string_list),
     "system_tags": ("system_tags", _string_list),
     "script": ("script", _object),
-    "execution": ("execution", _execution),
+    "execution": ("execution", execution_value),
     "hyperparams": ("hyperparams", hyperparams_value),
     "configuration": ("configuration", configuration_value),
     "models": ("models", _models),

@@ -17,7 +17,7 @@ from ..wire import VALIDATION_ERROR, fail
 from . import projects
 from .listing import get_all_reply
 from .task_access import guard_published, modify_task, touch
-from .task_document import apply_fields, model_item_list, new_task, writable_fields
+from .task_document import apply_fields, execution_value, model_item_list, new_task, writable_fields
 
 TASK_SPEC = CollectionSpec(
     fields=frozenset(
@@ -144,7 +144,8 @@ def clone(call: Call) -> dict[str, Any]:
             "project": body.data.get("new_task_project"),
         }
     )
-    execution_overrides = body.dict("execution_overrides")
+    raw_overrides = body.dict("execution_overrides")
+    execution_overrides = execution_value("execution_overrides", raw_overrides) if raw_overrides else None
     input_models = body.list("new_task_input_models")
     new_project_name = body.str("new_project_name")
     new_project: dict[str, Any] | None = None
