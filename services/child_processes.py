@@ -111,7 +111,7 @@ def start_embedded_server(
         runtime = _read_runtime(runtime_file)
         if runtime and runtime.get("pid") == child.process.pid and _answers(f"{runtime['api_url']}/healthz"):
             client_env = read_env_file(data_dir / ENV_FILE)
-            return EmbeddedServer(child, data_dir, runtime["api_url"], runtime["files_url"], client_env)
+            return EmbeddedServer(child, data_dir, str(runtime["api_url"]), str(runtime["files_url"]), client_env)
         time.sleep(0.05)
     child.kill()
     raise child.failure(f"was not ready within {timeout:.0f} s")

@@ -45,6 +45,11 @@ class ApiRequest:
     headers: Mapping[str, str]
     body: bytes
 
+    def header(self, name: str) -> str | None:
+        """Case-insensitive: the agent spells it `Content-type`."""
+        wanted = name.lower()
+        return next((value for key, value in self.headers.items() if key.lower() == wanted), None)
+
 
 def _query_params(path: str) -> dict[str, Any]:
     """Query-string parameters merge into the body (`auth.login?expiration_sec=`, `users.get_vaults?...`)."""
@@ -84,18 +89,18 @@ def _dispatch(server: Server, endpoint: str, request: ApiRequest) -> dict[str, A
     now = server.clock.now()
     if endpoint == "debug.ping":
         return {"msg": "occuloop embedded ClearML-compatible server"}
-    content_type = request.headers.get("Content-Type") or ""
+    content_type = request.header("Content-Type") or ""
     raw = parse_body(request.body, content_type)
     params = _query_params(request.path)
     if endpoint == "auth.login":
         expiration = params.get("expiration_sec", raw.get("expiration_sec") if isinstance(raw, dict) else None)
         if expiration is not None and (isinstance(expiration, bool) or not isinstance(expiration, int)):
             raise ApiError(INVALID_REQUEST, "expiration_sec must be an integer")
-        return {"token": server.auth.login(request.headers.get("Authorization"), expiration, now=now)}
+        return {"token": server.auth.login(request.header("Authorization"), expiration, now=now)}
     handler = ENDPOINTS.get(endpoint)
     if handler is None:
         raise ApiError(ENDPOINT_NOT_SUPPORTED, endpoint)
-    identity = server.auth.verify(request.headers.get("Authorization"), now=now)
+    identity = server.auth.verify(request.header("Authorization"), now=now)
     if endpoint == "events.add_batch":  # JSON lines: a batch of one event parses as a single object
         if isinstance(raw, list):
             raw = {"requests": raw}
@@ -124,7 +129,8 @@ class ApiHandler(Handler):
             if self.command == "GET" and parse_call_path(path) is None:
                 self.reply(404, NO_WEB_UI, "text/plain; charset=utf-8")  # a "results page" link the SDK printed
                 return
-            status, payload = handle(self.server.context, ApiRequest(self.path, self.headers, body))
+            headers = dict(self.headers.items())
+            status, payload = handle(self.server.context, ApiRequest(self.path, headers, body))
             self.reply(status, payload, "application/json")
 
     do_GET = do_POST = do_PUT = _serve

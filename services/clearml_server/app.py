@@ -79,7 +79,7 @@ def bootstrap_credentials(auth: Authenticator, settings: ServerSettings, clock: 
         )
         return pair
     access, secret = stored.get("CLEARML_API_ACCESS_KEY"), stored.get("CLEARML_API_SECRET_KEY")
-    if access and secret and any(item.access_key == access for item in auth.list()):
+    if access and secret and any(item.access_key == access for item in auth.credentials()):
         return KeyPair(access, secret)
     return None
 

@@ -99,7 +99,7 @@ class Authenticator:
             self._credentials.pop(access_key, None)
         return removed
 
-    def list(self, user_id: str | None = None) -> list[Credential]:
+    def credentials(self, user_id: str | None = None) -> list[Credential]:
         return [item for item in self._credentials.values() if user_id is None or item.user_id == user_id]
 
     # -- login and token checks -----------------------------------------------------------------------------

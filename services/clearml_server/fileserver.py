@@ -114,7 +114,8 @@ class FileHandler(Handler):
     def _object_path(self) -> str:
         """The percent-decoded path exactly as sent: http.server folds a leading `//` into `/` in `self.path`,
         which would turn an absolute-path attempt into a harmless-looking relative one instead of a 400."""
-        parts = self.raw_requestline.decode("latin-1").split()
+        raw_requestline: bytes = getattr(self, "raw_requestline", b"")  # set by http.server, untyped there
+        parts = raw_requestline.decode("latin-1").split()
         target = parts[1] if len(parts) >= 2 else self.path
         raw = target.split("?", 1)[0].split("#", 1)[0]
         return unquote(raw, errors="strict")
@@ -196,7 +197,7 @@ class FileHandler(Handler):
             raise ValueError("expected multipart/form-data with a boundary (the field name is the object path)")
         prefix = self._object_path().rstrip("/")
         sink = _MultipartSink(self.context.files, prefix)
-        parser = MultipartParser(boundary, sink.callbacks())
+        parser = MultipartParser(boundary, sink.callbacks())  # type: ignore[arg-type]  # a TypedDict of callables
         try:
             for chunk in self.iter_body(MAX_UPLOAD_BYTES):
                 parser.write(chunk)

@@ -383,11 +383,15 @@ def _sort_key(value: Any) -> tuple[int, Any]:
     return (3, json.dumps(value, sort_keys=True, default=str))
 
 
+def _sort_key_at(path: str) -> Callable[[Doc], tuple[int, Any]]:
+    return lambda doc: _sort_key(get_path(doc, path))
+
+
 def sort_documents(docs: list[Doc], order_by: Iterable[str]) -> list[Doc]:
     """Stable multi-key sort; `-field` is descending; missing values sort first (ascending), like Mongo."""
     result = list(docs)
     for spec in reversed([item for item in order_by if item and not item.lstrip("-").startswith("@")]):
         descending = spec.startswith("-")
         path = spec.lstrip("-")
-        result.sort(key=lambda doc, path=path: _sort_key(get_path(doc, path)), reverse=descending)
+        result.sort(key=_sort_key_at(path), reverse=descending)
     return result

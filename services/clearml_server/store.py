@@ -95,7 +95,7 @@ class QueueEntries:
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._db = connection
 
-    def list(self, queue: str) -> list[QueueEntry]:
+    def in_queue(self, queue: str) -> list[QueueEntry]:
         rows = self._db.execute(
             "SELECT queue, task, added, position FROM queue_entries WHERE queue = ? ORDER BY position, seq", (queue,)
         )
@@ -140,7 +140,7 @@ class QueueEntries:
         return self._db.execute("DELETE FROM queue_entries WHERE queue = ? AND task = ?", (queue, task)).rowcount
 
     def clear(self, queue: str) -> list[str]:
-        tasks = [entry.task for entry in self.list(queue)]
+        tasks = [entry.task for entry in self.in_queue(queue)]
         self._db.execute("DELETE FROM queue_entries WHERE queue = ?", (queue,))
         return tasks
 

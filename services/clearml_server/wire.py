@@ -146,7 +146,7 @@ class Body:
             fail(VALIDATION_ERROR, f"missing required field '{key}'")
         return value
 
-    def str(self, key: str, *, required: bool = False, default: str | None = None) -> str | None:
+    def string(self, key: str, *, required: bool = False, default: str | None = None) -> str | None:
         value = self._get(key, required)
         if value is None:
             return default
@@ -156,12 +156,12 @@ class Body:
             fail(VALIDATION_ERROR, f"field '{key}' must not be empty")
         return value
 
-    def req_str(self, key: str) -> str:
-        value = self.str(key, required=True)
+    def required_string(self, key: str) -> str:
+        value = self.string(key, required=True)
         assert value is not None
         return value
 
-    def bool(self, key: str, default: bool = False) -> bool:
+    def boolean(self, key: str, default: bool = False) -> bool:
         value = self.data.get(key)
         if value is None:
             return default
@@ -169,7 +169,7 @@ class Body:
             fail(VALIDATION_ERROR, f"field '{key}' must be a boolean")
         return value
 
-    def int(self, key: str, default: int | None = None, *, minimum: int | None = None) -> int | None:
+    def integer(self, key: str, default: int | None = None, *, minimum: int | None = None) -> int | None:
         value = self.data.get(key)
         if value is None:
             return default
@@ -187,7 +187,7 @@ class Body:
             fail(VALIDATION_ERROR, f"field '{key}' must be a number")
         return float(value)
 
-    def dict(self, key: str, *, required: bool = False) -> dict[str, Any] | None:
+    def mapping(self, key: str, *, required: bool = False) -> dict[str, Any] | None:
         value = self._get(key, required)
         if value is None:
             return None
@@ -195,7 +195,7 @@ class Body:
             fail(VALIDATION_ERROR, f"field '{key}' must be an object")
         return value
 
-    def list(self, key: str, *, required: bool = False) -> list[Any] | None:
+    def array(self, key: str, *, required: bool = False) -> list[Any] | None:
         value = self._get(key, required)
         if value is None:
             return None
@@ -203,7 +203,7 @@ class Body:
             fail(VALIDATION_ERROR, f"field '{key}' must be an array")
         return value
 
-    def str_list(self, key: str, *, required: bool = False) -> list[str] | None:
+    def strings(self, key: str, *, required: bool = False) -> list[str] | None:
         """A list of strings; a single string is accepted as a one-element list (some clients send `id: "x"`)."""
         value = self._get(key, required)
         if value is None:
@@ -215,7 +215,7 @@ class Body:
         return value
 
     def enum(self, key: str, allowed: Iterable[str], default: str | None = None) -> str | None:
-        value = self.str(key, default=default)
+        value = self.string(key, default=default)
         allowed = tuple(allowed)
         if value is not None and value not in allowed:
             fail(VALIDATION_ERROR, f"field '{key}' must be one of {', '.join(allowed)}")
@@ -255,6 +255,7 @@ def envelope(
 ) -> tuple[int, dict[str, Any]]:
     """The HTTP status and the JSON document for one call. The status always equals meta.result_code."""
     code = error.code if error else None
+    status = code.http if code else 200
     meta = {
         "id": uuid.uuid4().hex,
         "trx": uuid.uuid4().hex,
@@ -263,13 +264,13 @@ def envelope(
             "requested_version": requested_version or API_VERSION,
             "actual_version": API_VERSION,
         },
-        "result_code": code.http if code else 200,
+        "result_code": status,
         "result_subcode": code.subcode if code else 0,
         "result_msg": error.message if error else "OK",
         "error_stack": None,
         "error_data": {},
     }
-    return meta["result_code"], {"meta": meta, "data": data if data is not None else {}}
+    return status, {"meta": meta, "data": data if data is not None else {}}
 
 
 def encode(document: dict[str, Any]) -> bytes:

@@ -54,14 +54,14 @@ def test_malformed_bodies_are_400_not_crashes(raw: bytes) -> None:
 
 def test_body_accessors_name_the_wrong_field() -> None:
     body = Body({"task": 5, "tags": ["a", 1], "force": "yes", "method": "get"})
-    for access in (lambda: body.str("task"), lambda: body.str_list("tags"), lambda: body.bool("force")):
+    for access in (lambda: body.string("task"), lambda: body.strings("tags"), lambda: body.boolean("force")):
         with pytest.raises(ApiError) as error:
             access()
         assert error.value.code.http == 400
     with pytest.raises(ApiError, match="'task'"):
-        body.str("task")
+        body.string("task")
     with pytest.raises(ApiError, match="missing required field 'queue'"):
-        Body({}).req_str("queue")
+        Body({}).required_string("queue")
 
 
 def test_body_must_be_an_object() -> None:

@@ -11,10 +11,10 @@ from ..calls import Call, Handler
 def create_credentials(call: Call) -> dict[str, Any]:
     pair = generate_key_pair()
     call.server.auth.add(
-        pair, call.body.str("label") or "created by auth.create_credentials", call.identity.user_id, now=call.now
+        pair, call.body.string("label") or "created by auth.create_credentials", call.identity.user_id, now=call.now
     )
     return {
-        "credentials": {"access_key": pair.access_key, "secret_key": pair.secret_key, "label": call.body.str("label")}
+        "credentials": {"access_key": pair.access_key, "secret_key": pair.secret_key, "label": call.body.string("label")}
     }
 
 
@@ -22,13 +22,13 @@ def get_credentials(call: Call) -> dict[str, Any]:
     return {
         "credentials": [
             {"access_key": item.access_key, "label": item.label, "last_used": item.last_used}
-            for item in call.server.auth.list(call.identity.user_id)
+            for item in call.server.auth.credentials(call.identity.user_id)
         ]
     }
 
 
 def revoke_credentials(call: Call) -> dict[str, Any]:
-    return {"revoked": 1 if call.server.auth.revoke(call.body.req_str("access_key")) else 0}
+    return {"revoked": 1 if call.server.auth.revoke(call.body.required_string("access_key")) else 0}
 
 
 def logout(call: Call) -> dict[str, Any]:

@@ -130,7 +130,7 @@ def _owner_exists(tx: Session, event: Doc, known: dict[str, bool]) -> bool:
 
 
 def add_batch(call: Call) -> dict[str, Any]:
-    events = call.body.list("requests", required=True) or []
+    events = call.body.array("requests", required=True) or []
     return _add(call, events)
 
 
@@ -153,9 +153,9 @@ def _cursor(scroll_id: str | None) -> tuple[int, int] | None:
 
 def get_task_log(call: Call) -> dict[str, Any]:
     session = call.store.read()
-    task_id = task_or_fail(session, call.body.req_str("task"))["id"]
-    batch_size = call.body.int("batch_size", default=500, minimum=1) or 500
-    earlier = call.body.bool("navigate_earlier", default=True)
+    task_id = task_or_fail(session, call.body.required_string("task"))["id"]
+    batch_size = call.body.integer("batch_size", default=500, minimum=1) or 500
+    earlier = call.body.boolean("navigate_earlier", default=True)
     order = call.body.enum("order", ("asc", "desc"))
     from_timestamp = call.body.number("from_timestamp")
     bound = (int(from_timestamp), 0 if earlier else 2**62) if from_timestamp is not None else None
@@ -175,14 +175,14 @@ def get_task_log(call: Call) -> dict[str, Any]:
 
 def get_task_events(call: Call) -> dict[str, Any]:
     session = call.store.read()
-    task_id = call.body.req_str("task")
-    if not call.body.bool("model_events"):
+    task_id = call.body.required_string("task")
+    if not call.body.boolean("model_events"):
         task_or_fail(session, task_id)
     event_type = call.body.enum("event_type", EVENT_TYPES)
     types = [event_type] if event_type else list(EVENT_TYPES)
-    batch_size = call.body.int("batch_size", default=500, minimum=1) or 500
+    batch_size = call.body.integer("batch_size", default=500, minimum=1) or 500
     descending = call.body.enum("order", ("asc", "desc"), default="asc") == "desc"
-    cursor = _cursor(call.body.str("scroll_id"))
+    cursor = _cursor(call.body.string("scroll_id"))
     rows = session.events.of_task(
         task_id,
         types,
@@ -191,7 +191,7 @@ def get_task_events(call: Call) -> dict[str, Any]:
         before=cursor if descending else None,
         limit=batch_size,
     )
-    scroll = f"{rows[-1].doc['timestamp']}:{rows[-1].seq}" if rows else call.body.str("scroll_id")
+    scroll = f"{rows[-1].doc['timestamp']}:{rows[-1].seq}" if rows else call.body.string("scroll_id")
     return {
         "events": [row.doc for row in rows],
         "returned": len(rows),
@@ -227,11 +227,11 @@ def _downsample(xs: list[Any], ys: list[float], samples: int) -> tuple[list[Any]
 
 def scalar_metrics_iter_histogram(call: Call) -> dict[str, Any]:
     session = call.store.read()
-    task_id = call.body.req_str("task")
-    if not call.body.bool("model_events"):
+    task_id = call.body.required_string("task")
+    if not call.body.boolean("model_events"):
         task_or_fail(session, task_id)
     key = call.body.enum("key", ("iter", "timestamp", "iso_time"), default="iter") or "iter"
-    samples = call.body.int("samples", default=6000, minimum=0) or 0
+    samples = call.body.integer("samples", default=6000, minimum=0) or 0
     series: dict[str, dict[str, dict[str, list[Any]]]] = {}
     for event in _scalar_events(session, task_id):
         if event.get("iter") == SINGLE_VALUE_ITERATION:
@@ -251,14 +251,14 @@ def scalar_metrics_iter_histogram(call: Call) -> dict[str, Any]:
 def get_scalar_metrics_and_variants(call: Call) -> dict[str, Any]:
     session = call.store.read()
     metrics: dict[str, dict[str, Any]] = {}
-    for event in _scalar_events(session, task_or_fail(session, call.body.req_str("task"))["id"]):
+    for event in _scalar_events(session, task_or_fail(session, call.body.required_string("task"))["id"]):
         metrics.setdefault(event["metric"], {})[event["variant"]] = {"name": event["variant"]}
     return {"metrics": metrics}
 
 
 def get_task_latest_scalar_values(call: Call) -> dict[str, Any]:
     session = call.store.read()
-    task = task_or_fail(session, call.body.req_str("task"))
+    task = task_or_fail(session, call.body.required_string("task"))
     metrics: dict[str, list[Doc]] = {}
     for variants in (task.get("last_metrics") or {}).values():
         for value in variants.values():
@@ -276,7 +276,7 @@ def get_task_latest_scalar_values(call: Call) -> dict[str, Any]:
 def get_task_single_value_metrics(call: Call) -> dict[str, Any]:
     session = call.store.read()
     result = []
-    for task_id in call.body.str_list("tasks", required=True) or []:
+    for task_id in call.body.strings("tasks", required=True) or []:
         task = task_or_fail(session, task_id)
         latest: dict[tuple[str, str], Doc] = {}
         for event in _scalar_events(session, task_id):
@@ -295,7 +295,7 @@ def get_task_metrics(call: Call) -> dict[str, Any]:
     event_type = call.body.enum("event_type", EVENT_TYPES)
     types = [event_type] if event_type else list(EVENT_TYPES)
     result = []
-    for task_id in call.body.str_list("tasks", required=True) or []:
+    for task_id in call.body.strings("tasks", required=True) or []:
         names = {row.doc.get("metric") for row in session.events.of_task(task_id, types)}
         result.append({"task": task_id, "metrics": sorted(name for name in names if name)})
     return {"metrics": result}
@@ -311,19 +311,19 @@ def _latest_iterations(events: list[Doc], count: int) -> list[Doc]:
 
 def get_task_plots(call: Call) -> dict[str, Any]:
     session = call.store.read()
-    task_id = call.body.req_str("task")
-    if not call.body.bool("model_events"):
+    task_id = call.body.required_string("task")
+    if not call.body.boolean("model_events"):
         task_or_fail(session, task_id)
     events = [row.doc for row in session.events.of_task(task_id, PLOT_TYPES)]
-    plots = _latest_iterations(events, call.body.int("iters", default=1, minimum=1) or 1)
+    plots = _latest_iterations(events, call.body.integer("iters", default=1, minimum=1) or 1)
     return {"plots": plots, "returned": len(plots), "total": len(events), "scroll_id": None}
 
 
 def debug_images(call: Call) -> dict[str, Any]:
     session = call.store.read()
-    iterations = call.body.int("iters", default=1, minimum=1) or 1
+    iterations = call.body.integer("iters", default=1, minimum=1) or 1
     result = []
-    for index, item in enumerate(call.body.list("metrics", required=True) or []):
+    for index, item in enumerate(call.body.array("metrics", required=True) or []):
         if not isinstance(item, dict) or not isinstance(item.get("task"), str):
             fail(VALIDATION_ERROR, f"field 'metrics[{index}]' needs a string 'task'")
         events = [row.doc for row in session.events.of_task(item["task"], IMAGE_TYPES)]
@@ -339,7 +339,7 @@ def debug_images(call: Call) -> dict[str, Any]:
 
 
 def delete_for_task(call: Call) -> dict[str, Any]:
-    task_id = call.body.req_str("task")
+    task_id = call.body.required_string("task")
     with call.store.write() as tx:
         task_or_fail(tx, task_id)
         deleted = tx.events.delete_for_task(task_id)

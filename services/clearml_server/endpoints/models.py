@@ -134,7 +134,7 @@ def create(call: Call) -> dict[str, Any]:
 
 
 def _modify(call: Call, fields: dict[str, Any], *, model_id: str | None = None) -> dict[str, Any]:
-    model_id = model_id or call.body.req_str("model")
+    model_id = model_id or call.body.required_string("model")
     with call.store.write() as tx:
         doc = model_or_fail(tx, model_id)
         _check_references(tx, fields)
@@ -150,13 +150,13 @@ def edit(call: Call) -> dict[str, Any]:
 
 def update(call: Call) -> dict[str, Any]:
     fields = _model_fields(call.body, ("name", "comment", "project", "tags", "system_tags", "ready"))
-    if call.body.str("created"):
-        fields["created"] = call.body.str("created")
+    if call.body.string("created"):
+        fields["created"] = call.body.string("created")
     return _modify(call, fields)
 
 
 def get_by_id(call: Call) -> dict[str, Any]:
-    return {"model": model_or_fail(call.store.read(), call.body.req_str("model"))}
+    return {"model": model_or_fail(call.store.read(), call.body.required_string("model"))}
 
 
 def get_all(call: Call) -> dict[str, Any]:
@@ -165,7 +165,7 @@ def get_all(call: Call) -> dict[str, Any]:
 
 def get_by_task_id(call: Call) -> dict[str, Any]:
     session = call.store.read()
-    task = task_or_fail(session, call.body.req_str("task"))
+    task = task_or_fail(session, call.body.required_string("task"))
     outputs = (task.get("models") or {}).get("output") or []
     candidates = session.models.get_many([item["model"] for item in outputs if item.get("model")])
     if not candidates:
@@ -196,9 +196,9 @@ def set_ready(call: Call) -> dict[str, Any]:
         return _publish(
             call,
             tx,
-            call.body.req_str("model"),
-            call.body.bool("publish_task", default=True),
-            call.body.bool("force_publish_task"),
+            call.body.required_string("model"),
+            call.body.boolean("publish_task", default=True),
+            call.body.boolean("force_publish_task"),
         )
 
 
@@ -206,10 +206,10 @@ def publish_many(call: Call) -> dict[str, Any]:
     def action(model_id: str) -> dict[str, Any]:
         with call.store.write() as tx:
             return _publish(
-                call, tx, model_id, call.body.bool("publish_task", default=True), call.body.bool("force_publish_task")
+                call, tx, model_id, call.body.boolean("publish_task", default=True), call.body.boolean("force_publish_task")
             )
 
-    return for_each(call.body.str_list("ids", required=True) or [], action)
+    return for_each(call.body.strings("ids", required=True) or [], action)
 
 
 def _set_archived(call: Call, archived: bool) -> dict[str, Any]:
@@ -221,7 +221,7 @@ def _set_archived(call: Call, archived: bool) -> dict[str, Any]:
             tx.models.put(doc)
         return {"archived" if archived else "unarchived": True}
 
-    return for_each(call.body.str_list("ids", required=True) or [], action)
+    return for_each(call.body.strings("ids", required=True) or [], action)
 
 
 def archive_many(call: Call) -> dict[str, Any]:
@@ -247,21 +247,21 @@ def _delete_one(tx: Session, model_id: str, force: bool) -> dict[str, Any]:
 
 def delete(call: Call) -> dict[str, Any]:
     with call.store.write() as tx:
-        return _delete_one(tx, call.body.req_str("model"), call.body.bool("force"))
+        return _delete_one(tx, call.body.required_string("model"), call.body.boolean("force"))
 
 
 def delete_many(call: Call) -> dict[str, Any]:
     def action(model_id: str) -> dict[str, Any]:
         with call.store.write() as tx:
-            return _delete_one(tx, model_id, call.body.bool("force"))
+            return _delete_one(tx, model_id, call.body.boolean("force"))
 
-    return for_each(call.body.str_list("ids", required=True) or [], action)
+    return for_each(call.body.strings("ids", required=True) or [], action)
 
 
 def add_or_update_metadata(call: Call) -> dict[str, Any]:
-    metadata = metadata_items("metadata", call.body.list("metadata", required=True))
-    replace = call.body.bool("replace_metadata")
-    model_id = call.body.req_str("model")
+    metadata = metadata_items("metadata", call.body.array("metadata", required=True))
+    replace = call.body.boolean("replace_metadata")
+    model_id = call.body.required_string("model")
     with call.store.write() as tx:
         doc = model_or_fail(tx, model_id)
         doc["metadata"] = metadata if replace else {**(doc.get("metadata") or {}), **metadata}
@@ -271,9 +271,9 @@ def add_or_update_metadata(call: Call) -> dict[str, Any]:
 
 
 def delete_metadata(call: Call) -> dict[str, Any]:
-    keys = call.body.str_list("keys", required=True) or []
+    keys = call.body.strings("keys", required=True) or []
     with call.store.write() as tx:
-        doc = model_or_fail(tx, call.body.req_str("model"))
+        doc = model_or_fail(tx, call.body.required_string("model"))
         current = doc.get("metadata") or {}
         for key in keys:
             current.pop(key, None)
@@ -285,9 +285,9 @@ def delete_metadata(call: Call) -> dict[str, Any]:
 
 def update_for_task(call: Call) -> dict[str, Any]:
     """Create or update the output model of a task (the legacy one-call path of older SDKs)."""
-    task_id = call.body.req_str("task")
-    uri = call.body.str("uri")
-    override = call.body.str("override_model_id")
+    task_id = call.body.required_string("task")
+    uri = call.body.string("uri")
+    override = call.body.string("override_model_id")
     if bool(uri) == bool(override):
         fail(VALIDATION_ERROR, "exactly one of 'uri' or 'override_model_id' is required")
     fields = _model_fields(call.body, ("name", "comment", "tags", "system_tags"))
@@ -326,9 +326,9 @@ def update_for_task(call: Call) -> dict[str, Any]:
 
 
 def move(call: Call) -> dict[str, Any]:
-    ids = call.body.str_list("ids", required=True) or []
-    project_id = call.body.str("project")
-    project_name = call.body.str("project_name")
+    ids = call.body.strings("ids", required=True) or []
+    project_id = call.body.string("project")
+    project_name = call.body.string("project_name")
     with call.store.write() as tx:
         if project_id:
             project_or_fail(tx, project_id)
@@ -345,7 +345,7 @@ def move(call: Call) -> dict[str, Any]:
 
 
 def get_frameworks(call: Call) -> dict[str, Any]:
-    project_ids = call.body.str_list("projects")
+    project_ids = call.body.strings("projects")
     session = call.store.read()
     docs = session.models.where("project", project_ids) if project_ids else session.models.all()
     return {"frameworks": sorted({doc["framework"] for doc in docs if doc.get("framework")})}

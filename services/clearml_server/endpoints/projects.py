@@ -87,7 +87,7 @@ def ensure_project(session: Session, name: str, call: Call) -> tuple[str, bool]:
 
 
 def create(call: Call) -> dict[str, Any]:
-    name = normalize_name(call.body.req_str("name"))
+    name = normalize_name(call.body.required_string("name"))
     with call.store.write() as tx:
         if _by_name(tx, name) is not None:
             fail(PROJECT_EXISTS, f"name={name}")
@@ -95,34 +95,34 @@ def create(call: Call) -> dict[str, Any]:
             tx,
             name,
             call,
-            description=call.body.str("description"),
-            tags=call.body.str_list("tags"),
-            system_tags=call.body.str_list("system_tags"),
-            default_output_destination=call.body.str("default_output_destination"),
+            description=call.body.string("description"),
+            tags=call.body.strings("tags"),
+            system_tags=call.body.strings("system_tags"),
+            default_output_destination=call.body.string("default_output_destination"),
         )
     return {"id": doc["id"]}
 
 
 def get_all(call: Call) -> dict[str, Any]:
     query = compile_query(call.body.data, PROJECT_SPEC)
-    if call.body.bool("shallow_search") and not call.body.str_list("parent"):
+    if call.body.boolean("shallow_search") and not call.body.strings("parent"):
         query = query.narrowed(lambda doc: "/" not in doc["name"])  # top-level projects only
     return get_all_reply(call, call.store.read().projects, query, "projects", by_project=False)
 
 
 def get_by_id(call: Call) -> dict[str, Any]:
-    return {"project": project_or_fail(call.store.read(), call.body.req_str("project"))}
+    return {"project": project_or_fail(call.store.read(), call.body.required_string("project"))}
 
 
 def update(call: Call) -> dict[str, Any]:
-    project_id = call.body.req_str("project")
-    new_name = call.body.str("name")
+    project_id = call.body.required_string("project")
+    new_name = call.body.string("name")
     fields: dict[str, Any] = {}
     for key in ("description", "default_output_destination"):
         if key in call.body:
-            fields[key] = call.body.str(key)
+            fields[key] = call.body.string(key)
     for key in ("tags", "system_tags"):
-        value = call.body.str_list(key)
+        value = call.body.strings(key)
         if value is not None:
             fields[key] = value
     with call.store.write() as tx:
@@ -151,8 +151,8 @@ def _rename(session: Session, doc: Doc, new_name: str, call: Call) -> None:
 
 
 def move(call: Call) -> dict[str, Any]:
-    project_id = call.body.req_str("project")
-    new_location = call.body.str("new_location") or ""
+    project_id = call.body.required_string("project")
+    new_location = call.body.string("new_location") or ""
     with call.store.write() as tx:
         doc = project_or_fail(tx, project_id)
         target = f"{normalize_name(new_location)}/{doc['basename']}" if new_location.strip("/") else doc["basename"]
@@ -169,9 +169,9 @@ def _subtree(session: Session, doc: Doc) -> list[Doc]:
 
 
 def delete(call: Call) -> dict[str, Any]:
-    project_id = call.body.req_str("project")
-    force = call.body.bool("force")
-    delete_contents = call.body.bool("delete_contents")
+    project_id = call.body.required_string("project")
+    force = call.body.boolean("force")
+    delete_contents = call.body.boolean("delete_contents")
     with call.store.write() as tx:
         projects = _subtree(tx, project_or_fail(tx, project_id))
         ids = [item["id"] for item in projects]
@@ -205,7 +205,7 @@ def delete(call: Call) -> dict[str, Any]:
 
 def validate_delete(call: Call) -> dict[str, Any]:
     session = call.store.read()
-    ids = [item["id"] for item in _subtree(session, project_or_fail(session, call.body.req_str("project")))]
+    ids = [item["id"] for item in _subtree(session, project_or_fail(session, call.body.required_string("project")))]
     tasks = session.tasks.where("project", ids)
     models = session.models.where("project", ids)
 
@@ -231,20 +231,20 @@ def _tags_of(docs: list[Doc], include_system: bool) -> dict[str, Any]:
 def _scoped(call: Call, table: str) -> list[Doc]:
     session = call.store.read()
     source = session.tasks if table == "tasks" else session.models
-    project_ids = call.body.str_list("projects")
+    project_ids = call.body.strings("projects")
     return source.where("project", project_ids) if project_ids else source.all()
 
 
 def get_task_tags(call: Call) -> dict[str, Any]:
-    return _tags_of(_scoped(call, "tasks"), call.body.bool("include_system"))
+    return _tags_of(_scoped(call, "tasks"), call.body.boolean("include_system"))
 
 
 def get_model_tags(call: Call) -> dict[str, Any]:
-    return _tags_of(_scoped(call, "models"), call.body.bool("include_system"))
+    return _tags_of(_scoped(call, "models"), call.body.boolean("include_system"))
 
 
 def get_project_tags(call: Call) -> dict[str, Any]:
-    return _tags_of(call.store.read().projects.all(), call.body.bool("include_system"))
+    return _tags_of(call.store.read().projects.all(), call.body.boolean("include_system"))
 
 
 def get_task_parents(call: Call) -> dict[str, Any]:
@@ -266,7 +266,7 @@ def get_task_parents(call: Call) -> dict[str, Any]:
 
 def get_hyper_parameters(call: Call) -> dict[str, Any]:
     session = call.store.read()
-    tasks = session.tasks.where("project", [call.body.req_str("project")])
+    tasks = session.tasks.where("project", [call.body.required_string("project")])
     names = sorted(
         {
             (section, name)
@@ -283,7 +283,7 @@ def get_hyper_parameters(call: Call) -> dict[str, Any]:
 
 
 def get_unique_metric_variants(call: Call) -> dict[str, Any]:
-    project_id = call.body.str("project")
+    project_id = call.body.string("project")
     session = call.store.read()
     tasks = session.tasks.where("project", [project_id]) if project_id else session.tasks.all()
     seen: dict[tuple[str, str], dict[str, Any]] = {}

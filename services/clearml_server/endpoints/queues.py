@@ -75,20 +75,20 @@ def default_queue(session: Session) -> Doc:
 
 
 def _with_entries(session: Session, doc: Doc) -> Doc:
-    doc["entries"] = [{"task": entry.task, "added": entry.added} for entry in session.entries.list(doc["id"])]
+    doc["entries"] = [{"task": entry.task, "added": entry.added} for entry in session.entries.in_queue(doc["id"])]
     return doc
 
 
 def create(call: Call) -> dict[str, Any]:
-    name = call.body.req_str("name")
+    name = call.body.required_string("name")
     with call.store.write() as tx:
         doc = _new_queue(
             tx,
             name,
             call,
             call.stamp(),
-            tags=call.body.str_list("tags"),
-            system_tags=call.body.str_list("system_tags"),
+            tags=call.body.strings("tags"),
+            system_tags=call.body.strings("system_tags"),
             metadata=metadata_items("metadata", call.body.data["metadata"]) if "metadata" in call.body else None,
         )
     return {"id": doc["id"]}
@@ -97,7 +97,7 @@ def create(call: Call) -> dict[str, Any]:
 def get_all(call: Call) -> dict[str, Any]:
     session = call.store.read()
     reply = get_all_reply(call, session.queues, compile_query(call.body.data, QUEUE_SPEC), "queues", by_project=False)
-    only_fields = call.body.str_list("only_fields")
+    only_fields = call.body.strings("only_fields")
     if not only_fields or "entries" in only_fields:
         reply["queues"] = [_with_entries(session, doc) for doc in reply["queues"]]
     return reply
@@ -105,7 +105,7 @@ def get_all(call: Call) -> dict[str, Any]:
 
 def get_by_id(call: Call) -> dict[str, Any]:
     session = call.store.read()
-    return {"queue": _with_entries(session, queue_or_fail(session, call.body.req_str("queue")))}
+    return {"queue": _with_entries(session, queue_or_fail(session, call.body.required_string("queue")))}
 
 
 def get_default(call: Call) -> dict[str, Any]:
@@ -115,13 +115,13 @@ def get_default(call: Call) -> dict[str, Any]:
 
 def update(call: Call) -> dict[str, Any]:
     fields: dict[str, Any] = {}
-    name = call.body.str("name")
+    name = call.body.string("name")
     for key in ("tags", "system_tags"):
-        value = call.body.str_list(key)
+        value = call.body.strings(key)
         if value is not None:
             fields[key] = value
     with call.store.write() as tx:
-        doc = queue_or_fail(tx, call.body.req_str("queue"))
+        doc = queue_or_fail(tx, call.body.required_string("queue"))
         if name and name != doc["name"]:
             if tx.queues.where("name", [name]):
                 fail(QUEUE_EXISTS, f"name={name}")
@@ -144,8 +144,8 @@ def _requeue_as_created(tx: Session, task_ids: list[str], call: Call) -> None:
 
 def delete(call: Call) -> dict[str, Any]:
     with call.store.write() as tx:
-        doc = queue_or_fail(tx, call.body.req_str("queue"))
-        if tx.entries.count(doc["id"]) and not call.body.bool("force"):
+        doc = queue_or_fail(tx, call.body.required_string("queue"))
+        if tx.entries.count(doc["id"]) and not call.body.boolean("force"):
             fail(QUEUE_NOT_EMPTY, f"queue {doc['name']} has tasks (send force=true)")
         _requeue_as_created(tx, tx.entries.clear(doc["id"]), call)
         tx.queues.delete(doc["id"])
@@ -154,7 +154,7 @@ def delete(call: Call) -> dict[str, Any]:
 
 def get_next_task(call: Call) -> dict[str, Any]:
     """The atomic pop. `{}` when the queue is empty."""
-    queue_id = call.body.req_str("queue")
+    queue_id = call.body.required_string("queue")
     with call.store.write() as tx:
         queue_or_fail(tx, queue_id)
         while True:
@@ -165,15 +165,15 @@ def get_next_task(call: Call) -> dict[str, Any]:
             if task is not None and task.get("status") == "queued":
                 break
     reply: dict[str, Any] = {"entry": {"task": entry.task, "added": entry.added}}
-    if call.body.bool("get_task_info"):
+    if call.body.boolean("get_task_info"):
         reply["task_info"] = {"company": task.get("company"), "user": task.get("user")}
     return reply
 
 
 def add_task(call: Call) -> dict[str, Any]:
     with call.store.write() as tx:
-        queue = queue_or_fail(tx, call.body.req_str("queue"))
-        task = task_or_fail(tx, call.body.req_str("task"))
+        queue = queue_or_fail(tx, call.body.required_string("queue"))
+        task = task_or_fail(tx, call.body.required_string("task"))
         if queue["id"] in tx.entries.queues_of(task["id"]):
             return {"added": 0}
         tx.entries.append(queue["id"], task["id"], call.stamp())
@@ -182,20 +182,20 @@ def add_task(call: Call) -> dict[str, Any]:
 
 def remove_task(call: Call) -> dict[str, Any]:
     with call.store.write() as tx:
-        queue = queue_or_fail(tx, call.body.req_str("queue"))
-        task_id = call.body.req_str("task")
+        queue = queue_or_fail(tx, call.body.required_string("queue"))
+        task_id = call.body.required_string("task")
         removed = tx.entries.remove(queue["id"], task_id)
-        if removed and call.body.bool("update_task_status"):
+        if removed and call.body.boolean("update_task_status"):
             _requeue_as_created(tx, [task_id], call)
     return {"removed": removed}
 
 
 def _move(call: Call, where: str) -> dict[str, Any]:
-    count = call.body.int("count", default=1, minimum=1) or 1
+    count = call.body.integer("count", default=1, minimum=1) or 1
     with call.store.write() as tx:
-        queue = queue_or_fail(tx, call.body.req_str("queue"))
-        task_id = call.body.req_str("task")
-        entries = tx.entries.list(queue["id"])
+        queue = queue_or_fail(tx, call.body.required_string("queue"))
+        task_id = call.body.required_string("task")
+        entries = tx.entries.in_queue(queue["id"])
         tasks = [entry.task for entry in entries]
         if task_id not in tasks:
             fail(VALIDATION_ERROR, f"task {task_id} is not in queue {queue['name']}")
@@ -214,19 +214,19 @@ def _move(call: Call, where: str) -> dict[str, Any]:
 
 def get_num_entries(call: Call) -> dict[str, Any]:
     session = call.store.read()
-    queue = queue_or_fail(session, call.body.req_str("queue"))
+    queue = queue_or_fail(session, call.body.required_string("queue"))
     return {"num": session.entries.count(queue["id"])}
 
 
 def peek_task(call: Call) -> dict[str, Any]:
     session = call.store.read()
-    entries = session.entries.list(queue_or_fail(session, call.body.req_str("queue"))["id"])
+    entries = session.entries.in_queue(queue_or_fail(session, call.body.required_string("queue"))["id"])
     return {"task": entries[0].task if entries else None}
 
 
 def clear_queue(call: Call) -> dict[str, Any]:
     with call.store.write() as tx:
-        queue = queue_or_fail(tx, call.body.req_str("queue"))
+        queue = queue_or_fail(tx, call.body.required_string("queue"))
         removed = tx.entries.clear(queue["id"])
         _requeue_as_created(tx, removed, call)
     return {"removed_tasks": removed}
@@ -237,20 +237,20 @@ def get_queue_metrics(call: Call) -> dict[str, Any]:
 
 
 def add_or_update_metadata(call: Call) -> dict[str, Any]:
-    metadata = metadata_items("metadata", call.body.list("metadata", required=True))
+    metadata = metadata_items("metadata", call.body.array("metadata", required=True))
     with call.store.write() as tx:
-        doc = queue_or_fail(tx, call.body.req_str("queue"))
+        doc = queue_or_fail(tx, call.body.required_string("queue"))
         doc["metadata"] = (
-            metadata if call.body.bool("replace_metadata") else {**(doc.get("metadata") or {}), **metadata}
+            metadata if call.body.boolean("replace_metadata") else {**(doc.get("metadata") or {}), **metadata}
         )
         tx.queues.put(doc)
     return {"updated": 1}
 
 
 def delete_metadata(call: Call) -> dict[str, Any]:
-    keys = call.body.str_list("keys", required=True) or []
+    keys = call.body.strings("keys", required=True) or []
     with call.store.write() as tx:
-        doc = queue_or_fail(tx, call.body.req_str("queue"))
+        doc = queue_or_fail(tx, call.body.required_string("queue"))
         doc["metadata"] = {key: value for key, value in (doc.get("metadata") or {}).items() if key not in keys}
         tx.queues.put(doc)
     return {"updated": 1}

@@ -30,8 +30,8 @@ Mutation = Callable[[Doc, Session], dict[str, Any]]
 
 def modify_task(call: Call, mutate: Mutation, *, task_id: str | None = None, guard: bool = True) -> dict[str, Any]:
     """Apply `mutate` to the task named by the body's `task` field and store it; returns what `mutate` returns."""
-    task_id = task_id or call.body.req_str("task")
-    force = call.body.bool("force")
+    task_id = task_id or call.body.required_string("task")
+    force = call.body.boolean("force")
     with call.store.write() as tx:
         doc = task_or_fail(tx, task_id)
         if guard:

@@ -34,7 +34,7 @@ def _param_items(key: str, items: list[Any]) -> list[dict[str, Any]]:
 def get_hyper_params(call: Call) -> dict[str, Any]:
     session = call.store.read()
     params = []
-    for task_id in call.body.str_list("tasks", required=True) or []:
+    for task_id in call.body.strings("tasks", required=True) or []:
         doc = task_or_fail(session, task_id)
         items = [param for section in (doc.get("hyperparams") or {}).values() for param in section.values()]
         params.append({"task": task_id, "hyperparams": items})
@@ -42,7 +42,7 @@ def get_hyper_params(call: Call) -> dict[str, Any]:
 
 
 def edit_hyper_params(call: Call) -> dict[str, Any]:
-    items = _param_items("hyperparams", call.body.list("hyperparams", required=True) or [])
+    items = _param_items("hyperparams", call.body.array("hyperparams", required=True) or [])
     replace = call.body.enum("replace_hyperparams", ("none", "section", "all"), default="none")
     grouped: dict[str, dict[str, Any]] = {}
     for item in items:
@@ -62,7 +62,7 @@ def edit_hyper_params(call: Call) -> dict[str, Any]:
 
 
 def delete_hyper_params(call: Call) -> dict[str, Any]:
-    keys = call.body.list("hyperparams", required=True) or []
+    keys = call.body.array("hyperparams", required=True) or []
 
     def mutate(doc: Doc, _: Session) -> dict[str, Any]:
         current = doc.get("hyperparams") or {}
@@ -87,9 +87,9 @@ def delete_hyper_params(call: Call) -> dict[str, Any]:
 
 def get_configurations(call: Call) -> dict[str, Any]:
     session = call.store.read()
-    names = call.body.str_list("names")
+    names = call.body.strings("names")
     result = []
-    for task_id in call.body.str_list("tasks", required=True) or []:
+    for task_id in call.body.strings("tasks", required=True) or []:
         configuration = task_or_fail(session, task_id).get("configuration") or {}
         items = [item for name, item in configuration.items() if names is None or name in names]
         result.append({"task": task_id, "configuration": items})
@@ -98,17 +98,17 @@ def get_configurations(call: Call) -> dict[str, Any]:
 
 def get_configuration_names(call: Call) -> dict[str, Any]:
     session = call.store.read()
-    skip_empty = call.body.bool("skip_empty", default=True)
+    skip_empty = call.body.boolean("skip_empty", default=True)
     result = {}
-    for task_id in call.body.str_list("tasks", required=True) or []:
+    for task_id in call.body.strings("tasks", required=True) or []:
         configuration = task_or_fail(session, task_id).get("configuration") or {}
         result[task_id] = [name for name, item in configuration.items() if not skip_empty or item.get("value")]
     return {"configurations": result}
 
 
 def edit_configuration(call: Call) -> dict[str, Any]:
-    items = call.body.list("configuration", required=True) or []
-    replace = call.body.bool("replace_configuration")
+    items = call.body.array("configuration", required=True) or []
+    replace = call.body.boolean("replace_configuration")
     keyed: dict[str, Any] = {}
     for index, item in enumerate(items):
         require_shape(f"configuration[{index}]", item, dict, "an object with 'name'")
@@ -127,7 +127,7 @@ def edit_configuration(call: Call) -> dict[str, Any]:
 
 
 def delete_configuration(call: Call) -> dict[str, Any]:
-    names = call.body.str_list("configuration", required=True) or []
+    names = call.body.strings("configuration", required=True) or []
 
     def mutate(doc: Doc, _: Session) -> dict[str, Any]:
         current = doc.get("configuration") or {}
@@ -142,7 +142,7 @@ def delete_configuration(call: Call) -> dict[str, Any]:
 
 
 def add_or_update_artifacts(call: Call) -> dict[str, Any]:
-    raw = call.body.list("artifacts", required=True) or []
+    raw = call.body.array("artifacts", required=True) or []
     artifacts = [artifact_value(f"artifacts[{index}]", item) for index, item in enumerate(raw)]
 
     def mutate(doc: Doc, _: Session) -> dict[str, Any]:
@@ -163,7 +163,7 @@ def add_or_update_artifacts(call: Call) -> dict[str, Any]:
 
 
 def delete_artifacts(call: Call) -> dict[str, Any]:
-    raw = call.body.list("artifacts", required=True) or []
+    raw = call.body.array("artifacts", required=True) or []
     keys = set()
     for index, item in enumerate(raw):
         require_shape(f"artifacts[{index}]", item, dict, "an object with 'key'")
@@ -186,12 +186,12 @@ def delete_artifacts(call: Call) -> dict[str, Any]:
 
 
 def add_or_update_model(call: Call) -> dict[str, Any]:
-    name = call.body.req_str("name")
-    model_id = call.body.req_str("model")
+    name = call.body.required_string("name")
+    model_id = call.body.required_string("model")
     kind = call.body.enum("type", ("input", "output"))
     if kind is None:
         fail(VALIDATION_ERROR, "missing required field 'type' (input or output)")
-    iteration = call.body.int("iteration")
+    iteration = call.body.integer("iteration")
 
     def mutate(doc: Doc, tx: Session) -> dict[str, Any]:
         if tx.models.get(model_id) is None:
@@ -208,7 +208,7 @@ def add_or_update_model(call: Call) -> dict[str, Any]:
 
 
 def delete_models(call: Call) -> dict[str, Any]:
-    raw = call.body.list("models", required=True) or []
+    raw = call.body.array("models", required=True) or []
     doomed = set()
     for index, item in enumerate(raw):
         require_shape(f"models[{index}]", item, dict, "an object with 'name' and 'type'")

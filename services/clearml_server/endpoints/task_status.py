@@ -47,8 +47,8 @@ def set_status(doc: Doc, status: str, call: Call, tx: Session) -> None:
     stamp = call.stamp()
     doc["status"] = status
     doc["status_changed"] = stamp
-    doc["status_reason"] = call.body.str("status_reason", default="") or ""
-    doc["status_message"] = call.body.str("status_message", default="") or ""
+    doc["status_reason"] = call.body.string("status_reason", default="") or ""
+    doc["status_message"] = call.body.string("status_message", default="") or ""
     if status == "in_progress" and not doc.get("started"):
         doc["started"] = stamp
     if status in ("completed", "failed", "stopped", "closed"):
@@ -81,7 +81,7 @@ def _publish_outputs(doc: Doc, tx: Session, stamp: str) -> None:
 
 def _status_handler(name: str) -> Handler:
     def handler(call: Call) -> dict[str, Any]:
-        force = call.body.bool("force")
+        force = call.body.boolean("force")
 
         def mutate(doc: Doc, tx: Session) -> dict[str, Any]:
             transition = check_transition(doc, name, force)
@@ -89,9 +89,9 @@ def _status_handler(name: str) -> Handler:
             reply: dict[str, Any] = {"updated": 1, "fields": {"status": transition.target}}
             if name == "started":
                 reply["started"] = 1
-            if name == "publish" and call.body.bool("publish_model", default=True):
+            if name == "publish" and call.body.boolean("publish_model", default=True):
                 _publish_outputs(doc, tx, call.stamp())
-            if name == "completed" and call.body.bool("publish"):
+            if name == "completed" and call.body.boolean("publish"):
                 set_status(doc, "published", call, tx)
                 _publish_outputs(doc, tx, call.stamp())
                 reply["published"] = 1
@@ -104,13 +104,13 @@ def _status_handler(name: str) -> Handler:
 
 def stop(call: Call) -> dict[str, Any]:
     """A request to stop: a running task is asked to abort (its agent then reports `stopped`), others stop now."""
-    force = call.body.bool("force")
+    force = call.body.boolean("force")
 
     def mutate(doc: Doc, tx: Session) -> dict[str, Any]:
         check_transition(doc, "stopped", force)
         if doc.get("status") == "in_progress" and not force:
             doc["status_message"] = STOPPING_MESSAGE
-            doc["status_reason"] = call.body.str("status_reason", default="") or "stop requested"
+            doc["status_reason"] = call.body.string("status_reason", default="") or "stop requested"
             return {"updated": 1, "fields": {"status_message": STOPPING_MESSAGE}}
         set_status(doc, "stopped", call, tx)
         return {"updated": 1, "fields": {"status": "stopped"}}
@@ -119,9 +119,9 @@ def stop(call: Call) -> dict[str, Any]:
 
 
 def reset(call: Call) -> dict[str, Any]:
-    force = call.body.bool("force")
-    clear_all = call.body.bool("clear_all")
-    delete_models = call.body.bool("delete_output_models", default=True)
+    force = call.body.boolean("force")
+    clear_all = call.body.boolean("clear_all")
+    delete_models = call.body.boolean("delete_output_models", default=True)
 
     def mutate(doc: Doc, tx: Session) -> dict[str, Any]:
         if doc.get("status") == "published" and not force:
@@ -170,8 +170,8 @@ def _drop_output_models(doc: Doc, tx: Session, delete_models: bool) -> int:
 
 
 def enqueue(call: Call) -> dict[str, Any]:
-    queue_id = call.body.str("queue")
-    queue_name = call.body.str("queue_name")
+    queue_id = call.body.string("queue")
+    queue_name = call.body.string("queue_name")
     if queue_id and queue_name:
         fail(VALIDATION_ERROR, "send either 'queue' or 'queue_name', not both")
 
@@ -218,7 +218,7 @@ def _many(single: Handler) -> Handler:
     """`tasks.X_many{ids: [...]}` as a loop over `tasks.X{task: id}` with the same options."""
 
     def handler(call: Call) -> dict[str, Any]:
-        ids = call.body.str_list("ids", required=True) or []
+        ids = call.body.strings("ids", required=True) or []
 
         def action(task_id: str) -> dict[str, Any]:
             return single(dataclasses.replace(call, body=Body({**call.body.data, "task": task_id})))

@@ -68,7 +68,7 @@ def get_all(call: Call) -> dict[str, Any]:
 
 
 def get_by_id(call: Call) -> dict[str, Any]:
-    return {"task": task_or_fail(call.store.read(), call.body.req_str("task"))}
+    return {"task": task_or_fail(call.store.read(), call.body.required_string("task"))}
 
 
 def _check_project(session: Session, fields: dict[str, Any]) -> None:
@@ -78,8 +78,8 @@ def _check_project(session: Session, fields: dict[str, Any]) -> None:
 
 def create(call: Call) -> dict[str, Any]:
     body = call.body
-    name = body.req_str("name")
-    task_type = body.req_str("type")
+    name = body.required_string("name")
+    task_type = body.required_string("type")
     fields = writable_fields(body.data)
     with call.store.write() as tx:
         _check_project(tx, fields)
@@ -113,8 +113,8 @@ def update(call: Call) -> dict[str, Any]:
         key: call.body.data[key] for key in ("name", "comment", "tags", "system_tags", "project") if key in call.body
     }
     fields = writable_fields(allowed)
-    error = call.body.str("output__error")
-    created = call.body.str("created")
+    error = call.body.string("output__error")
+    created = call.body.string("created")
 
     def mutate(doc: Doc, tx: Session) -> dict[str, Any]:
         _check_project(tx, fields)
@@ -130,7 +130,7 @@ def update(call: Call) -> dict[str, Any]:
 
 def clone(call: Call) -> dict[str, Any]:
     body = call.body
-    source_id = body.req_str("task")
+    source_id = body.required_string("task")
     overrides = writable_fields(
         {
             "name": body.data.get("new_task_name"),
@@ -144,10 +144,10 @@ def clone(call: Call) -> dict[str, Any]:
             "project": body.data.get("new_task_project"),
         }
     )
-    raw_overrides = body.dict("execution_overrides")
+    raw_overrides = body.mapping("execution_overrides")
     execution_overrides = execution_value("execution_overrides", raw_overrides) if raw_overrides else None
-    input_models = body.list("new_task_input_models")
-    new_project_name = body.str("new_project_name")
+    input_models = body.array("new_task_input_models")
+    new_project_name = body.string("new_project_name")
     new_project: dict[str, Any] | None = None
     with call.store.write() as tx:
         source = task_or_fail(tx, source_id)
@@ -192,12 +192,12 @@ def _cloned(source: Doc, call: Call) -> Doc:
 
 
 def ping(call: Call) -> dict[str, Any]:
-    task_or_fail(call.store.read(), call.body.req_str("task"))
+    task_or_fail(call.store.read(), call.body.required_string("task"))
     return {}
 
 
 def set_requirements(call: Call) -> dict[str, Any]:
-    requirements = call.body.dict("requirements", required=True)
+    requirements = call.body.mapping("requirements", required=True)
 
     def mutate(doc: Doc, _: Session) -> dict[str, Any]:
         doc.setdefault("script", {})["requirements"] = requirements
@@ -223,16 +223,16 @@ def _set_archived(call: Call, ids: list[str], archived: bool) -> dict[str, Any]:
 
 
 def archive(call: Call) -> dict[str, Any]:
-    result = _set_archived(call, call.body.str_list("tasks", required=True) or [], True)
+    result = _set_archived(call, call.body.strings("tasks", required=True) or [], True)
     return {"archived": len(result["succeeded"])}
 
 
 def archive_many(call: Call) -> dict[str, Any]:
-    return _set_archived(call, call.body.str_list("ids", required=True) or [], True)
+    return _set_archived(call, call.body.strings("ids", required=True) or [], True)
 
 
 def unarchive_many(call: Call) -> dict[str, Any]:
-    return _set_archived(call, call.body.str_list("ids", required=True) or [], False)
+    return _set_archived(call, call.body.strings("ids", required=True) or [], False)
 
 
 def _delete_one(call: Call, tx: Session, task_id: str, *, force: bool, delete_models: bool) -> dict[str, Any]:
@@ -272,9 +272,9 @@ def delete(call: Call) -> dict[str, Any]:
         return _delete_one(
             call,
             tx,
-            call.body.req_str("task"),
-            force=call.body.bool("force"),
-            delete_models=call.body.bool("delete_output_models", default=True),
+            call.body.required_string("task"),
+            force=call.body.boolean("force"),
+            delete_models=call.body.boolean("delete_output_models", default=True),
         )
 
 
@@ -285,17 +285,17 @@ def delete_many(call: Call) -> dict[str, Any]:
                 call,
                 tx,
                 task_id,
-                force=call.body.bool("force"),
-                delete_models=call.body.bool("delete_output_models", default=True),
+                force=call.body.boolean("force"),
+                delete_models=call.body.boolean("delete_output_models", default=True),
             )
 
-    return for_each(call.body.str_list("ids", required=True) or [], action)
+    return for_each(call.body.strings("ids", required=True) or [], action)
 
 
 def move(call: Call) -> dict[str, Any]:
-    ids = call.body.str_list("ids", required=True) or []
-    project_id = call.body.str("project")
-    project_name = call.body.str("project_name")
+    ids = call.body.strings("ids", required=True) or []
+    project_id = call.body.string("project")
+    project_name = call.body.string("project_name")
     if not project_id and not project_name:
         fail(VALIDATION_ERROR, "one of 'project' or 'project_name' is required")
     with call.store.write() as tx:
@@ -313,7 +313,7 @@ def move(call: Call) -> dict[str, Any]:
 
 
 def get_types(call: Call) -> dict[str, Any]:
-    project_ids = call.body.str_list("projects")
+    project_ids = call.body.strings("projects")
     session = call.store.read()
     tasks = session.tasks.where("project", project_ids) if project_ids else session.tasks.all()
     return {"types": sorted({doc["type"] for doc in tasks if doc.get("type")})}

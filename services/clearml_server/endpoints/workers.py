@@ -18,38 +18,38 @@ def _common(call: Call) -> dict[str, Any]:
 
 def register(call: Call) -> dict[str, Any]:
     call.server.workers.register(
-        call.body.req_str("worker"),
+        call.body.required_string("worker"),
         now=call.now,
-        queues=call.body.str_list("queues"),
-        tags=call.body.str_list("tags"),
-        system_tags=call.body.str_list("system_tags"),
-        timeout_seconds=call.body.int("timeout", minimum=0),
+        queues=call.body.strings("queues"),
+        tags=call.body.strings("tags"),
+        system_tags=call.body.strings("system_tags"),
+        timeout_seconds=call.body.integer("timeout", minimum=0),
         **_common(call),
     )
     return {}
 
 
 def unregister(call: Call) -> dict[str, Any]:
-    call.server.workers.unregister(call.body.req_str("worker"))
+    call.server.workers.unregister(call.body.required_string("worker"))
     return {}
 
 
 def status_report(call: Call) -> dict[str, Any]:
-    queues = call.body.str_list("queues")
+    queues = call.body.strings("queues")
     call.server.workers.report(
-        call.body.req_str("worker"),
-        task=call.body.str("task"),
-        queue=call.body.str("queue"),
+        call.body.required_string("worker"),
+        task=call.body.string("task"),
+        queue=call.body.string("queue"),
         now=call.now,
         queues=queues,
-        tags=call.body.str_list("tags"),
+        tags=call.body.strings("tags"),
         **_common(call),
     )
     return {}
 
 
 def get_all(call: Call) -> dict[str, Any]:
-    states = call.server.workers.active(call.now, call.body.int("last_seen", minimum=0))
+    states = call.server.workers.active(call.now, call.body.integer("last_seen", minimum=0))
     session = call.store.read()
     queue_ids = {queue for state in states for queue in [*state.queues, state.queue] if queue}
     task_ids = {state.task for state in states if state.task}
