@@ -14,7 +14,11 @@ def create_credentials(call: Call) -> dict[str, Any]:
         pair, call.body.string("label") or "created by auth.create_credentials", call.identity.user_id, now=call.now
     )
     return {
-        "credentials": {"access_key": pair.access_key, "secret_key": pair.secret_key, "label": call.body.string("label")}
+        "credentials": {
+            "access_key": pair.access_key,
+            "secret_key": pair.secret_key,
+            "label": call.body.string("label"),
+        }
     }
 
 

@@ -206,7 +206,11 @@ def publish_many(call: Call) -> dict[str, Any]:
     def action(model_id: str) -> dict[str, Any]:
         with call.store.write() as tx:
             return _publish(
-                call, tx, model_id, call.body.boolean("publish_task", default=True), call.body.boolean("force_publish_task")
+                call,
+                tx,
+                model_id,
+                call.body.boolean("publish_task", default=True),
+                call.body.boolean("force_publish_task"),
             )
 
     return for_each(call.body.strings("ids", required=True) or [], action)
