@@ -133,9 +133,14 @@ def _answers(url: str) -> bool:
         return False
 
 
+SDK_CONFIG = Path(__file__).resolve().parent / "clearml-sdk.conf"
+
+
 def inherited_environment(environ: Mapping[str, str], **extra: str) -> dict[str, str]:
-    """The environment for a child: the parent's, minus stale ClearML settings, plus `extra`."""
+    """The environment for a child: the parent's, minus stale ClearML settings, plus occuloop's SDK settings
+    (`clearml-sdk.conf`) and `extra`."""
     env = {key: value for key, value in environ.items() if not key.startswith(("CLEARML_", "TRAINS_"))}
+    env["CLEARML_CONFIG_FILE"] = str(SDK_CONFIG)
     env.update(extra)
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env

@@ -6,7 +6,10 @@ from tests.support.clients import Clients
 
 
 def test_task_init_connect_report_upload_close_reads_back(clients: Clients) -> None:
-    result = clients.flow("task_flow")
+    # with the SDK's own defaults (forked background reporter), not occuloop's clearml-sdk.conf
+    defaults = clients.workdir / "sdk-defaults.conf"
+    defaults.write_text("")
+    result = clients.flow("task_flow", extra_env={"CLEARML_CONFIG_FILE": str(defaults)})
     assert result["status"] == "completed"
     assert result["parameters"]["General/lr"] == "0.01"
     assert result["parameters"]["General/CLEARML_DATASET_ID"] == "abc"

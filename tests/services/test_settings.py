@@ -1,0 +1,61 @@
+"""One place reads the environment; bad values fail at start-up naming the variable."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from services.logs import configure_logging
+from services.settings import LogSettings, ServerSettings, SettingsError
+
+
+def test_server_settings_from_env() -> None:
+    settings = ServerSettings.from_env(
+        {
+            "OCCULOOP_DATA_DIR": "/data",
+            "OCCULOOP_API_PORT": "9008",
+            "OCCULOOP_FILES_AUTH": "false",
+            "OCCULOOP_SERVER_FSYNC": "yes",
+            "OCCULOOP_LOG_FORMAT": "json",
+        }
+    )
+    assert settings.data_dir == Path("/data") and settings.api_port == 9008
+    assert settings.files_auth is False and settings.durable is True and settings.log.format == "json"
+    assert ServerSettings.from_env({}) == ServerSettings()
+
+
+@pytest.mark.parametrize(
+    ("environ", "named"),
+    [
+        ({"OCCULOOP_API_PORT": "eighty"}, "OCCULOOP_API_PORT"),
+        ({"OCCULOOP_API_PORT": "70000"}, "OCCULOOP_API_PORT"),
+        ({"OCCULOOP_FILES_AUTH": "maybe"}, "OCCULOOP_FILES_AUTH"),
+        ({"OCCULOOP_LOG_FORMAT": "xml"}, "OCCULOOP_LOG_FORMAT"),
+    ],
+)
+def test_bad_values_name_the_variable(environ: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError, match=named):
+        ServerSettings.from_env(environ)
+
+
+def test_validation_of_combinations() -> None:
+    with pytest.raises(SettingsError, match="together"):
+        dataclasses.replace(ServerSettings(), access_key="A").validate()
+    with pytest.raises(SettingsError, match="must differ"):
+        dataclasses.replace(ServerSettings(), api_port=9000, files_port=9000).validate()
+
+
+def test_json_logs_carry_the_key_value_pairs_as_fields() -> None:
+    stream = io.StringIO()
+    configure_logging(LogSettings(format="json"), stream)
+    try:
+        logging.getLogger("occuloop.test").info("event=server_started api_url=%s data_dir=%s", "http://x:1", "/d")
+        line = json.loads(stream.getvalue().strip())
+        assert line["event"] == "server_started" and line["api_url"] == "http://x:1" and line["level"] == "INFO"
+    finally:
+        logging.getLogger().handlers.clear()
