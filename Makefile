@@ -38,7 +38,7 @@ lint: $(INSTALLED)
 	  || (echo "os.environ is read only in services/settings.py" && exit 1)
 
 bench: $(INSTALLED)
-	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+	$(BIN)/python -m tests.benchmarks.run $(BENCH_ARGS)
 
 # Regenerate the lock from the declared dependencies (needs network access to PyPI).
 lock:

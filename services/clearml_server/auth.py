@@ -42,6 +42,7 @@ DEFAULT_USER_NAME = "occuloop"
 DEFAULT_TOKEN_SECONDS = 24 * 3600
 MAX_TOKEN_SECONDS = 30 * 24 * 3600
 _JWT_SECRET_KEY = "jwt_secret"
+MAX_CACHED_TOKENS = 4096
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,9 @@ class Authenticator:
                 tx.meta.put(_JWT_SECRET_KEY, secret)
             self._credentials = {item.access_key: item for item in tx.credentials.all()}
         self._signing_key = secret
+        # Verified tokens, so each one's signature is checked once, not on every call (PyJWT's decode was half of
+        # a call's server time). Expiry and revocation are still checked on every call.
+        self._verified: dict[str, tuple[int, str]] = {}
 
     # -- credential management ------------------------------------------------------------------------------
 
@@ -161,21 +165,31 @@ class Authenticator:
         if not authorization:
             fail(MISSING_CREDENTIALS, "missing Authorization header (call auth.login first)")
         scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
             fail(MISSING_CREDENTIALS, "expected 'Authorization: Bearer <token>'")
+        expires, access_key = self._verified.get(token) or self._check_signature(token)
+        if expires <= now.timestamp():
+            fail(EXPIRED_TOKEN, "log in again")
+        credential = self._credentials.get(access_key)
+        if credential is None:
+            fail(INVALID_TOKEN, "the credentials of this token were revoked")
+        return Identity(user_id=credential.user_id, company_id=COMPANY_ID, access_key=credential.access_key)
+
+    def _check_signature(self, token: str) -> tuple[int, str]:
         try:
             claims = jwt.decode(
-                token.strip(),
+                token,
                 self._signing_key,
                 algorithms=["HS256"],
                 options={"verify_exp": False, "require": ["exp", "access_key"]},
             )
         except jwt.PyJWTError as error:
             fail(INVALID_TOKEN, str(error))
-        if not isinstance(claims.get("exp"), int) or claims["exp"] <= now.timestamp():
-            fail(EXPIRED_TOKEN, "log in again")
-        access_key = claims.get("access_key")
-        credential = self._credentials.get(access_key) if isinstance(access_key, str) else None
-        if credential is None:
-            fail(INVALID_TOKEN, "the credentials of this token were revoked")
-        return Identity(user_id=credential.user_id, company_id=COMPANY_ID, access_key=credential.access_key)
+        expires, access_key = claims.get("exp"), claims.get("access_key")
+        if not isinstance(expires, int) or not isinstance(access_key, str):
+            fail(INVALID_TOKEN, "malformed claims")
+        if len(self._verified) >= MAX_CACHED_TOKENS:
+            self._verified.clear()  # crude but bounded; tokens are few (one per client process)
+        self._verified[token] = (expires, access_key)
+        return expires, access_key

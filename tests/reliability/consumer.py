@@ -8,9 +8,12 @@ import sys
 import requests
 
 
-def main(api_url: str, token: str, queue: str) -> int:
+def main(api_url: str, token: str, queue: str, wait_for_go: str = "") -> int:
     session = requests.Session()
     headers = {"Authorization": f"Bearer {token}"}
+    if wait_for_go:  # benchmarks start the clock only when every consumer is up
+        print("READY", flush=True)
+        sys.stdin.readline()
     popped, empty_polls = [], 0
     while empty_polls < 3:
         response = session.post(f"{api_url}/queues.get_next_task", json={"queue": queue}, headers=headers, timeout=30)
