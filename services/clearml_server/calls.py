@@ -13,8 +13,17 @@ from typing import Any
 from .auth import Authenticator, Identity
 from .documents import Doc, MonotonicClock, iso
 from .files import FileStore
-from .store import Session, Store
-from .wire import INVALID_MODEL_ID, INVALID_PROJECT_ID, INVALID_QUEUE_ID, INVALID_TASK_ID, ApiError, Body, fail
+from .store import DocumentTable, Session, Store
+from .wire import (
+    INVALID_MODEL_ID,
+    INVALID_PROJECT_ID,
+    INVALID_QUEUE_ID,
+    INVALID_TASK_ID,
+    ApiError,
+    Body,
+    ErrorCode,
+    fail,
+)
 from .workers import WorkerRegistry
 
 
@@ -48,32 +57,27 @@ class Call:
 Handler = Callable[[Call], dict[str, Any]]
 
 
-def task_or_fail(session: Session, task_id: str) -> Doc:
-    doc = session.tasks.get(task_id)
+def _existing(table: DocumentTable, object_id: str, code: ErrorCode) -> Doc:
+    doc = table.get(object_id)
     if doc is None:
-        fail(INVALID_TASK_ID, f"id={task_id}")
+        fail(code, f"id={object_id}")
     return doc
+
+
+def task_or_fail(session: Session, task_id: str) -> Doc:
+    return _existing(session.tasks, task_id, INVALID_TASK_ID)
 
 
 def model_or_fail(session: Session, model_id: str) -> Doc:
-    doc = session.models.get(model_id)
-    if doc is None:
-        fail(INVALID_MODEL_ID, f"id={model_id}")
-    return doc
+    return _existing(session.models, model_id, INVALID_MODEL_ID)
 
 
 def project_or_fail(session: Session, project_id: str) -> Doc:
-    doc = session.projects.get(project_id)
-    if doc is None:
-        fail(INVALID_PROJECT_ID, f"id={project_id}")
-    return doc
+    return _existing(session.projects, project_id, INVALID_PROJECT_ID)
 
 
 def queue_or_fail(session: Session, queue_id: str) -> Doc:
-    doc = session.queues.get(queue_id)
-    if doc is None:
-        fail(INVALID_QUEUE_ID, f"id={queue_id}")
-    return doc
+    return _existing(session.queues, queue_id, INVALID_QUEUE_ID)
 
 
 def for_each(ids: list[str], action: Callable[[str], dict[str, Any]]) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .documents import Doc, get_path, is_hidden, parse_iso, project_fields
-from .wire import VALIDATION_ERROR, fail
+from .wire import VALIDATION_ERROR, Body, fail
 
 Predicate = Callable[[Doc], bool]
 
@@ -321,8 +321,8 @@ def compile_query(body: dict[str, Any], spec: CollectionSpec) -> Query:
         else None
     )
     search_hidden = body.get("search_hidden") is True
-    only_fields = _string_list(body, "only_fields")
-    order_by = _string_list(body, "order_by") or []
+    only_fields = Body(body).strings("only_fields")
+    order_by = Body(body).strings("order_by") or []
     offset, limit = _paging(body)
     return Query(
         predicates=tuple(predicates),
@@ -334,17 +334,6 @@ def compile_query(body: dict[str, Any], spec: CollectionSpec) -> Query:
         ids=plain_ids,
         projects=plain_projects,
     )
-
-
-def _string_list(body: dict[str, Any], key: str) -> list[str] | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return [value]
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        fail(VALIDATION_ERROR, f"field '{key}' must be an array of strings")
-    return value
 
 
 def _paging(body: dict[str, Any]) -> tuple[int, int | None]:

@@ -144,3 +144,25 @@ def test_workers_register_report_list_unregister(api: InProcessApi) -> None:
     )
     api.ok("workers.unregister", {"worker": "vm:cpu:0"})
     assert api.ok("workers.get_all", {})["workers"] == []
+
+
+def test_queue_metadata_add_replace_delete(api: InProcessApi) -> None:
+    queue = api.ok("queues.create", {"name": "meta", "metadata": [{"key": "gpu", "type": "str", "value": "none"}]})[
+        "id"
+    ]
+    api.ok(
+        "queues.add_or_update_metadata", {"queue": queue, "metadata": [{"key": "owner", "type": "str", "value": "ops"}]}
+    )
+    assert set(api.ok("queues.get_by_id", {"queue": queue})["queue"]["metadata"]) == {"gpu", "owner"}
+    api.ok("queues.delete_metadata", {"queue": queue, "keys": ["gpu"]})
+    assert set(api.ok("queues.get_by_id", {"queue": queue})["queue"]["metadata"]) == {"owner"}
+    api.ok(
+        "queues.add_or_update_metadata",
+        {"queue": queue, "replace_metadata": True, "metadata": [{"key": "x", "value": 1}]},
+    )
+    assert api.ok("queues.get_by_id", {"queue": queue})["queue"]["metadata"] == {
+        "x": {"key": "x", "type": None, "value": 1}
+    }
+    api.fails(
+        "queues.add_or_update_metadata", {"queue": queue, "metadata": [{"value": 1}]}, match="metadata\\[0\\].key"
+    )

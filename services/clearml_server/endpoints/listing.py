@@ -1,13 +1,16 @@
-"""`*.get_all` plumbing shared by every collection: narrow the candidates in SQL, run the query, page the reply."""
+"""Plumbing shared by the collections' list and move endpoints: narrow candidates in SQL, run queries, page
+replies, resolve a target project."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..calls import Call
+from ..calls import Call, project_or_fail
 from ..documents import Doc
 from ..queries import Query
-from ..store import DocumentTable
+from ..store import DocumentTable, Session
+from ..wire import VALIDATION_ERROR, fail
+from .project_tree import ensure_project
 
 
 def find(table: DocumentTable, query: Query, *, by_project: bool = True) -> list[Doc]:
@@ -29,3 +32,19 @@ def get_all_reply(
     if "size" in call.body:  # get_all_ex scrolling
         reply["scroll_id"] = str(query.offset + len(rows))
     return reply
+
+
+def in_projects(table: DocumentTable, project_ids: list[str] | None) -> list[Doc]:
+    """Every document of the table, or only those in the listed projects."""
+    return table.where("project", project_ids) if project_ids else table.all()
+
+
+def target_project(call: Call, tx: Session) -> str:
+    """The project a `move` names by `project` (id) or `project_name` (created if missing)."""
+    project_id = call.body.string("project")
+    project_name = call.body.string("project_name")
+    if project_id:
+        return str(project_or_fail(tx, project_id)["id"])
+    if project_name:
+        return ensure_project(tx, project_name, call)[0]
+    fail(VALIDATION_ERROR, "one of 'project' or 'project_name' is required")

@@ -15,8 +15,8 @@ from ..documents import ARCHIVED_TAG, Doc, new_id, with_tag
 from ..queries import CollectionSpec, compile_query
 from ..store import Session
 from ..wire import VALIDATION_ERROR, Body, fail, metadata_items, require_shape
-from . import projects
-from .listing import get_all_reply
+from . import metadata
+from .listing import get_all_reply, in_projects, target_project
 from .task_status import check_transition, set_status
 
 MODEL_SPEC = CollectionSpec(
@@ -262,31 +262,6 @@ def delete_many(call: Call) -> dict[str, Any]:
     return for_each(call.body.strings("ids", required=True) or [], action)
 
 
-def add_or_update_metadata(call: Call) -> dict[str, Any]:
-    metadata = metadata_items("metadata", call.body.array("metadata", required=True))
-    replace = call.body.boolean("replace_metadata")
-    model_id = call.body.required_string("model")
-    with call.store.write() as tx:
-        doc = model_or_fail(tx, model_id)
-        doc["metadata"] = metadata if replace else {**(doc.get("metadata") or {}), **metadata}
-        doc["last_update"] = call.stamp()
-        tx.models.put(doc)
-    return {"updated": 1}
-
-
-def delete_metadata(call: Call) -> dict[str, Any]:
-    keys = call.body.strings("keys", required=True) or []
-    with call.store.write() as tx:
-        doc = model_or_fail(tx, call.body.required_string("model"))
-        current = doc.get("metadata") or {}
-        for key in keys:
-            current.pop(key, None)
-        doc["metadata"] = current
-        doc["last_update"] = call.stamp()
-        tx.models.put(doc)
-    return {"updated": 1}
-
-
 def update_for_task(call: Call) -> dict[str, Any]:
     """Create or update the output model of a task (the legacy one-call path of older SDKs)."""
     task_id = call.body.required_string("task")
@@ -331,15 +306,8 @@ def update_for_task(call: Call) -> dict[str, Any]:
 
 def move(call: Call) -> dict[str, Any]:
     ids = call.body.strings("ids", required=True) or []
-    project_id = call.body.string("project")
-    project_name = call.body.string("project_name")
     with call.store.write() as tx:
-        if project_id:
-            project_or_fail(tx, project_id)
-        elif project_name:
-            project_id, _ = projects.ensure_project(tx, project_name, call)
-        else:
-            fail(VALIDATION_ERROR, "one of 'project' or 'project_name' is required")
+        project_id = target_project(call, tx)
         for model_id in ids:
             doc = model_or_fail(tx, model_id)
             doc["project"] = project_id
@@ -349,9 +317,7 @@ def move(call: Call) -> dict[str, Any]:
 
 
 def get_frameworks(call: Call) -> dict[str, Any]:
-    project_ids = call.body.strings("projects")
-    session = call.store.read()
-    docs = session.models.where("project", project_ids) if project_ids else session.models.all()
+    docs = in_projects(call.store.read().models, call.body.strings("projects"))
     return {"frameworks": sorted({doc["framework"] for doc in docs if doc.get("framework")})}
 
 
@@ -373,8 +339,7 @@ HANDLERS: dict[str, Handler] = {
     "unarchive_many": unarchive_many,
     "delete": delete,
     "delete_many": delete_many,
-    "add_or_update_metadata": add_or_update_metadata,
-    "delete_metadata": delete_metadata,
+    **metadata.handlers(lambda session: session.models, "model", model_or_fail),
     "update_for_task": update_for_task,
     "move": move,
     "get_frameworks": get_frameworks,

@@ -10,11 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from ..calls import Call, Handler, project_or_fail
-from ..documents import Doc, new_id
+from ..documents import Doc
 from ..queries import CollectionSpec, compile_query
 from ..store import Session
-from ..wire import PROJECT_EXISTS, PROJECT_NOT_EMPTY, VALIDATION_ERROR, fail
-from .listing import get_all_reply
+from ..wire import PROJECT_EXISTS, PROJECT_NOT_EMPTY, fail
+from .listing import get_all_reply, in_projects
+from .project_tree import by_name, ensure_project, new_project, normalize_name, parent_name
 
 PROJECT_SPEC = CollectionSpec(
     fields=frozenset(
@@ -38,60 +39,12 @@ PROJECT_SPEC = CollectionSpec(
 )
 
 
-def normalize_name(name: str) -> str:
-    parts = name.strip().strip("/").split("/")
-    if not name.strip() or any(not part.strip() for part in parts):
-        fail(VALIDATION_ERROR, f"invalid project name '{name}' (empty path segment)")
-    return "/".join(part.strip() for part in parts)
-
-
-def _parent_name(name: str) -> str | None:
-    return name.rsplit("/", 1)[0] if "/" in name else None
-
-
-def _by_name(session: Session, name: str) -> Doc | None:
-    found = session.projects.where("name", [name])
-    return found[0] if found else None
-
-
-def _new_project(session: Session, name: str, call: Call, **fields: Any) -> Doc:
-    parent = _parent_name(name)
-    parent_id = ensure_project(session, parent, call)[0] if parent else None
-    stamp = call.stamp()
-    doc: Doc = {
-        "id": new_id(),
-        "name": name,
-        "basename": name.rsplit("/", 1)[-1],
-        "parent": parent_id,
-        "description": "",
-        "user": call.identity.user_id,
-        "company": call.identity.company_id,
-        "created": stamp,
-        "last_update": stamp,
-        "tags": [],
-        "system_tags": [],
-        "default_output_destination": None,
-    }
-    doc.update({key: value for key, value in fields.items() if value is not None})
-    session.projects.put(doc)
-    return doc
-
-
-def ensure_project(session: Session, name: str, call: Call) -> tuple[str, bool]:
-    """The id of the project with this name, creating it (and its parents) if missing; and whether it was created."""
-    name = normalize_name(name)
-    existing = _by_name(session, name)
-    if existing is not None:
-        return existing["id"], False
-    return _new_project(session, name, call)["id"], True
-
-
 def create(call: Call) -> dict[str, Any]:
     name = normalize_name(call.body.required_string("name"))
     with call.store.write() as tx:
-        if _by_name(tx, name) is not None:
+        if by_name(tx, name) is not None:
             fail(PROJECT_EXISTS, f"name={name}")
-        doc = _new_project(
+        doc = new_project(
             tx,
             name,
             call,
@@ -137,14 +90,14 @@ def update(call: Call) -> dict[str, Any]:
 
 
 def _rename(session: Session, doc: Doc, new_name: str, call: Call) -> None:
-    if _by_name(session, new_name) is not None:
+    if by_name(session, new_name) is not None:
         fail(PROJECT_EXISTS, f"name={new_name}")
     old_prefix = doc["name"] + "/"
     for child in session.projects.all():
         if child["name"].startswith(old_prefix):
             child["name"] = new_name + "/" + child["name"][len(old_prefix) :]
             session.projects.put(child)
-    parent = _parent_name(new_name)
+    parent = parent_name(new_name)
     doc["parent"] = ensure_project(session, parent, call)[0] if parent else None
     doc["name"] = new_name
     doc["basename"] = new_name.rsplit("/", 1)[-1]
@@ -230,9 +183,7 @@ def _tags_of(docs: list[Doc], include_system: bool) -> dict[str, Any]:
 
 def _scoped(call: Call, table: str) -> list[Doc]:
     session = call.store.read()
-    source = session.tasks if table == "tasks" else session.models
-    project_ids = call.body.strings("projects")
-    return source.where("project", project_ids) if project_ids else source.all()
+    return in_projects(session.tasks if table == "tasks" else session.models, call.body.strings("projects"))
 
 
 def get_task_tags(call: Call) -> dict[str, Any]:
@@ -285,7 +236,7 @@ def get_hyper_parameters(call: Call) -> dict[str, Any]:
 def get_unique_metric_variants(call: Call) -> dict[str, Any]:
     project_id = call.body.string("project")
     session = call.store.read()
-    tasks = session.tasks.where("project", [project_id]) if project_id else session.tasks.all()
+    tasks = in_projects(session.tasks, [project_id] if project_id else None)
     seen: dict[tuple[str, str], dict[str, Any]] = {}
     for task in tasks:
         for metric_hash, variants in (task.get("last_metrics") or {}).items():

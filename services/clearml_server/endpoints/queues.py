@@ -21,6 +21,7 @@ from ..wire import (
     fail,
     metadata_items,
 )
+from . import metadata
 from .listing import get_all_reply
 
 DEFAULT_QUEUE_NAME = "default"
@@ -236,26 +237,6 @@ def get_queue_metrics(call: Call) -> dict[str, Any]:
     return {"queues": []}  # no history is kept; current depth is in get_num_entries
 
 
-def add_or_update_metadata(call: Call) -> dict[str, Any]:
-    metadata = metadata_items("metadata", call.body.array("metadata", required=True))
-    with call.store.write() as tx:
-        doc = queue_or_fail(tx, call.body.required_string("queue"))
-        doc["metadata"] = (
-            metadata if call.body.boolean("replace_metadata") else {**(doc.get("metadata") or {}), **metadata}
-        )
-        tx.queues.put(doc)
-    return {"updated": 1}
-
-
-def delete_metadata(call: Call) -> dict[str, Any]:
-    keys = call.body.strings("keys", required=True) or []
-    with call.store.write() as tx:
-        doc = queue_or_fail(tx, call.body.required_string("queue"))
-        doc["metadata"] = {key: value for key, value in (doc.get("metadata") or {}).items() if key not in keys}
-        tx.queues.put(doc)
-    return {"updated": 1}
-
-
 HANDLERS: dict[str, Handler] = {
     "create": create,
     "get_all": get_all,
@@ -275,6 +256,5 @@ HANDLERS: dict[str, Handler] = {
     "peek_task": peek_task,
     "clear_queue": clear_queue,
     "get_queue_metrics": get_queue_metrics,
-    "add_or_update_metadata": add_or_update_metadata,
-    "delete_metadata": delete_metadata,
+    **metadata.handlers(lambda session: session.queues, "queue", queue_or_fail),
 }

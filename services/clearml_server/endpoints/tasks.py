@@ -14,8 +14,8 @@ from ..documents import ARCHIVED_TAG, Doc, with_tag
 from ..queries import CollectionSpec, compile_query
 from ..store import Session
 from ..wire import VALIDATION_ERROR, fail
-from . import projects
-from .listing import get_all_reply
+from .listing import get_all_reply, in_projects, target_project
+from .project_tree import ensure_project
 from .task_access import guard_published, modify_task, touch
 from .task_document import apply_fields, execution_value, model_item_list, new_task, writable_fields
 
@@ -153,7 +153,7 @@ def clone(call: Call) -> dict[str, Any]:
         source = task_or_fail(tx, source_id)
         _check_project(tx, overrides)
         if "project" not in overrides and new_project_name:
-            project_id, created = projects.ensure_project(tx, new_project_name, call)
+            project_id, created = ensure_project(tx, new_project_name, call)
             overrides["project"] = project_id
             new_project = {"id": project_id, "name": new_project_name} if created else None
         doc = _cloned(source, call)
@@ -294,16 +294,8 @@ def delete_many(call: Call) -> dict[str, Any]:
 
 def move(call: Call) -> dict[str, Any]:
     ids = call.body.strings("ids", required=True) or []
-    project_id = call.body.string("project")
-    project_name = call.body.string("project_name")
-    if not project_id and not project_name:
-        fail(VALIDATION_ERROR, "one of 'project' or 'project_name' is required")
     with call.store.write() as tx:
-        if project_id:
-            project_or_fail(tx, project_id)
-        else:
-            assert project_name is not None
-            project_id, _ = projects.ensure_project(tx, project_name, call)
+        project_id = target_project(call, tx)
         for task_id in ids:
             doc = task_or_fail(tx, task_id)
             doc["project"] = project_id
@@ -313,9 +305,7 @@ def move(call: Call) -> dict[str, Any]:
 
 
 def get_types(call: Call) -> dict[str, Any]:
-    project_ids = call.body.strings("projects")
-    session = call.store.read()
-    tasks = session.tasks.where("project", project_ids) if project_ids else session.tasks.all()
+    tasks = in_projects(call.store.read().tasks, call.body.strings("projects"))
     return {"types": sorted({doc["type"] for doc in tasks if doc.get("type")})}
 
 
