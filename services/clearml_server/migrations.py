@@ -10,6 +10,23 @@ from __future__ import annotations
 
 import sqlite3
 
+TASK_SUMMARY_FIELDS = (
+    "id", "name", "user", "company", "project", "parent", "status", "type", "tags", "system_tags", "comment",
+    "created", "started", "completed", "published", "status_changed", "last_update", "last_change",
+    "last_iteration", "status_reason", "status_message",
+)  # fmt: skip
+MODEL_SUMMARY_FIELDS = (
+    "id", "name", "user", "company", "project", "task", "parent", "ready", "framework", "uri", "tags",
+    "system_tags", "comment", "created", "last_update",
+)  # fmt: skip
+
+
+def _summary_sql(fields: tuple[str, ...]) -> str:
+    """SQL that builds a summary from a stored document (JSON1), for rows written before summaries existed."""
+    pairs = ", ".join(f"'{name}', json_extract(doc, '$.{name}')" for name in fields)
+    return f"json_object({pairs})"
+
+
 MIGRATIONS: list[tuple[str, str]] = [
     (
         "m001_initial",
@@ -59,6 +76,17 @@ MIGRATIONS: list[tuple[str, str]] = [
             doc TEXT NOT NULL
         );
         CREATE INDEX events_by_task ON events (task, type, timestamp, seq);
+        """,
+    ),
+    (
+        # A compact copy of the fields `get_all` filters and sorts on: a query that touches only these decodes the
+        # small summaries instead of every full document (10,000 tasks: ~500 ms -> tens of ms).
+        "m002_summaries",
+        f"""
+        ALTER TABLE tasks ADD COLUMN summary TEXT;
+        ALTER TABLE models ADD COLUMN summary TEXT;
+        UPDATE tasks SET summary = {_summary_sql(TASK_SUMMARY_FIELDS)};
+        UPDATE models SET summary = {_summary_sql(MODEL_SUMMARY_FIELDS)};
         """,
     ),
 ]

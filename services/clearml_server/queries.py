@@ -267,45 +267,55 @@ class Query:
     limit: int | None
     ids: tuple[str, ...] | None  # for the store: fetch only these
     projects: tuple[str, ...] | None  # for the store: fetch only these projects (a plain include list)
+    fields_used: frozenset[str]  # top-level fields the filters and the order read (not the projection)
 
-    def narrowed(self, predicate: Predicate) -> Query:
-        """The same query with one more condition (for endpoint-specific options such as shallow_search)."""
-        return dataclasses.replace(self, predicates=(*self.predicates, predicate))
+    def narrowed(self, predicate: Predicate, field: str) -> Query:
+        """The same query with one more condition on `field` (for endpoint options such as shallow_search)."""
+        return dataclasses.replace(self, predicates=(*self.predicates, predicate), fields_used=self.fields_used | {field})
 
     def matches(self, doc: Doc) -> bool:
         if not self.include_hidden and is_hidden(doc):
             return False
         return all(predicate(doc) for predicate in self.predicates)
 
+    def select(self, docs: Iterable[Doc]) -> list[Doc]:
+        """Filter, order and page (documents or summaries holding `fields_used`)."""
+        rows = sort_documents([doc for doc in docs if self.matches(doc)], self.order_by)
+        end = None if self.limit is None else self.offset + self.limit
+        return rows[self.offset : end]
+
+    def project(self, docs: Iterable[Doc]) -> list[Doc]:
+        return [project_fields(doc, list(self.only_fields) if self.only_fields else None) for doc in docs]
+
     def run(self, docs: Iterable[Doc]) -> list[Doc]:
         """Filter, order, page and project: the rows of the reply."""
-        rows = [doc for doc in docs if self.matches(doc)]
-        rows = sort_documents(rows, self.order_by)
-        end = None if self.limit is None else self.offset + self.limit
-        return [
-            project_fields(doc, list(self.only_fields) if self.only_fields else None) for doc in rows[self.offset : end]
-        ]
+        return self.project(self.select(docs))
 
 
 def compile_query(body: dict[str, Any], spec: CollectionSpec) -> Query:
     """Turn a get_all request body into a Query; a malformed filter is a 400 naming the field."""
     predicates: list[Predicate] = []
+    used: set[str] = set()
     for raw_key, raw in body.items():
         key = spec.aliases.get(raw_key, raw_key)
         if key in ("_or_", "_any_", "_all_"):
             predicate = _multi_field_predicate(spec, key, raw)
+            names = raw.get("fields", []) if isinstance(raw, dict) else []
         elif key.split(".", 1)[0] in spec.fields:
             predicate = _field_predicate(spec, key, raw)
+            names = [key]
         else:
             continue  # control keys and unknown keys never filter
         if predicate is not None:
             predicates.append(predicate)
+            used.update(str(name).split(".", 1)[0] for name in names)
 
     search_text = body.get("search_text")
     if isinstance(search_text, str) and search_text:
         needle = search_text.lower()
         names = spec.search_text_fields
         predicates.append(lambda doc: any(needle in str(doc.get(name) or "").lower() for name in names))
+        used.update(names)
 
     ids = body.get("id")
     id_list = tuple(ids) if isinstance(ids, list) and ids and all(isinstance(item, str) for item in ids) else None
@@ -324,15 +334,20 @@ def compile_query(body: dict[str, Any], spec: CollectionSpec) -> Query:
     only_fields = Body(body).strings("only_fields")
     order_by = Body(body).strings("order_by") or []
     offset, limit = _paging(body)
+    include_hidden = search_hidden or plain_ids is not None
+    used.update(path.lstrip("-").split(".", 1)[0] for path in order_by)
+    if not include_hidden:
+        used.add("system_tags")
     return Query(
         predicates=tuple(predicates),
-        include_hidden=search_hidden or plain_ids is not None,
+        include_hidden=include_hidden,
         only_fields=tuple(only_fields) if only_fields else None,
         order_by=tuple(order_by),
         offset=offset,
         limit=limit,
         ids=plain_ids,
         projects=plain_projects,
+        fields_used=frozenset(used),
     )
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .documents import Doc
-from .migrations import apply_migrations
+from .migrations import MODEL_SUMMARY_FIELDS, TASK_SUMMARY_FIELDS, apply_migrations
 
 DATABASE_FILE = "occuloop-server.sqlite3"
 
@@ -29,12 +29,17 @@ def _dumps(doc: Doc) -> str:
 
 
 class DocumentTable:
-    """A table of JSON documents keyed by `id`, with a few columns mirrored from the document for SQL lookups."""
+    """A table of JSON documents keyed by `id`, with a few columns mirrored from the document for SQL lookups
+    and, for the big collections, a compact summary of the fields queries filter on."""
 
-    def __init__(self, connection: sqlite3.Connection, table: str, columns: tuple[str, ...]) -> None:
+    def __init__(
+        self, connection: sqlite3.Connection, table: str, columns: tuple[str, ...], summary_fields: tuple[str, ...] = ()
+    ) -> None:
         self._db = connection
         self._table = table
         self._columns = columns  # document fields mirrored into same-named columns
+        self.summary_fields = frozenset(summary_fields)
+        self._summary_order = summary_fields
 
     def get(self, object_id: str) -> Doc | None:
         row = self._db.execute(f"SELECT doc FROM {self._table} WHERE id = ?", (object_id,)).fetchone()
@@ -72,10 +77,30 @@ class DocumentTable:
         row = self._db.execute(f"SELECT COUNT(*) FROM {self._table} WHERE {column} = ?", (value,)).fetchone()
         return int(row[0])
 
+    def summaries(self, column: str | None = None, values: Iterable[Any] = ()) -> list[Doc]:
+        """The summaries of every row (or of rows whose indexed `column` is in `values`), in insertion order."""
+        if not self._summary_order:
+            raise ValueError(f"{self._table} keeps no summaries")
+        if column is None:
+            rows = self._db.execute(f"SELECT summary FROM {self._table} ORDER BY rowid")
+            return [json.loads(text) for (text,) in rows]
+        if column not in self._columns:
+            raise ValueError(f"{self._table}.{column} is not an indexed column")
+        wanted = list(dict.fromkeys(values))
+        result: list[Doc] = []
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            sql = f"SELECT summary FROM {self._table} WHERE {column} IN ({','.join('?' * len(chunk))}) ORDER BY rowid"
+            result.extend(json.loads(text) for (text,) in self._db.execute(sql, chunk))
+        return result
+
     def put(self, doc: Doc) -> None:
         """Insert or replace the whole document."""
         names = ("id", *self._columns, "doc")
-        values = (doc["id"], *(doc.get(column) for column in self._columns), _dumps(doc))
+        values: tuple[Any, ...] = (doc["id"], *(doc.get(column) for column in self._columns), _dumps(doc))
+        if self._summary_order:
+            names = (*names, "summary")
+            values = (*values, _dumps({field: doc.get(field) for field in self._summary_order}))
         marks = ",".join("?" * len(names))
         self._db.execute(f"INSERT OR REPLACE INTO {self._table} ({','.join(names)}) VALUES ({marks})", values)
 
@@ -263,8 +288,8 @@ class Session:
     """Every table, seen through one connection (a reader's or the writer's)."""
 
     def __init__(self, connection: sqlite3.Connection) -> None:
-        self.tasks = DocumentTable(connection, "tasks", ("project",))
-        self.models = DocumentTable(connection, "models", ("project", "task"))
+        self.tasks = DocumentTable(connection, "tasks", ("project",), TASK_SUMMARY_FIELDS)
+        self.models = DocumentTable(connection, "models", ("project", "task"), MODEL_SUMMARY_FIELDS)
         self.projects = DocumentTable(connection, "projects", ("name",))
         self.queues = DocumentTable(connection, "queues", ("name",))
         self.entries = QueueEntries(connection)

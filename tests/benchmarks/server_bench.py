@@ -100,6 +100,10 @@ def api_latency(server: EmbeddedServer, tasks: int = 10_000, repeat: int = 3000)
         body = {"id": ids[:20], "only_fields": ["status", "id"]}
         session.post(f"{server.api_url}/v2.23/tasks.get_all", json=body, headers=headers, timeout=30).raise_for_status()
 
+    def get_all_by_name() -> None:  # no id, no project: every task's summary is scanned
+        body = {"name": f"^train-{tasks // 2}$", "only_fields": ["id", "status"]}
+        session.post(f"{server.api_url}/v2.23/tasks.get_all", json=body, headers=headers, timeout=30).raise_for_status()
+
     def ping() -> None:  # the floor: routing + auth + envelope, no store access
         session.post(f"{server.api_url}/v2.23/debug.ping", json={}, headers=headers, timeout=30).raise_for_status()
 
@@ -111,6 +115,7 @@ def api_latency(server: EmbeddedServer, tasks: int = 10_000, repeat: int = 3000)
         "tasks.get_by_id": _percentiles(_timed(get_by_id, repeat)),
         "tasks.get_all {id: [one]} (status poll)": _percentiles(_timed(get_all_by_id, repeat)),
         "tasks.get_all {id: [20 ids]}": _percentiles(_timed(get_all_20_ids, repeat // 3)),
+        "tasks.get_all {name: regex} (scans all tasks)": _percentiles(_timed(get_all_by_name, 50)),
         "debug.ping (HTTP + envelope floor)": _percentiles(_timed(ping, repeat)),
     }
 

@@ -38,16 +38,33 @@ def _verify(server: EmbeddedServer, journal: Path) -> int:
         if entry["kind"] == "edit":
             last_comment[entry["id"]] = entry["comment"]
     for entry in entries:
-        if entry["kind"] == "task":
+        kind = entry["kind"]
+        if kind == "project":
+            assert api.ok("projects.get_by_id", {"project": entry["id"]})["project"]["name"] == entry["name"]
+        elif kind == "task":
             assert api.task(entry["id"])["name"] == entry["name"]
-        elif entry["kind"] == "scalars":
+        elif kind == "hyperparam":
+            assert api.task(entry["id"])["hyperparams"]["General"]["lr"]["value"] == entry["value"]
+        elif kind == "configuration":
+            assert api.task(entry["id"])["configuration"]["cfg"]["value"] == entry["value"]
+        elif kind == "scalars":
             assert api.task(entry["id"])["last_iteration"] == entry["last_iteration"]
+        elif kind == "artifact":
+            assert [item["uri"] for item in api.task(entry["id"])["execution"]["artifacts"]] == [entry["uri"]]
+        elif kind == "model":
+            assert api.ok("models.get_by_id", {"model": entry["id"]})["model"]["tags"] == entry["tags"]
+        elif kind == "queued":
+            task = api.task(entry["id"])
+            entries_now = api.ok("queues.get_by_id", {"queue": entry["queue"]})["queue"]["entries"]
+            assert task["status"] == "queued" and [item["task"] for item in entries_now] == [entry["id"]]
         elif entry["kind"] == "file":
             response = requests.get(
                 server.files_url + entry["path"], headers={"Authorization": f"Bearer {api.login()}"}, timeout=30
             )
             assert response.status_code == 200, entry
             assert hashlib.sha256(response.content).hexdigest() == entry["sha256"]
+        else:
+            assert kind == "edit", entry
         checked += 1
     for task_id, comment in last_comment.items():
         # the last acknowledged edit is there; an edit sent after it but never acknowledged may also have landed

@@ -35,11 +35,24 @@ def main(api_url: str, files_url: str, token: str, journal_path: str, prefix: st
     try:
         while True:
             counter += 1
-            task_id = str(call("tasks.create", {"name": f"{prefix}-{counter}", "type": "training"})["id"])
-            record({"kind": "task", "id": task_id, "name": f"{prefix}-{counter}"})
+            name = f"{prefix}-{counter}"
+            project = str(call("projects.create", {"name": f"{prefix}/p{counter}"})["id"])
+            record({"kind": "project", "id": project, "name": f"{prefix}/p{counter}"})
+            task_id = str(call("tasks.create", {"name": name, "type": "training", "project": project})["id"])
+            record({"kind": "task", "id": task_id, "name": name})
             for version in range(3):
                 call("tasks.edit", {"task": task_id, "force": True, "comment": f"v{version}"})
                 record({"kind": "edit", "id": task_id, "comment": f"v{version}"})
+            call(
+                "tasks.edit_hyper_params",
+                {"task": task_id, "hyperparams": [{"section": "General", "name": "lr", "value": str(counter)}]},
+            )
+            record({"kind": "hyperparam", "id": task_id, "value": str(counter)})
+            call(
+                "tasks.edit_configuration",
+                {"task": task_id, "configuration": [{"name": "cfg", "value": json.dumps({"n": counter})}]},
+            )
+            record({"kind": "configuration", "id": task_id, "value": json.dumps({"n": counter})})
             events = [
                 {
                     "type": "training_stats_scalar",
@@ -54,7 +67,7 @@ def main(api_url: str, files_url: str, token: str, journal_path: str, prefix: st
             call("events.add_batch", {"requests": events})
             record({"kind": "scalars", "id": task_id, "last_iteration": 4})
             size = (counter % 7) * 300_000 + 10
-            content = hashlib.sha256(f"{prefix}{counter}".encode()).digest() * (size // 32 + 1)
+            content = hashlib.sha256(name.encode()).digest() * (size // 32 + 1)
             path = f"/{prefix}/file-{counter}.bin"
             encoder = MultipartEncoder(fields={path: (path, io.BytesIO(content[:size]), "application/octet-stream")})
             response = session.post(
@@ -62,6 +75,24 @@ def main(api_url: str, files_url: str, token: str, journal_path: str, prefix: st
             )
             response.raise_for_status()
             record({"kind": "file", "path": path, "sha256": hashlib.sha256(content[:size]).hexdigest()})
+            artifact = {
+                "key": "payload",
+                "type": "custom",
+                "uri": files_url + path,
+                "hash": hashlib.sha256(content[:size]).hexdigest(),
+            }
+            call("tasks.add_or_update_artifacts", {"task": task_id, "artifacts": [artifact]})
+            record({"kind": "artifact", "id": task_id, "uri": artifact["uri"]})
+            model = str(
+                call("models.create", {"name": name, "uri": files_url + path, "task": task_id, "project": project})[
+                    "id"
+                ]
+            )
+            call("models.edit", {"model": model, "tags": ["candidate"]})
+            record({"kind": "model", "id": model, "tags": ["candidate"]})
+            queue = str(call("queues.create", {"name": f"{prefix}-q{counter}"})["id"])
+            call("tasks.enqueue", {"task": task_id, "queue": queue})
+            record({"kind": "queued", "id": task_id, "queue": queue})
     except (requests.ConnectionError, requests.HTTPError, requests.Timeout) as error:
         print(f"writer stopped after {counter} rounds: {error}", file=sys.stderr)
         return 0

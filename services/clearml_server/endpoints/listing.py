@@ -14,14 +14,17 @@ from .project_tree import ensure_project
 
 
 def find(table: DocumentTable, query: Query, *, by_project: bool = True) -> list[Doc]:
-    """The reply rows of `query`: only the listed ids or projects are loaded when the query names them."""
+    """The reply rows of `query`. Only the listed ids or projects are loaded when the query names them; when
+    the filters and the order read only summarized fields, they run on the summaries and only the rows of the
+    reply are decoded in full."""
+    narrowed = by_project and query.projects is not None
     if query.ids is not None:
-        candidates = table.get_many(query.ids)
-    elif by_project and query.projects is not None:
-        candidates = table.where("project", query.projects)
-    else:
-        candidates = table.all()
-    return query.run(candidates)
+        return query.run(table.get_many(query.ids))
+    if table.summary_fields and query.fields_used <= table.summary_fields:
+        summaries = table.summaries("project", query.projects or ()) if narrowed else table.summaries()
+        chosen = [row["id"] for row in query.select(summaries)]
+        return query.project(table.get_many(chosen))
+    return query.run(table.where("project", query.projects or ()) if narrowed else table.all())
 
 
 def get_all_reply(

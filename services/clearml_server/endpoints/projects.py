@@ -59,7 +59,7 @@ def create(call: Call) -> dict[str, Any]:
 def get_all(call: Call) -> dict[str, Any]:
     query = compile_query(call.body.data, PROJECT_SPEC)
     if call.body.boolean("shallow_search") and not call.body.strings("parent"):
-        query = query.narrowed(lambda doc: "/" not in doc["name"])  # top-level projects only
+        query = query.narrowed(lambda doc: "/" not in doc["name"], "name")  # top-level projects only
     return get_all_reply(call, call.store.read().projects, query, "projects", by_project=False)
 
 
