@@ -45,28 +45,25 @@ class DocumentTable:
         row = self._db.execute(f"SELECT doc FROM {self._table} WHERE id = ?", (object_id,)).fetchone()
         return json.loads(row[0]) if row else None
 
-    def get_many(self, ids: Iterable[str]) -> list[Doc]:
-        wanted = list(dict.fromkeys(ids))
-        found: dict[str, Doc] = {}
-        for start in range(0, len(wanted), 500):  # stay under SQLite's bound-parameter limit
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for (text,) in self._db.execute(f"SELECT doc FROM {self._table} WHERE id IN ({marks})", chunk):
-                doc = json.loads(text)
-                found[doc["id"]] = doc
-        return [found[object_id] for object_id in wanted if object_id in found]
-
-    def where(self, column: str, values: Iterable[Any]) -> list[Doc]:
-        if column not in self._columns:
+    def _texts_where_in(self, what: str, column: str, values: Iterable[Any]) -> Iterator[str]:
+        """The `what` column (doc or summary) of rows whose `column` is in `values`, in insertion order per chunk."""
+        if column != "id" and column not in self._columns:
             raise ValueError(f"{self._table}.{column} is not an indexed column")
         wanted = list(dict.fromkeys(values))
-        result: list[Doc] = []
-        for start in range(0, len(wanted), 500):
+        for start in range(0, len(wanted), 500):  # stay under SQLite's bound-parameter limit
             chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            sql = f"SELECT doc FROM {self._table} WHERE {column} IN ({marks}) ORDER BY rowid"
-            result.extend(json.loads(text) for (text,) in self._db.execute(sql, chunk))
-        return result
+            sql = f"SELECT {what} FROM {self._table} WHERE {column} IN ({','.join('?' * len(chunk))}) ORDER BY rowid"
+            for (text,) in self._db.execute(sql, chunk):
+                yield text
+
+    def get_many(self, ids: Iterable[str]) -> list[Doc]:
+        """The documents with these ids, in the order asked (missing ids are skipped)."""
+        wanted = list(ids)
+        found = {doc["id"]: doc for doc in map(json.loads, self._texts_where_in("doc", "id", wanted))}
+        return [found[object_id] for object_id in dict.fromkeys(wanted) if object_id in found]
+
+    def where(self, column: str, values: Iterable[Any]) -> list[Doc]:
+        return [json.loads(text) for text in self._texts_where_in("doc", column, values)]
 
     def all(self) -> list[Doc]:
         return [json.loads(text) for (text,) in self._db.execute(f"SELECT doc FROM {self._table} ORDER BY rowid")]
@@ -82,17 +79,8 @@ class DocumentTable:
         if not self._summary_order:
             raise ValueError(f"{self._table} keeps no summaries")
         if column is None:
-            rows = self._db.execute(f"SELECT summary FROM {self._table} ORDER BY rowid")
-            return [json.loads(text) for (text,) in rows]
-        if column not in self._columns:
-            raise ValueError(f"{self._table}.{column} is not an indexed column")
-        wanted = list(dict.fromkeys(values))
-        result: list[Doc] = []
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            sql = f"SELECT summary FROM {self._table} WHERE {column} IN ({','.join('?' * len(chunk))}) ORDER BY rowid"
-            result.extend(json.loads(text) for (text,) in self._db.execute(sql, chunk))
-        return result
+            return [json.loads(text) for (text,) in self._db.execute(f"SELECT summary FROM {self._table} ORDER BY rowid")]
+        return [json.loads(text) for text in self._texts_where_in("summary", column, values)]
 
     def put(self, doc: Doc) -> None:
         """Insert or replace the whole document."""
