@@ -53,4 +53,5 @@ class LogisticRegression:
     def predict_proba(self, readings: pd.DataFrame) -> npt.NDArray[np.float64]:
         x = (readings[list(FEATURES)].to_numpy(dtype=np.float64) - self.mean) / self.scale
         logits = self.weights[0] + x @ self.weights[1:]
-        return 1.0 / (1.0 + np.exp(-np.clip(logits, -500, 500)))
+        probabilities: npt.NDArray[np.float64] = 1.0 / (1.0 + np.exp(-np.clip(logits, -500, 500)))
+        return probabilities

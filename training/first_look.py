@@ -37,7 +37,8 @@ def ensure_dataset_version(project: str, name: str, data_file: Path) -> tuple[st
         latest = Dataset.get(dataset_project=project, dataset_name=name, only_completed=True)
     except ValueError:  # no version yet
         latest = None
-    if latest is not None and latest.get_metadata() is not None and latest.get_metadata().get("sha256") == digest:
+    metadata = latest.get_metadata() if latest is not None else None
+    if latest is not None and isinstance(metadata, dict) and metadata.get("sha256") == digest:
         return latest.id, False
     version = Dataset.create(
         dataset_project=project, dataset_name=name, parent_datasets=[latest.id] if latest else None
@@ -55,7 +56,7 @@ def register(project: str, name: str) -> dict[str, object]:
 
 
 def analyze(project: str, dataset_id: str) -> dict[str, object]:
-    task = Task.init(
+    task: Task = Task.init(
         project_name=project, task_name="first look", auto_connect_frameworks=False, auto_resource_monitoring=False
     )
     params = task.connect({"dataset_id": dataset_id, "light_threshold": LIGHT_THRESHOLD})

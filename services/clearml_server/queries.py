@@ -271,7 +271,9 @@ class Query:
 
     def narrowed(self, predicate: Predicate, field: str) -> Query:
         """The same query with one more condition on `field` (for endpoint options such as shallow_search)."""
-        return dataclasses.replace(self, predicates=(*self.predicates, predicate), fields_used=self.fields_used | {field})
+        return dataclasses.replace(
+            self, predicates=(*self.predicates, predicate), fields_used=self.fields_used | {field}
+        )
 
     def matches(self, doc: Doc) -> bool:
         if not self.include_hidden and is_hidden(doc):

@@ -79,7 +79,9 @@ class DocumentTable:
         if not self._summary_order:
             raise ValueError(f"{self._table} keeps no summaries")
         if column is None:
-            return [json.loads(text) for (text,) in self._db.execute(f"SELECT summary FROM {self._table} ORDER BY rowid")]
+            return [
+                json.loads(text) for (text,) in self._db.execute(f"SELECT summary FROM {self._table} ORDER BY rowid")
+            ]
         return [json.loads(text) for text in self._texts_where_in("summary", column, values)]
 
     def put(self, doc: Doc) -> None:
