@@ -1,0 +1,14 @@
+"""Create the training task from training/train.py (a standalone script, no git) and enqueue one run."""
+
+import json
+import sys
+
+from clearml import Task
+
+script, queue, dataset_id, max_epochs = sys.argv[1:]
+task = Task.create(
+    project_name="occuloop/training", task_name="train occupancy model", script=script, add_task_init_call=False
+)
+task.set_parameters({"General/dataset_id": dataset_id, "General/max_epochs": max_epochs, "General/seed": "42"})
+Task.enqueue(task, queue_name=queue)
+print("RESULT " + json.dumps({"id": task.id}))

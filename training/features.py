@@ -1,0 +1,124 @@
+"""The model's inputs, computed the same way in training and in serving (serving imports this module).
+
+A `FeatureSpec` is fitted on the training rows only and saved as `feature_spec.json` inside the model package, so
+a model is always served with the exact inputs it was trained on, and a canary compares like with like even when
+the feature code evolves (`FEATURES_VERSION` is bumped whenever a transform changes meaning).
+
+Every feature is computed from one reading (its timestamp and five sensors): serving answers one reading at a time,
+so nothing may look at neighbouring minutes. numpy and pandas only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from .schema import FEATURES, LABEL, TIMESTAMP
+
+FEATURES_VERSION = 1
+MINUTES_PER_DAY = 24 * 60
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    feature_set: str
+    names: tuple[str, ...]
+    light_cap: float  # lux; Light above it carries no extra information (fitted on training rows)
+    light_threshold: float  # lux; the training rows' best single-threshold split (fitted)
+    version: int = FEATURES_VERSION
+    fitted_on: dict[str, Any] = field(default_factory=dict)  # rows and time span the constants came from
+
+    def transform(self, readings: pd.DataFrame) -> npt.NDArray[np.float32]:
+        columns = [_TRANSFORMS[name](readings, self) for name in self.names]
+        return np.column_stack(columns).astype(np.float32) if columns else np.empty((len(readings), 0), np.float32)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> FeatureSpec:
+        data = json.loads(text)
+        if data.get("version") != FEATURES_VERSION:
+            raise ValueError(
+                f"feature spec version {data.get('version')} cannot be served by feature code version {FEATURES_VERSION}"
+            )
+        unknown = [name for name in data["names"] if name not in _TRANSFORMS]
+        if unknown:
+            raise ValueError(f"feature spec names unknown features {unknown}")
+        return cls(**{**data, "names": tuple(data["names"])})
+
+
+Transform = Callable[[pd.DataFrame, FeatureSpec], npt.NDArray[np.float64]]
+
+
+def _sensor(name: str) -> Transform:
+    return lambda readings, _spec: readings[name].to_numpy(dtype=np.float64)
+
+
+def _minute_of_day(readings: pd.DataFrame) -> npt.NDArray[np.float64]:
+    stamps = readings[TIMESTAMP]
+    minutes: npt.NDArray[np.float64] = (stamps.dt.hour * 60 + stamps.dt.minute).to_numpy(dtype=np.float64)
+    return minutes
+
+
+_TRANSFORMS: dict[str, Transform] = {
+    **{name: _sensor(name) for name in FEATURES},
+    # More light never means fewer people: clip where training saw no more, so unseen daylight reads as "bright".
+    "light_capped": lambda readings, spec: np.minimum(readings["Light"].to_numpy(dtype=np.float64), spec.light_cap),
+    "light_on": lambda readings, spec: (readings["Light"].to_numpy(dtype=np.float64) > spec.light_threshold).astype(
+        np.float64
+    ),
+    "time_sin": lambda readings, _spec: np.sin(2 * np.pi * _minute_of_day(readings) / MINUTES_PER_DAY),
+    "time_cos": lambda readings, _spec: np.cos(2 * np.pi * _minute_of_day(readings) / MINUTES_PER_DAY),
+    "weekend": lambda readings, _spec: (readings[TIMESTAMP].dt.day_of_week >= 5).to_numpy(dtype=np.float64),
+}
+
+FEATURE_SETS: dict[str, tuple[str, ...]] = {
+    "raw": FEATURES,  # the five sensors as the design specifies them
+    "light-time": ("light_capped", "light_on", "time_sin", "time_cos", "weekend"),
+}
+NEEDS_TIMESTAMP = frozenset({"time_sin", "time_cos", "weekend"})
+
+
+def best_threshold(light: npt.NDArray[np.float64], labels: npt.NDArray[np.int64]) -> float:
+    """The Light value that best separates occupied from unoccupied rows (midpoint between neighbours)."""
+    order = np.argsort(light, kind="stable")
+    values, y = light[order], labels[order]
+    # predicting "occupied" above a cut: errors = occupied rows at or below + unoccupied rows above
+    occupied_below = np.cumsum(y)
+    unoccupied_above = (len(y) - y.sum()) - np.cumsum(1 - y)
+    errors = occupied_below + unoccupied_above
+    distinct = np.flatnonzero(np.diff(values) > 0)
+    if distinct.size == 0:
+        return float(values[-1])
+    best = distinct[np.argmin(errors[distinct])]
+    return float((values[best] + values[best + 1]) / 2)
+
+
+def fit(readings: pd.DataFrame, feature_set: str) -> FeatureSpec:
+    """Fit the feature constants on training rows only (never on a holdout)."""
+    if feature_set not in FEATURE_SETS:
+        raise ValueError(f"unknown feature set {feature_set!r}; known: {', '.join(FEATURE_SETS)}")
+    light = readings["Light"].to_numpy(dtype=np.float64)
+    labels = readings[LABEL].to_numpy(dtype=np.int64)
+    occupied_light = light[labels == 1]
+    # the brightest light seen while occupied: beyond it the training rows say nothing
+    cap = float(np.quantile(occupied_light, 0.99)) if occupied_light.size else float(light.max(initial=0.0))
+    return FeatureSpec(
+        feature_set=feature_set,
+        names=FEATURE_SETS[feature_set],
+        light_cap=cap,
+        light_threshold=best_threshold(light, labels) if labels.any() and not labels.all() else cap,
+        fitted_on={
+            "rows": len(readings),
+            "occupied": int(labels.sum()),
+            "first": str(readings[TIMESTAMP].min()),
+            "last": str(readings[TIMESTAMP].max()),
+        },
+    )

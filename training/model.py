@@ -1,0 +1,146 @@
+"""The Keras network of the design, its training, and its export as a TensorFlow SavedModel.
+
+One of the two modules that import TensorFlow (with `train.py`), and only inside functions: importing it costs
+~3 s and ~600 MB, which data validation and its tests must never pay.
+
+A model package is a folder:
+    saved_model/        the SavedModel; serving calls its `serve` signature, never `model.predict`
+    feature_spec.json   the fitted inputs (training/features.py), so serving computes exactly the same features
+    model_card.json     where the model came from: dataset version, rows, metrics, code version
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .features import FeatureSpec
+from .params import TrainingParams
+
+logger = logging.getLogger(__name__)
+
+SAVED_MODEL_DIR = "saved_model"
+FEATURE_SPEC_FILE = "feature_spec.json"
+MODEL_CARD_FILE = "model_card.json"
+
+EpochCallback = Callable[[int, dict[str, float]], None]
+Predict = Callable[[npt.NDArray[np.float32]], npt.NDArray[np.float64]]
+
+
+@dataclass
+class TrainedNetwork:
+    model: Any  # keras.Model
+    epochs: int  # epochs run before early stopping
+    best_epoch: int
+    seconds: float
+
+
+def _quiet_tensorflow() -> None:
+    """TensorFlow's C++ start-up chatter (oneDNN, CPU features) buries the run's own log lines."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def build_network(inputs: int, params: TrainingParams) -> Any:
+    _quiet_tensorflow()
+    import keras
+    from keras import layers
+
+    return keras.Sequential(
+        [
+            keras.Input((inputs,)),
+            layers.BatchNormalization(),
+            layers.Dense(params.hidden_units, activation="relu"),
+            layers.BatchNormalization(),
+            layers.Dropout(params.dropout),
+            layers.Dense(params.hidden_units, activation="relu"),
+            layers.BatchNormalization(),
+            layers.Dropout(params.dropout),
+            layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+
+
+def train_network(
+    x_train: npt.NDArray[np.float32],
+    y_train: npt.NDArray[np.float32],
+    x_val: npt.NDArray[np.float32],
+    y_val: npt.NDArray[np.float32],
+    params: TrainingParams,
+    on_epoch: EpochCallback | None = None,
+) -> TrainedNetwork:
+    """Fit with early stopping on the validation rows; the same seed and data give the same model."""
+    _quiet_tensorflow()
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(params.seed)
+    tf.config.experimental.enable_op_determinism()
+    model = build_network(x_train.shape[1], params)
+    model.compile(keras.optimizers.Adam(params.learning_rate), "binary_crossentropy", metrics=["accuracy"])
+    stopper = keras.callbacks.EarlyStopping("val_loss", patience=params.patience, restore_best_weights=True)
+    callbacks: list[Any] = [stopper]
+    if on_epoch is not None:
+        callbacks.append(
+            keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: on_epoch(epoch, dict(logs or {})))
+        )
+    started = time.perf_counter()
+    history = model.fit(
+        x_train,
+        y_train,
+        validation_data=(x_val, y_val),
+        epochs=params.max_epochs,
+        batch_size=params.batch_size,
+        callbacks=callbacks,
+        verbose=0,
+        shuffle=True,
+    )
+    seconds = time.perf_counter() - started
+    losses = history.history["val_loss"]
+    return TrainedNetwork(model, len(losses), int(np.argmin(losses)) + 1, seconds)
+
+
+def predict_with(model: Any, x: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+    """Batch prediction for evaluation (`predict_on_batch`: no per-call data-adapter overhead)."""
+    return np.asarray(model.predict_on_batch(x), dtype=np.float64).reshape(-1)
+
+
+def write_package(folder: Path, model: Any, spec: FeatureSpec, card: dict[str, Any]) -> Path:
+    """The model package: SavedModel + feature spec + model card."""
+    folder.mkdir(parents=True, exist_ok=True)
+    model.export(str(folder / SAVED_MODEL_DIR), format="tf_saved_model", verbose=False)
+    (folder / FEATURE_SPEC_FILE).write_text(spec.to_json())
+    (folder / MODEL_CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=True, default=str))
+    return folder
+
+
+@dataclass
+class LoadedPackage:
+    predict: Predict  # features (float32, n x inputs) -> P(occupied)
+    spec: FeatureSpec
+    card: dict[str, Any]
+
+
+def load_package(folder: Path) -> LoadedPackage:
+    """Load a package for inference through the SavedModel's `serve` signature."""
+    _quiet_tensorflow()
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(str(folder / SAVED_MODEL_DIR))
+
+    def predict(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+        # through `loaded`, not a saved `loaded.serve`: the function's variables live as long as the object does
+        return np.asarray(loaded.serve(tf.constant(x, dtype=tf.float32)), dtype=np.float64).reshape(-1)
+
+    spec = FeatureSpec.from_json((folder / FEATURE_SPEC_FILE).read_text())
+    card = json.loads((folder / MODEL_CARD_FILE).read_text())
+    return LoadedPackage(predict, spec, card)

@@ -1,0 +1,55 @@
+"""Everything a training run can be told, in one place: the network's design and the run's inputs.
+
+These values are connected to the ClearML task (section `General`), so a cloned task carries them and any of them
+can be overridden per run — the trigger overrides `dataset_id`. They are deliberately not environment variables.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+PARAMETER_SECTION = "General"
+DATASET_PARAMETER = f"{PARAMETER_SECTION}/dataset_id"  # what the trigger overrides with '${dataset.id}'
+
+
+@dataclass(frozen=True)
+class TrainingParams:
+    # inputs of the run
+    dataset_id: str = ""  # the labeled dataset version to train on (empty: the latest finalized one)
+    dataset_project: str = "occuloop/labels"
+    dataset_name: str = "labeled"
+    holdout_dataset_id: str = ""  # empty: the pinned holdout registered in `holdout_project`
+    holdout_project: str = "occuloop/holdout"
+    model_name: str = "occupancy"
+    # the network of the design: BatchNorm, two Dense+BatchNorm+Dropout blocks, a sigmoid output
+    hidden_units: int = 255
+    dropout: float = 0.3
+    patience: int = 5  # early stopping on validation loss, best weights restored
+    max_epochs: int = 100
+    batch_size: int = 32
+    learning_rate: float = 0.001
+    validation_share: float = 0.2  # of the training rows, for early stopping only
+    seed: int = 42
+    # inputs derived from the readings, fitted on the training rows only (training/features.py)
+    feature_set: str = "light-time"
+
+    def as_connected(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_connected(cls, values: dict[str, Any]) -> TrainingParams:
+        """Values come back from ClearML as strings when overridden; cast each to its field's type."""
+        defaults = cls()
+        cast: dict[str, Any] = {}
+        for item in dataclasses.fields(cls):
+            if item.name not in values:
+                continue
+            kind = type(getattr(defaults, item.name))
+            raw = values[item.name]
+            try:
+                cast[item.name] = kind(raw) if not isinstance(raw, kind) else raw
+            except (TypeError, ValueError) as error:
+                raise ValueError(f"parameter {item.name}={raw!r} is not a valid {kind.__name__}") from error
+        return dataclasses.replace(defaults, **cast)

@@ -1,0 +1,323 @@
+"""The training task: what clearml-agent runs for every new Production dataset version (also `occuloop train`).
+
+It reads top to bottom as the run does:
+ 1. connect the parameters (the trigger overrides `General/dataset_id`);
+ 2. fetch the labeled dataset version and validate every labeling session in it — refuse to train otherwise;
+ 3. fit the features on the training rows, train the network with early stopping, report every epoch;
+ 4. score it on the pinned holdout next to the Light rule and logistic regression;
+ 5. register a candidate model: SavedModel + feature spec + model card, with lineage in its metadata.
+A refusal ends the task `failed` with the reason; nothing is registered.
+
+Imports are absolute so that the agent can run this file as a standalone script (its code is stored in the task).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from clearml import Dataset, OutputModel, Task
+
+from training import features as feature_code
+from training.baselines import LogisticRegression, light_rule
+from training.evaluate import EvaluationReport, evaluate, roc_curve
+from training.holdout import Holdout, ensure_holdout, load_holdout
+from training.model import predict_with, train_network, write_package
+from training.params import PARAMETER_SECTION, TrainingParams
+from training.readings import read_table, to_readings
+from training.schema import LABEL, TIMESTAMP
+from training.validation import ValidationContext, ValidationReport, validate_batch
+
+logger = logging.getLogger(__name__)
+
+TASK_NAME = "train occupancy model"
+MODEL_TAG = "candidate"
+
+
+class TrainingRefused(Exception):
+    """The run must not produce a model; the message says why (it becomes the task's status reason)."""
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    dataset_id: str
+    dataset_version: str
+    sessions: tuple[str, ...]
+    readings: pd.DataFrame
+    reports: tuple[ValidationReport, ...]
+
+
+def code_version() -> str:
+    try:
+        package = metadata.version("occuloop")
+    except metadata.PackageNotFoundError:
+        package = "unknown"
+    return f"occuloop {package}, features v{feature_code.FEATURES_VERSION}"
+
+
+# -- 2. data ---------------------------------------------------------------------------------------------------
+
+
+def resolve_dataset(params: TrainingParams) -> Any:
+    if params.dataset_id:
+        return Dataset.get(dataset_id=params.dataset_id, alias="training_data")
+    return Dataset.get(
+        dataset_project=params.dataset_project,
+        dataset_name=params.dataset_name,
+        only_completed=True,
+        alias="training_data",
+    )
+
+
+def load_training_data(dataset: Any, holdout: Holdout) -> TrainingData:
+    folder = Path(dataset.get_local_copy())
+    files = sorted(path for path in folder.rglob("*.csv") if path.is_file())
+    if not files:
+        raise TrainingRefused(f"dataset {dataset.id} holds no labeling-session CSV files")
+    tables = [(str(path.relative_to(folder)), read_table(path)) for path in files]
+    context = ValidationContext(holdout_timestamps=frozenset(holdout.readings[TIMESTAMP]))
+    reports = tuple(validate_batch(tables, context))
+    rejected = [report for report in reports if not report.passed]
+    if rejected:
+        detail = "; ".join(f"{report.source}: {', '.join(report.reasons)}" for report in rejected)
+        raise TrainingRefused(f"{len(rejected)} of {len(reports)} labeling sessions failed validation ({detail})")
+    readings = pd.concat([to_readings(table) for _, table in tables], ignore_index=True).sort_values(
+        TIMESTAMP, kind="stable"
+    )
+    return TrainingData(
+        dataset.id, str(dataset.version), tuple(name for name, _ in tables), readings.reset_index(drop=True), reports
+    )
+
+
+def split_for_early_stopping(readings: pd.DataFrame, share: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A stratified random split of the training rows; the validation part only decides when to stop."""
+    rng = np.random.default_rng(seed)
+    validation: list[npt.NDArray[np.int64]] = []
+    labels = readings[LABEL].to_numpy()
+    for value in np.unique(labels):
+        rows = rng.permutation(np.flatnonzero(labels == value))
+        validation.append(rows[: round(len(rows) * share)])
+    held = np.zeros(len(readings), dtype=bool)
+    held[np.concatenate(validation)] = True
+    return readings[~held].reset_index(drop=True), readings[held].reset_index(drop=True)
+
+
+# -- 4. evaluation ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HoldoutResult:
+    report: EvaluationReport
+    predictions: dict[str, npt.NDArray[np.float64]]
+
+
+def evaluate_on_holdout(
+    model: Any, spec: feature_code.FeatureSpec, training: pd.DataFrame, holdout: Holdout
+) -> HoldoutResult:
+    rows = holdout.readings
+    predictions = {
+        "candidate": predict_with(model, spec.transform(rows)),
+        "light_rule": light_rule(rows),
+        "logistic_regression": LogisticRegression.fit(training).predict_proba(rows),
+    }
+    pairs = (("candidate", "light_rule"), ("candidate", "logistic_regression"))
+    return HoldoutResult(evaluate(holdout.dataset_id, rows, dict(predictions), compare=pairs), predictions)
+
+
+def report_evaluation(log: Any, result: HoldoutResult, holdout: Holdout) -> None:
+    for item in result.report.scores:
+        for metric in ("accuracy", "f1", "auc"):
+            value = getattr(item.overall, metric)
+            if value is not None:
+                log.report_single_value(f"holdout {metric} {item.name}", value)
+    log.report_table("holdout", "models", iteration=0, table_plot=result.report.table())
+    confusion = result.report.score_of("candidate").overall.confusion
+    log.report_confusion_matrix(
+        "holdout",
+        "confusion matrix (candidate)",
+        matrix=[[confusion["tn"], confusion["fp"]], [confusion["fn"], confusion["tp"]]],
+        iteration=0,
+        xlabels=["predicted unoccupied", "predicted occupied"],
+        ylabels=["unoccupied", "occupied"],
+    )
+    labels = holdout.readings[LABEL].to_numpy()
+    for name in ("candidate", "logistic_regression"):
+        fpr, tpr = roc_curve(labels, result.predictions[name])
+        points = list(zip(fpr, tpr, strict=True))
+        log.report_scatter2d(
+            "holdout ROC",
+            name,
+            scatter=points,
+            iteration=0,
+            xaxis="false positive rate",
+            yaxis="true positive rate",
+            mode="lines",
+        )
+
+
+# -- the run ---------------------------------------------------------------------------------------------------
+
+
+def run(task: Any, params: TrainingParams) -> dict[str, Any]:
+    log = task.get_logger()
+    holdout = load_holdout(params.holdout_dataset_id or ensure_holdout(params.holdout_project))
+    dataset = resolve_dataset(params)
+    data = load_training_data(dataset, holdout)
+    log.report_table("validation", "labeling sessions", iteration=0, table_plot=_validation_table(data.reports))
+    task.upload_artifact("validation", {report.source: report.to_dict() for report in data.reports})
+    occupied = int(data.readings[LABEL].sum())
+    if occupied == 0 or occupied == len(data.readings):
+        raise TrainingRefused(
+            f"dataset {data.dataset_id} has a single class ({occupied} of {len(data.readings)} rows occupied)"
+        )
+    logger.info(
+        "event=training_data dataset_id=%s version=%s sessions=%d rows=%d occupied=%d",
+        data.dataset_id,
+        data.dataset_version,
+        len(data.sessions),
+        len(data.readings),
+        occupied,
+    )
+
+    fit_rows, stop_rows = split_for_early_stopping(data.readings, params.validation_share, params.seed)
+    spec = feature_code.fit(fit_rows, params.feature_set)
+
+    def on_epoch(epoch: int, values: dict[str, float]) -> None:
+        for key, value in values.items():
+            series = "validation" if key.startswith("val_") else "training"
+            log.report_scalar(key.removeprefix("val_"), series, value=float(value), iteration=epoch + 1)
+
+    network = train_network(
+        spec.transform(fit_rows),
+        fit_rows[LABEL].to_numpy(dtype=np.float32),
+        spec.transform(stop_rows),
+        stop_rows[LABEL].to_numpy(dtype=np.float32),
+        params,
+        on_epoch,
+    )
+    logger.info(
+        "event=training_done epochs=%d best_epoch=%d seconds=%.1f", network.epochs, network.best_epoch, network.seconds
+    )
+
+    result = evaluate_on_holdout(network.model, spec, data.readings, holdout)
+    evaluation = result.report
+    report_evaluation(log, result, holdout)
+    task.upload_artifact("evaluation", evaluation.to_dict())
+    # the candidate's P(occupied) per holdout row: anyone can check that the registered SavedModel reproduces it
+    task.upload_artifact(
+        "holdout_predictions", {"probabilities": [round(float(p), 7) for p in result.predictions["candidate"]]}
+    )
+
+    card = {
+        "task_id": task.id,
+        "dataset_id": data.dataset_id,
+        "dataset_version": data.dataset_version,
+        "labeling_sessions": list(data.sessions),
+        "rows": len(data.readings),
+        "occupied": occupied,
+        "class_balance": round(occupied / len(data.readings), 4),
+        "holdout": {"dataset_id": holdout.dataset_id, "sha256": holdout.sha256, "rows": len(holdout.readings)},
+        "metrics": asdict(evaluation.score_of("candidate").overall),
+        "training": {"epochs": network.epochs, "best_epoch": network.best_epoch, "seconds": round(network.seconds, 2)},
+        "params": params.as_connected(),
+        "features": json.loads(spec.to_json()),
+        "code_version": code_version(),
+    }
+    model_id = register_model(task, params, network.model, spec, card)
+    logger.info(
+        "event=model_registered model_id=%s dataset_id=%s holdout_accuracy=%.4f",
+        model_id,
+        data.dataset_id,
+        card["metrics"]["accuracy"],
+    )
+    return {**card, "model_id": model_id}
+
+
+def _validation_table(reports: tuple[ValidationReport, ...]) -> list[list[str]]:
+    rows = [["session", "rows", "occupied", "result", "warnings"]]
+    for report in reports:
+        warnings = ", ".join(finding.reason for finding in report.findings if finding.severity == "warning")
+        rows.append(
+            [
+                report.source,
+                str(report.rows),
+                str(report.label_balance.get("occupied", "")),
+                "passed" if report.passed else ", ".join(report.reasons),
+                warnings,
+            ]
+        )
+    return rows
+
+
+def register_model(
+    task: Any, params: TrainingParams, network: Any, spec: feature_code.FeatureSpec, card: dict[str, Any]
+) -> str:
+    with tempfile.TemporaryDirectory(prefix="occuloop-model-") as folder:
+        package = write_package(Path(folder) / "package", network, spec, card)
+        model = OutputModel(
+            task=task,
+            name=params.model_name,
+            framework="TensorFlow",
+            tags=[MODEL_TAG],
+            comment=f"trained on dataset {card['dataset_id']} ({card['dataset_version']})",
+        )
+        model.update_weights_package(weights_path=str(package), auto_delete_file=False)
+        model.wait_for_uploads()
+        for key in ("dataset_id", "dataset_version", "rows", "occupied", "class_balance", "code_version"):
+            model.set_metadata(key, str(card[key]), "str")
+        model.set_metadata("holdout_accuracy", f"{card['metrics']['accuracy']:.6f}", "float")
+        model.set_metadata("features_version", str(spec.version), "int")
+        task.upload_artifact("model_card", card)
+        return str(model.id)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="occuloop train", description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--project", default="occuloop/training", help="ClearML project of the training task")
+    parser.add_argument("--dataset-id", default="", help="train on this dataset version (default: the latest)")
+    parser.add_argument("--seed", type=int, help="override the seed")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    task: Task = Task.init(
+        project_name=args.project,
+        task_name=TASK_NAME,
+        task_type=Task.TaskTypes.training,
+        output_uri=True,
+        auto_connect_frameworks=False,
+        auto_resource_monitoring=False,
+        reuse_last_task_id=False,
+    )
+    defaults = TrainingParams(dataset_id=args.dataset_id, **({"seed": args.seed} if args.seed is not None else {}))
+    params = TrainingParams.from_connected(task.connect(defaults.as_connected(), name=PARAMETER_SECTION))
+    try:
+        result = run(task, params)
+    except TrainingRefused as refusal:
+        logger.error("event=training_refused reason=%s", refusal)
+        task.mark_failed(status_reason=str(refusal)[:1000], force=True)
+        return 2
+    print(
+        "RESULT "
+        + json.dumps(
+            {
+                "model_id": result["model_id"],
+                "holdout_accuracy": result["metrics"]["accuracy"],
+                "epochs": result["training"]["epochs"],
+            }
+        ),
+        flush=True,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
