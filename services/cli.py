@@ -6,19 +6,46 @@ import argparse
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from types import ModuleType
+from typing import Any
 
 from .settings import SettingsError, process_environment
 
 Runner = Callable[[argparse.Namespace, Mapping[str, str]], int]
 
 
-def _commands() -> dict[str, tuple[str, ModuleType]]:
+class _TrainingCommand:
+    """Adapts a `training` module (which must not import `services`) to the command table."""
+
+    def __init__(self, module_name: str) -> None:
+        self._module_name = module_name
+
+    def _module(self) -> ModuleType:
+        import importlib
+
+        return importlib.import_module(self._module_name)
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        self._module().add_arguments(parser)
+
+    def run(self, args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+        return int(self._module().run_command(args))
+
+
+def _commands() -> dict[str, tuple[str, Any]]:
     from . import demo
     from .clearml_server import __main__ as server
 
     return {
         "server": ("run the embedded ClearML-compatible API and file server", server),
         "demo": ("run the loop locally on the embedded server and show where the state lives", demo),
+        "train": (
+            "one training run on a labeled dataset version (what clearml-agent runs)",
+            _TrainingCommand("training.train"),
+        ),
+        "sessions": (
+            "cut the UCI data into daily labeling sessions and the pinned holdouts",
+            _TrainingCommand("training.sessions"),
+        ),
     }
 
 

@@ -61,13 +61,22 @@ def write(out: Path) -> tuple[list[Path], list[Path]]:
     return session_files, holdout_files
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = __doc__
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--out", type=Path, required=True, help="folder for sessions/ and holdout/")
-    args = parser.parse_args(argv)
+
+
+def run_command(args: argparse.Namespace) -> int:
     sessions, held_out = write(args.out)
     print(f"{len(sessions)} sessions in {args.out / 'sessions'}, {len(held_out)} holdouts in {args.out / 'holdout'}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.sessions")
+    add_arguments(parser)
+    return run_command(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -168,7 +168,7 @@ def report_evaluation(log: Any, result: HoldoutResult, holdout: Holdout) -> None
 # -- the run ---------------------------------------------------------------------------------------------------
 
 
-def run(task: Any, params: TrainingParams) -> dict[str, Any]:
+def train(task: Any, params: TrainingParams) -> dict[str, Any]:
     log = task.get_logger()
     holdout = load_holdout(params.holdout_dataset_id or ensure_holdout(params.holdout_project))
     dataset = resolve_dataset(params)
@@ -281,12 +281,16 @@ def register_model(
         return str(model.id)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="occuloop train", description=(__doc__ or "").splitlines()[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = __doc__
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--project", default="occuloop/training", help="ClearML project of the training task")
     parser.add_argument("--dataset-id", default="", help="train on this dataset version (default: the latest)")
     parser.add_argument("--seed", type=int, help="override the seed")
-    args = parser.parse_args(argv)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """`occuloop train` and `python train.py`: one training run, locally or under clearml-agent."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     task: Task = Task.init(
         project_name=args.project,
@@ -300,23 +304,24 @@ def main(argv: list[str] | None = None) -> int:
     defaults = TrainingParams(dataset_id=args.dataset_id, **({"seed": args.seed} if args.seed is not None else {}))
     params = TrainingParams.from_connected(task.connect(defaults.as_connected(), name=PARAMETER_SECTION))
     try:
-        result = run(task, params)
+        result = train(task, params)
     except TrainingRefused as refusal:
         logger.error("event=training_refused reason=%s", refusal)
         task.mark_failed(status_reason=str(refusal)[:1000], force=True)
         return 2
-    print(
-        "RESULT "
-        + json.dumps(
-            {
-                "model_id": result["model_id"],
-                "holdout_accuracy": result["metrics"]["accuracy"],
-                "epochs": result["training"]["epochs"],
-            }
-        ),
-        flush=True,
-    )
+    summary = {
+        "model_id": result["model_id"],
+        "holdout_accuracy": result["metrics"]["accuracy"],
+        "epochs": result["training"]["epochs"],
+    }
+    print("RESULT " + json.dumps(summary), flush=True)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="train.py")
+    add_arguments(parser)
+    return run_command(parser.parse_args(argv))
 
 
 if __name__ == "__main__":
