@@ -61,6 +61,11 @@ def _sensor(name: str) -> Transform:
     return lambda readings, _spec: readings[name].to_numpy(dtype=np.float64)
 
 
+def _light_on(readings: pd.DataFrame, spec: FeatureSpec) -> npt.NDArray[np.float64]:
+    on: npt.NDArray[np.float64] = (readings["Light"].to_numpy(dtype=np.float64) > spec.light_threshold).astype(np.float64)
+    return on
+
+
 def _minute_of_day(readings: pd.DataFrame) -> npt.NDArray[np.float64]:
     stamps = readings[TIMESTAMP]
     minutes: npt.NDArray[np.float64] = (stamps.dt.hour * 60 + stamps.dt.minute).to_numpy(dtype=np.float64)
@@ -71,18 +76,22 @@ _TRANSFORMS: dict[str, Transform] = {
     **{name: _sensor(name) for name in FEATURES},
     # More light never means fewer people: clip where training saw no more, so unseen daylight reads as "bright".
     "light_capped": lambda readings, spec: np.minimum(readings["Light"].to_numpy(dtype=np.float64), spec.light_cap),
-    "light_on": lambda readings, spec: (readings["Light"].to_numpy(dtype=np.float64) > spec.light_threshold).astype(
-        np.float64
-    ),
+    "light_on": lambda readings, spec: _light_on(readings, spec),
+    # CO2 only while the light is on: it separates "lit and occupied" from "lit and empty" (CO2 rises with
+    # people), while the absolute CO2 level, which drifts by hundreds of ppm between weeks, cannot flip the
+    # decision in the dark.
+    "co2_when_light_on": lambda readings, spec: _light_on(readings, spec) * readings["CO2"].to_numpy(dtype=np.float64),
     "time_sin": lambda readings, _spec: np.sin(2 * np.pi * _minute_of_day(readings) / MINUTES_PER_DAY),
     "time_cos": lambda readings, _spec: np.cos(2 * np.pi * _minute_of_day(readings) / MINUTES_PER_DAY),
     "weekend": lambda readings, _spec: (readings[TIMESTAMP].dt.day_of_week >= 5).to_numpy(dtype=np.float64),
 }
 
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
-    "raw": FEATURES,  # the five sensors as the design specifies them
-    "light-time": ("light_capped", "light_on", "time_sin", "time_cos", "weekend"),
+    "raw": FEATURES,  # the five sensors as the design specifies them: 91-94 % on test 1, below the Light rule
+    "light-gated": ("light_capped", "light_on", "co2_when_light_on"),  # the default; needs no timestamp
+    "light-time": ("light_capped", "light_on", "time_sin", "time_cos", "weekend"),  # seed-sensitive on test 2
 }
+DEFAULT_FEATURE_SET = "light-gated"
 NEEDS_TIMESTAMP = frozenset({"time_sin", "time_cos", "weekend"})
 
 

@@ -10,6 +10,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from .features import DEFAULT_FEATURE_SET
+
 PARAMETER_SECTION = "General"
 DATASET_PARAMETER = f"{PARAMETER_SECTION}/dataset_id"  # what the trigger overrides with '${dataset.id}'
 
@@ -33,7 +35,7 @@ class TrainingParams:
     validation_share: float = 0.2  # of the training rows, for early stopping only
     seed: int = 42
     # inputs derived from the readings, fitted on the training rows only (training/features.py)
-    feature_set: str = "light-time"
+    feature_set: str = DEFAULT_FEATURE_SET  # see FEATURE_SETS in training/features.py and BENCHMARKS.md
 
     def as_connected(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

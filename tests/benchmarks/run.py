@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tests.benchmarks import machine, server_bench
+from tests.benchmarks import machine, server_bench, training_bench
 
 BENCHMARKS_MD = Path(__file__).resolve().parents[2] / "BENCHMARKS.md"
 
@@ -73,6 +73,58 @@ def _markdown_server(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _pct(value: float) -> str:
+    return f"{100 * value:.2f}"
+
+
+def _auc(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def _markdown_training(published: dict[str, Any], by_sessions: list[dict[str, Any]], timing: dict[str, Any]) -> str:
+    rows = published["rows"]
+    lines = [
+        f"Trained on `datatraining.txt` only (8,143 rows), scored on test 1 ({rows['test1']:,} rows) and test 2 "
+        f"({rows['test2']:,} rows). Accuracy %, F1, AUC; `correct` counts holdout rows.",
+        "",
+        "| inputs | seed | test 1 acc | correct | F1 | AUC | test 2 acc | correct | F1 | AUC | epochs | fit s |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for feature_set, seeds in published["runs"].items():
+        for seed, run in seeds.items():
+            t1, t2 = run["test1"], run["test2"]
+            lines.append(
+                f"| {feature_set} | {seed} | {_pct(t1['accuracy'])} | {t1['correct']} | {t1['f1']:.4f} | {_auc(t1['auc'])} "
+                f"| {_pct(t2['accuracy'])} | {t2['correct']} | {t2['f1']:.4f} | {_auc(t2['auc'])} | {run['epochs']} | {run['seconds']} |"
+            )
+    for model, scores in published["baselines"].items():
+        t1, t2 = scores["test1"], scores["test2"]
+        lines.append(
+            f"| {model} | - | {_pct(t1['accuracy'])} | {t1['correct']} | {t1['f1']:.4f} | {_auc(t1['auc'])} "
+            f"| {_pct(t2['accuracy'])} | {t2['correct']} | {t2['f1']:.4f} | {_auc(t2['auc'])} | - | - |"
+        )
+    holdout_day = next(key for key in by_sessions[0]["network"] if key not in ("epochs", "seconds", "test1"))
+    lines += [
+        "",
+        f"Trained on the first N daily sessions (default inputs, seed 42); accuracy % on test 1 / {holdout_day}:",
+        "",
+        "| N | last day | rows | occupied | network | epochs | fit s | Light > 364.5 | logistic regression |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in by_sessions:
+        net, base = row["network"], row["baselines"]
+        rule, logistic = base["Light > 364.5"], base["logistic regression"]
+        lines.append(
+            f"| {row['sessions']} | {row['last_day']} | {row['rows']:,} | {row['occupied']:,} "
+            f"| {_pct(net['test1']['accuracy'])} / {_pct(net[holdout_day]['accuracy'])} | {net['epochs']} | {net['seconds']} "
+            f"| {_pct(rule['test1']['accuracy'])} / {_pct(rule[holdout_day]['accuracy'])} "
+            f"| {_pct(logistic['test1']['accuracy'])} / {_pct(logistic[holdout_day]['accuracy'])} |"
+        )
+    runs = ", ".join(f"{run['seconds']} s ({run['epochs']} epochs)" for run in timing["runs"])
+    lines += ["", f"Training on all 14 sessions ({timing['rows']:,} rows), features + network, TensorFlow import excluded: {runs}. Budget: 40 s."]
+    return "\n".join(lines)
+
+
 def write_section(name: str, body: str, command: str) -> None:
     begin, end = f"<!-- bench:{name}:begin -->", f"<!-- bench:{name}:end -->"
     section = f"{begin}\nMachine: {machine.describe()}  \nCommand: `{command}`\n\n{body}\n{end}"
@@ -85,14 +137,25 @@ def write_section(name: str, body: str, command: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run (not for BENCHMARKS.md)")
-    parser.add_argument("--only", choices=("server",), action="append")
+    parser.add_argument("--only", choices=("server", "training"), action="append")
     args = parser.parse_args(argv)
     command = "make bench" + (" BENCH_ARGS=" + shlex.quote(" ".join(argv or [])) if argv else "")
-    with tempfile.TemporaryDirectory(prefix="occuloop-bench-") as folder:
-        results = server_bench.run_all(Path(folder), quick=args.quick)
-    print(json.dumps(results, indent=2))
+    sections = args.only or ["server", "training"]
+    if "server" in sections:
+        with tempfile.TemporaryDirectory(prefix="occuloop-bench-") as folder:
+            results = server_bench.run_all(Path(folder), quick=args.quick)
+        print(json.dumps(results, indent=2))
+        if not args.quick:
+            write_section("server", _markdown_server(results), command)
+    if "training" in sections:
+        seeds = training_bench.SEEDS[:2] if args.quick else training_bench.SEEDS
+        published = training_bench.published_split(seeds)
+        by_sessions = training_bench.quality_vs_sessions() if not args.quick else []
+        timing = training_bench.full_training_time(1 if args.quick else 3)
+        print(json.dumps({"published": published, "sessions": by_sessions, "timing": timing}, indent=2, default=str))
+        if not args.quick:
+            write_section("training", _markdown_training(published, by_sessions, timing), command)
     if not args.quick:
-        write_section("server", _markdown_server(results), command)
         print(f"updated {BENCHMARKS_MD}")
     return 0
 
