@@ -62,7 +62,9 @@ def _sensor(name: str) -> Transform:
 
 
 def _light_on(readings: pd.DataFrame, spec: FeatureSpec) -> npt.NDArray[np.float64]:
-    on: npt.NDArray[np.float64] = (readings["Light"].to_numpy(dtype=np.float64) > spec.light_threshold).astype(np.float64)
+    on: npt.NDArray[np.float64] = (readings["Light"].to_numpy(dtype=np.float64) > spec.light_threshold).astype(
+        np.float64
+    )
     return on
 
 

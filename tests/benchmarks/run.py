@@ -121,7 +121,10 @@ def _markdown_training(published: dict[str, Any], by_sessions: list[dict[str, An
             f"| {_pct(logistic['test1']['accuracy'])} / {_pct(logistic[holdout_day]['accuracy'])} |"
         )
     runs = ", ".join(f"{run['seconds']} s ({run['epochs']} epochs)" for run in timing["runs"])
-    lines += ["", f"Training on all 14 sessions ({timing['rows']:,} rows), features + network, TensorFlow import excluded: {runs}. Budget: 40 s."]
+    lines += [
+        "",
+        f"Training on all 14 sessions ({timing['rows']:,} rows), features + network, TensorFlow import excluded: {runs}. Budget: 40 s.",
+    ]
     return "\n".join(lines)
 
 

@@ -39,7 +39,12 @@ def _fit_and_score(training: pd.DataFrame, params: TrainingParams, tests: dict[s
     scores = {}
     for name, rows in tests.items():
         result = metrics(rows["Occupancy"], predict_with(network.model, spec.transform(rows)))
-        scores[name] = {"accuracy": result.accuracy, "f1": result.f1, "auc": result.auc, "correct": round(result.accuracy * result.rows)}
+        scores[name] = {
+            "accuracy": result.accuracy,
+            "f1": result.f1,
+            "auc": result.auc,
+            "correct": round(result.accuracy * result.rows),
+        }
     return {"epochs": network.epochs, "seconds": round(network.seconds, 1), **scores}
 
 
@@ -50,7 +55,12 @@ def _baseline_scores(training: pd.DataFrame, tests: dict[str, pd.DataFrame]) -> 
         result[model] = {}
         for name, rows in tests.items():
             scored = metrics(rows["Occupancy"], predict(rows))
-            result[model][name] = {"accuracy": scored.accuracy, "f1": scored.f1, "auc": scored.auc, "correct": round(scored.accuracy * scored.rows)}
+            result[model][name] = {
+                "accuracy": scored.accuracy,
+                "f1": scored.f1,
+                "auc": scored.auc,
+                "correct": round(scored.accuracy * scored.rows),
+            }
     return result
 
 
@@ -58,10 +68,16 @@ def published_split(seeds: tuple[int, ...] = SEEDS) -> dict[str, Any]:
     training = uci("training")
     tests = {"test1": uci("test1"), "test2": uci("test2")}
     runs = {
-        feature_set: {seed: _fit_and_score(training, TrainingParams(seed=seed, feature_set=feature_set), tests) for seed in seeds}
+        feature_set: {
+            seed: _fit_and_score(training, TrainingParams(seed=seed, feature_set=feature_set), tests) for seed in seeds
+        }
         for feature_set in feature_code.FEATURE_SETS
     }
-    return {"runs": runs, "baselines": _baseline_scores(training, tests), "rows": {name: len(rows) for name, rows in tests.items()}}
+    return {
+        "runs": runs,
+        "baselines": _baseline_scores(training, tests),
+        "rows": {name: len(rows) for name, rows in tests.items()},
+    }
 
 
 def quality_vs_sessions(seed: int = 42) -> list[dict[str, Any]]:
@@ -71,7 +87,12 @@ def quality_vs_sessions(seed: int = 42) -> list[dict[str, Any]]:
     table = []
     for count in range(1, len(sessions) + 1):
         training = pd.concat([item.readings for item in sessions[:count]], ignore_index=True)
-        row: dict[str, Any] = {"sessions": count, "last_day": sessions[count - 1].name, "rows": len(training), "occupied": int(training["Occupancy"].sum())}
+        row: dict[str, Any] = {
+            "sessions": count,
+            "last_day": sessions[count - 1].name,
+            "rows": len(training),
+            "occupied": int(training["Occupancy"].sum()),
+        }
         row["network"] = _fit_and_score(training, TrainingParams(seed=seed), tests)
         row["baselines"] = _baseline_scores(training, tests)
         table.append(row)

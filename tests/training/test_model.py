@@ -55,6 +55,8 @@ def test_the_package_reloads_and_predicts_like_the_keras_model(tiny_training: pd
     write_package(tmp_path / "package", model, spec, {"dataset_id": "d1"})
     loaded = load_package(tmp_path / "package")
     assert loaded.spec == spec and loaded.card == {"dataset_id": "d1"}
-    np.testing.assert_allclose(loaded.predict(loaded.spec.transform(test1)), predict_with(model, spec.transform(test1)), atol=1e-5)
+    np.testing.assert_allclose(
+        loaded.predict(loaded.spec.transform(test1)), predict_with(model, spec.transform(test1)), atol=1e-5
+    )
     one = loaded.predict(loaded.spec.transform(test1.iloc[[0]]))
     assert one.shape == (1,) and 0.0 <= float(one[0]) <= 1.0
