@@ -275,7 +275,9 @@ def register_model(
         model.wait_for_uploads()
         for key in ("dataset_id", "dataset_version", "rows", "occupied", "class_balance", "code_version"):
             model.set_metadata(key, str(card[key]), "str")
-        model.set_metadata("holdout_accuracy", f"{card['metrics']['accuracy']:.6f}", "float")
+        for metric in ("accuracy", "f1", "auc"):
+            if card["metrics"][metric] is not None:
+                model.set_metadata(f"holdout_{metric}", f"{card['metrics'][metric]:.6f}", "float")
         model.set_metadata("features_version", str(spec.version), "int")
         task.upload_artifact("model_card", card)
         return str(model.id)
