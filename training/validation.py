@@ -12,6 +12,7 @@ Pure: no I/O, no TensorFlow; the champion's predictions come in as a function.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -52,6 +53,7 @@ class ValidationContext:
 
     holdout_timestamps: frozenset[pd.Timestamp] = frozenset()  # rows of the pinned holdouts must never train
     known_timestamps: frozenset[pd.Timestamp] = frozenset()  # rows already in the dataset
+    known_spans: tuple[tuple[pd.Timestamp, pd.Timestamp], ...] = ()  # (first, last) minutes of files already in it
     champion: Predictor | None = None  # P(occupied) of the production model, if there is one
     reference: pd.DataFrame | None = None  # readings to measure drift against
 
@@ -140,11 +142,7 @@ def validate_batch(
     reports: list[ValidationReport] = []
     seen = set(context.known_timestamps)
     for name, table in files:
-        report = validate_table(
-            table,
-            name,
-            ValidationContext(context.holdout_timestamps, frozenset(seen), context.champion, context.reference),
-        )
+        report = validate_table(table, name, dataclasses.replace(context, known_timestamps=frozenset(seen)))
         if report.passed:
             seen.update(to_readings(table)[TIMESTAMP])
         reports.append(report)
@@ -281,11 +279,26 @@ def _duplicates(readings: pd.DataFrame, context: ValidationContext) -> list[Find
             )
         )
     known = int(readings[TIMESTAMP].isin(context.known_timestamps).sum()) if context.known_timestamps else 0
+    known += int(_inside_spans(readings[TIMESTAMP], context.known_spans).sum())
     if known:
         findings.append(
             Finding("duplicates", ERROR, "duplicate_rows", f"{known} rows are already in the dataset", {"count": known})
         )
     return findings
+
+
+def _inside_spans(stamps: pd.Series, spans: tuple[tuple[pd.Timestamp, pd.Timestamp], ...]) -> npt.NDArray[np.bool_]:
+    """Which stamps fall inside any [first, last] span (spans may overlap)."""
+    if not spans:
+        return np.zeros(len(stamps), dtype=bool)
+    ordered = sorted(spans)
+    starts = np.array([first for first, _ in ordered], dtype="datetime64[ns]")
+    # the furthest end reached by any span starting at or before each start
+    ends = np.maximum.accumulate(np.array([last for _, last in ordered], dtype="datetime64[ns]"))
+    values = stamps.to_numpy(dtype="datetime64[ns]")
+    index = np.searchsorted(starts, values, side="right") - 1
+    inside: npt.NDArray[np.bool_] = (index >= 0) & (values <= ends[np.maximum(index, 0)])
+    return inside
 
 
 def _holdout(readings: pd.DataFrame, context: ValidationContext) -> list[Finding]:

@@ -149,3 +149,14 @@ def test_report_serializes_for_an_artifact_and_a_table() -> None:
     label = next(item for item in document["findings"] if item["reason"] == "label_disagreement")
     assert label["details"]["light_rule_agreement"] < 0.1
     assert report.table()[0] == ["check", "result", "details"]
+
+
+def test_rows_inside_the_spans_of_files_already_in_the_dataset_are_duplicates() -> None:
+    day = session(CLEAN_WEEKDAY)
+    first, last = day["date"].iloc[0], day["date"].iloc[-1]
+    inside = ValidationContext(known_spans=((pd.Timestamp("2015-02-01"), pd.Timestamp("2015-02-02")), (first, last)))
+    report = validate_file(as_csv(day), "again", inside)
+    duplicate = next(item for item in report.findings if item.reason == "duplicate_rows")
+    assert duplicate.details["count"] == len(day)
+    elsewhere = ValidationContext(known_spans=((pd.Timestamp("2015-02-01"), pd.Timestamp("2015-02-02")),))
+    assert validate_file(as_csv(day), "new", elsewhere).passed
