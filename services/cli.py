@@ -34,10 +34,14 @@ class _TrainingCommand:
 def _commands() -> dict[str, tuple[str, Any]]:
     from . import demo
     from .clearml_server import __main__ as server
+    from .sync import command as sync
+    from .sync import replay
 
     return {
         "server": ("run the embedded ClearML-compatible API and file server", server),
         "demo": ("run the loop locally on the embedded server and show where the state lives", demo),
+        "sync": ("turn a labeling tool's finished files into validated dataset versions", sync),
+        "label-replay": ("play the UCI data into an inbox day by day, as a labeling tool would", replay),
         "train": (
             "one training run on a labeled dataset version (what clearml-agent runs)",
             _TrainingCommand("training.train"),

@@ -105,6 +105,56 @@ class ServerSettings:
         return self
 
 
+def _float(environ: Mapping[str, str], key: str, default: float, *, low: float = 0.0) -> float:
+    raw = environ.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{key}={raw!r}: expected a number") from None
+    if not value >= low:
+        raise SettingsError(f"{key}={raw!r}: expected a number >= {low:g}")
+    return value
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    """`occuloop sync`: labeling-tool output folder -> validated ClearML Dataset versions."""
+
+    inbox: Path = Path(".occuloop/inbox")
+    dataset_project: str = "occuloop/labels"
+    dataset_name: str = "labeled"
+    production_tag: str = "Production"  # set only on finalized, fully validated versions: the trigger listens to it
+    quiet_seconds: float = 30.0  # finalize when no file arrived for this long
+    batch_size: int = 50  # ... or when this many files are pending
+    completion: str = "auto"  # auto: a .done marker or a file unchanged for settle_seconds; marker: markers only
+    settle_seconds: float = 2.0
+    poll_seconds: float = 1.0
+    http_host: str = "127.0.0.1"
+    http_port: int = 8090  # POST /sync (the labeling tool's upload button), GET /status, GET /healthz
+    trigger_url: str | None = None  # POST {dataset_id} here after each finalized version (the trigger's push path)
+    log: LogSettings = LogSettings()
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> SyncSettings:
+        return cls(
+            inbox=Path(environ.get("OCCULOOP_SYNC_INBOX") or cls.inbox),
+            dataset_project=environ.get("OCCULOOP_DATASET_PROJECT") or cls.dataset_project,
+            dataset_name=environ.get("OCCULOOP_DATASET_NAME") or cls.dataset_name,
+            production_tag=environ.get("OCCULOOP_PRODUCTION_TAG") or cls.production_tag,
+            quiet_seconds=_float(environ, "OCCULOOP_SYNC_QUIET_SECONDS", cls.quiet_seconds),
+            batch_size=_int(environ, "OCCULOOP_SYNC_BATCH_SIZE", cls.batch_size, low=1, high=100_000),
+            completion=_choice(environ, "OCCULOOP_SYNC_COMPLETION", cls.completion, ("auto", "marker")),
+            settle_seconds=_float(environ, "OCCULOOP_SYNC_SETTLE_SECONDS", cls.settle_seconds),
+            poll_seconds=_float(environ, "OCCULOOP_SYNC_POLL_SECONDS", cls.poll_seconds, low=0.05),
+            http_host=environ.get("OCCULOOP_SYNC_HOST") or cls.http_host,
+            http_port=_int(environ, "OCCULOOP_SYNC_PORT", cls.http_port),
+            trigger_url=environ.get("OCCULOOP_TRIGGER_URL") or None,
+            log=LogSettings.from_env(environ),
+        )
+
+
 def process_environment() -> Mapping[str, str]:
     """The environment of this process; entry points call this once and pass the mapping on."""
     return os.environ

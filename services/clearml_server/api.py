@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
+from ..http_base import BodyError, Handler
 from .calls import Call, Server
 from .endpoints import ENDPOINTS
-from .http_base import BodyError, Handler
 from .wire import (
     ENDPOINT_NOT_SUPPORTED,
     INTERNAL_ERROR,

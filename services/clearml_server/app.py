@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from ..http_base import Server as HttpServer
 from ..settings import ServerSettings
 from .api import ApiHandler
 from .auth import Authenticator, KeyPair, generate_key_pair
@@ -27,7 +28,6 @@ from .documents import MonotonicClock, iso
 from .endpoints.queues import ensure_default_queue
 from .files import FileStore
 from .fileserver import FileHandler, FileServerContext
-from .http_base import Server as HttpServer
 from .store import Store
 from .workers import WorkerRegistry
 

@@ -18,10 +18,10 @@ from urllib.parse import unquote
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from ..http_base import BodyError, Handler
 from .auth import Authenticator
 from .documents import MonotonicClock
 from .files import FileStore, PathRejected, Upload
-from .http_base import BodyError, Handler
 from .wire import ApiError
 
 logger = logging.getLogger(__name__)

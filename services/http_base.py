@@ -1,4 +1,4 @@
-"""The HTTP plumbing both servers share: a threaded HTTP/1.1 server, body reading, replies, in-flight tracking.
+"""The HTTP plumbing occuloop's servers share (the embedded ClearML server, the services' small APIs): a threaded HTTP/1.1 server, body reading, replies, in-flight tracking.
 
 Python's `http.server` keeps this dependency-free and lets the file server stream with plain blocking I/O
 (`socket.sendfile` on downloads). One thread per connection; clients keep connections alive.

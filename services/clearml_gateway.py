@@ -1,0 +1,160 @@
+"""The only module in `services/` that imports `clearml`: SDK calls behind small typed functions, so the services'
+decisions see plain values, and their tests need no ClearML objects.
+
+Every function here talks to the server; callers run them on one thread (SDK objects are not thread-safe) and
+treat any exception as "try again later" — nothing here keeps state that a retry could corrupt.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from clearml import Dataset, Task
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DatasetVersion:
+    dataset_id: str
+    version: str
+    status: str  # created | in_progress | completed | published | failed ...
+    completed: str | None  # ISO stamp of finalization (server time)
+    tags: tuple[str, ...]
+    archived: bool
+
+    @property
+    def finalized(self) -> bool:
+        return self.status in ("completed", "published", "closed")
+
+
+def _describe(dataset_id: str) -> DatasetVersion:
+    task: Task = Task.get_task(task_id=dataset_id)
+    data = task.data
+    completed = getattr(data, "completed", None)
+    system_tags = tuple(getattr(data, "system_tags", None) or ())
+    version = (task.get_parameter("properties/version") or "") if hasattr(task, "get_parameter") else ""
+    return DatasetVersion(
+        dataset_id=dataset_id,
+        version=str(version),
+        status=str(task.get_status()),
+        completed=completed.isoformat() if completed is not None else None,
+        tags=tuple(task.get_tags() or ()),
+        archived="archived" in system_tags,
+    )
+
+
+class Draft:
+    """An unfinalized dataset version being filled."""
+
+    def __init__(self, dataset: Any) -> None:
+        self._dataset = dataset
+        self.dataset_id: str = dataset.id
+        parents = dataset._get_parents() if hasattr(dataset, "_get_parents") else []
+        self.parent: str | None = parents[0] if parents else None
+
+    def add_file(self, path: Path) -> None:
+        self._dataset.add_files(str(path), verbose=False)
+
+    def upload(self) -> None:
+        """Upload what was added so far (only the delta against the parent is uploaded)."""
+        self._dataset.upload(show_progress=False, verbose=False)
+
+    def describe(self, description: str, metadata: dict[str, Any]) -> None:
+        self._dataset.set_description(description)
+        self._dataset.set_metadata(metadata, metadata_name="sessions", ui_visible=False)
+
+    def report_previews(self, readings: dict[str, pd.DataFrame], summary: pd.DataFrame, balance: pd.DataFrame) -> None:
+        """What a person sees in the UI for this version: every sensor over time per new file, the label balance
+        and the validation summary."""
+        log = self._dataset.get_logger()
+        for sensor in ("Temperature", "Humidity", "Light", "CO2", "HumidityRatio"):
+            figure = {
+                "data": [
+                    {
+                        "type": "scatter",
+                        "mode": "lines",
+                        "name": name,
+                        "x": frame["date"].dt.strftime("%Y-%m-%d %H:%M").tolist()[::2],
+                        "y": frame[sensor].round(5).tolist()[::2],
+                    }
+                    for name, frame in readings.items()
+                ],
+                "layout": {
+                    "title": f"{sensor} of the new labeling sessions",
+                    "xaxis": {"title": "time"},
+                    "yaxis": {"title": sensor},
+                },
+            }
+            log.report_plotly(title="new sessions", series=sensor, figure=figure, iteration=0)
+        log.report_table(title="label balance", series="new sessions", iteration=0, table_plot=balance)
+        log.report_table(title="validation", series="new sessions", iteration=0, table_plot=summary)
+
+    def finalize(self) -> None:
+        self._dataset.finalize(auto_upload=True)
+
+
+class DatasetGateway:
+    """One labeled dataset (project + name): its versions, drafts and tags."""
+
+    def __init__(self, project: str, name: str) -> None:
+        self.project = project
+        self.name = name
+
+    def open_draft(self) -> Draft:
+        """A writable child of the latest *finalized* version (or the first version), with the parent's tags
+        stripped: a new version must not inherit `Production` before it is validated and finalized."""
+        dataset = Dataset.get(
+            dataset_project=self.project,
+            dataset_name=self.name,
+            only_completed=True,
+            auto_create=True,
+            writable_copy=True,
+        )
+        if dataset.tags:
+            dataset.tags = []
+        return Draft(dataset)
+
+    def version(self, dataset_id: str) -> DatasetVersion | None:
+        try:
+            return _describe(dataset_id)
+        except ValueError:  # "No task id=... found"
+            return None
+
+    def finalized_children(self, parent: str | None) -> list[DatasetVersion]:
+        """Finalized, unarchived versions whose parent is `parent` (siblings of a version built on it)."""
+        listed = Dataset.list_datasets(dataset_project=self.project, partial_name=self.name, only_completed=True)
+        children = []
+        for item in listed:
+            if item.get("name") != self.name:
+                continue
+            dataset = Dataset.get(dataset_id=item["id"])
+            parents = dataset._get_parents()
+            if (parents[0] if parents else None) == parent:
+                described = _describe(item["id"])
+                if not described.archived:
+                    children.append(described)
+        return children
+
+    def set_tags(self, dataset_id: str, tags: list[str]) -> None:
+        Task.get_task(task_id=dataset_id).set_tags(tags)
+
+    def archive(self, dataset_id: str) -> None:
+        """Hide a version from every "latest version" lookup (the SDK excludes archived versions)."""
+        Task.get_task(task_id=dataset_id).set_archived(True)
+
+    def delete(self, dataset_id: str) -> None:
+        """Delete an unfinished draft and whatever it uploaded (a half-written draft may have no state file yet,
+        so this goes through the task rather than `Dataset.delete`)."""
+        Task.get_task(task_id=dataset_id).delete(delete_artifacts_and_models=True, raise_on_error=True)
+
+    def latest_finalized(self) -> DatasetVersion | None:
+        try:
+            dataset = Dataset.get(dataset_project=self.project, dataset_name=self.name, only_completed=True)
+        except ValueError:
+            return None
+        return _describe(dataset.id)

@@ -1,0 +1,1 @@
+"""The sync service (`occuloop sync`): a labeling tool's output folder becomes validated ClearML Dataset versions."""

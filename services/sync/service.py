@@ -1,0 +1,396 @@
+"""The sync loop: take finished files from the inbox, validate them, stage them into a draft version, and finalize
+and tag the version when the batch is complete. Crash-safe and idempotent.
+
+Why nothing is lost or duplicated:
+- an accepted file is moved (renamed) under `staged/` before anything is sent; it is archived only after its
+  version is finalized, tagged and journaled, so every accepted row is always on the inbox volume;
+- a file's identity is its content hash: identical content is never added twice;
+- a draft version that did not finalize before a crash is deleted at start-up and its files go into a new draft:
+  no draft is left behind, and no unvalidated or partial version is ever finalized;
+- a draft that did finalize before a crash is completed at start-up (fork check, tag, journal), exactly once;
+- `Production` is set only after the version is finalized and known not to be a fork.
+
+Two instances writing the same dataset: each finalizes on top of the latest finalized version; if two finalize
+siblings of one parent, the later one (server completion time) archives its version untagged and rebases its
+files onto the winner — a fork never reaches `Production`, so it never trains a model.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pandas as pd
+
+from training.readings import read_table, to_readings
+from training.schema import LABEL, TIMESTAMP
+from training.sessions import holdouts
+from training.validation import ValidationContext, ValidationReport, validate_file
+
+from ..clearml_gateway import DatasetGateway, Draft
+from ..settings import SyncSettings
+from .decisions import Batch, Version, finalize_reason, fork_verdict
+from .inbox import Inbox, sha256_of
+from .journal import FileRecord, Journal
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+SLOW_CALL_SECONDS = 10.0
+MAX_BACKOFF_SECONDS = 60.0
+DRIFT_REFERENCE_FILES = 7
+
+
+@dataclass
+class SyncOutcome:
+    """The result of one finalization, for POST /sync and `--once`."""
+
+    dataset_id: str | None
+    version: str | None
+    files: list[str] = field(default_factory=list)
+    rows: int = 0
+    reason: str = ""
+
+
+class SyncService:
+    def __init__(self, settings: SyncSettings, gateway: DatasetGateway, inbox: Inbox, journal: Journal) -> None:
+        self.settings = settings
+        self.gateway = gateway
+        self.inbox = inbox
+        self.journal = journal
+        pinned = holdouts()
+        self._holdout = frozenset(stamp for frame in pinned.values() for stamp in frame[TIMESTAMP])
+        self._draft: Draft | None = None
+        self._last_accepted: float | None = None
+        self._sync_requested = threading.Event()
+        self._outcomes: list[SyncOutcome] = []
+        self._outcome_ready = threading.Condition()
+        self._status: dict[str, Any] = {"state": "starting"}
+        self._status_lock = threading.Lock()
+        self._call: tuple[str, float] | None = None
+        self._backoff = 0.0
+        self._retry_at = 0.0
+        self._recovered = False
+
+    # -- status, shared with the HTTP thread ------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        with self._status_lock:
+            status = dict(self._status)
+        call = self._call
+        if call is not None and time.monotonic() - call[1] > SLOW_CALL_SECONDS:
+            status["state"] = "waiting_for_server"
+            status["waiting_seconds"] = round(time.monotonic() - call[1], 1)
+            status["operation"] = call[0]
+        status["staged_files"] = len(self.journal.staged())
+        return status
+
+    def _set_status(self, **values: Any) -> None:
+        with self._status_lock:
+            self._status.update(values)
+
+    def request_sync(self) -> None:
+        self._sync_requested.set()
+
+    def wait_for_outcome(self, after: int, timeout: float) -> SyncOutcome | None:
+        with self._outcome_ready:
+            self._outcome_ready.wait_for(lambda: len(self._outcomes) > after, timeout)
+            return self._outcomes[after] if len(self._outcomes) > after else None
+
+    def outcome_count(self) -> int:
+        with self._outcome_ready:
+            return len(self._outcomes)
+
+    def _publish_outcome(self, outcome: SyncOutcome) -> None:
+        with self._outcome_ready:
+            self._outcomes.append(outcome)
+            self._outcome_ready.notify_all()
+
+    def _server(self, operation: str, function: Callable[[], T]) -> T:
+        """A call to the ClearML server, timed so that /status and the log can say we are waiting for it."""
+        self._call = (operation, time.monotonic())
+        try:
+            return function()
+        finally:
+            self._call = None
+
+    def watch_slow_calls(self, stop: threading.Event) -> None:
+        """Log once per slow call (and every minute after) that the server is not answering."""
+        reported: tuple[str, float] | None = None
+        next_report = 0.0
+        while not stop.wait(1.0):
+            call = self._call
+            if call is None:
+                reported = None
+                continue
+            waited = time.monotonic() - call[1]
+            if waited > SLOW_CALL_SECONDS and (call != reported or time.monotonic() >= next_report):
+                logger.warning("event=waiting_for_server operation=%s seconds=%.0f", call[0], waited)
+                reported, next_report = call, time.monotonic() + 60
+
+    # -- start-up recovery ------------------------------------------------------------------------------------
+
+    def recover(self) -> None:
+        """Bring the journal and the server back in line after a crash or kill -9."""
+        known = {record.sha256 for record in self.journal.staged()}
+        for orphan in self.inbox.orphans(known):
+            logger.info("event=staged_file_recovered file=%s", orphan.name)
+            self._take_in(orphan, already_staged=True)
+        draft = self.journal.current_draft()
+        if draft is None:
+            return
+        described = self._server("describe draft", lambda: self.gateway.version(draft.id))
+        if described is not None and described.finalized:
+            logger.info("event=draft_finalized_before_restart dataset_id=%s", draft.id)
+            self._complete(draft.id, draft.parent, reason="recovered")
+            return
+        if described is not None:
+            self._server("delete draft", lambda: self.gateway.delete(draft.id))
+        self.journal.abandon(draft.id)
+        logger.info("event=draft_discarded dataset_id=%s reason=not_finalized_before_restart", draft.id)
+
+    # -- one pass of the loop ---------------------------------------------------------------------------------
+
+    def step(self, now: float, *, shutting_down: bool = False) -> SyncOutcome | None:
+        """Take in finished files, feed the draft, finalize if it is time. Raises on server errors (retried)."""
+        settle = 0.0 if self._sync_requested.is_set() else None  # "upload" pressed: the labeler says all is written
+        for path in self.inbox.finished(time.time(), settle_seconds=settle):
+            self._take_in(path)
+        staged = self.journal.staged()
+        reason = finalize_reason(
+            Batch(len(staged), self._last_accepted, self._sync_requested.is_set(), shutting_down),
+            now,
+            quiet_seconds=self.settings.quiet_seconds,
+            batch_size=self.settings.batch_size,
+        )
+        unassigned = [record for record in staged if record.draft is None]
+        if unassigned:
+            self._feed_draft(unassigned)
+        if self._sync_requested.is_set() and not staged:
+            self._sync_requested.clear()
+            self._publish_outcome(SyncOutcome(None, None, reason="nothing to sync"))
+        if reason is None:
+            self._set_status(state="idle" if not staged else "collecting")
+            return None
+        return self._finalize(reason)
+
+    def _take_in(self, path: Path, *, already_staged: bool = False) -> None:
+        sha256 = sha256_of(path)
+        held = self.journal.held(sha256)
+        if held is not None:
+            if already_staged:  # a leftover copy of a file whose version was committed before a crash
+                if held.state == "committed":
+                    self.inbox.archive(sha256, path.name)
+                return
+            target = self.inbox.set_aside_duplicate(path, sha256)
+            self.journal.record(sha256, path.name, "duplicate", _now_iso())
+            logger.info(
+                "event=file_duplicate file=%s same_as=%s state=%s kept_at=%s", path.name, held.name, held.state, target
+            )
+            return
+        report = self._validate(path)
+        if not report.passed:
+            self.inbox.quarantine(path, {"reasons": report.reasons, "report": report.to_dict()})
+            self.journal.record(
+                sha256, path.name, "rejected", _now_iso(), rows=report.rows, reasons=",".join(report.reasons)
+            )
+            logger.warning("event=file_quarantined file=%s reason=%s", path.name, ",".join(report.reasons))
+            return
+        readings = to_readings(read_table(path))
+        staged = path if already_staged else self.inbox.stage(path, sha256)
+        self.journal.record(
+            sha256,
+            staged.name,
+            "staged",
+            _now_iso(),
+            rows=len(readings),
+            occupied=int(readings[LABEL].sum()),
+            first=str(readings[TIMESTAMP].iloc[0]),
+            last=str(readings[TIMESTAMP].iloc[-1]),
+        )
+        self._last_accepted = time.monotonic()
+        warnings = ",".join(finding.reason for finding in report.findings if finding.severity == "warning") or "none"
+        logger.info(
+            "event=file_accepted file=%s rows=%d occupied=%d warnings=%s",
+            staged.name,
+            len(readings),
+            int(readings[LABEL].sum()),
+            warnings,
+        )
+
+    def _validate(self, path: Path) -> ValidationReport:
+        spans = tuple(
+            (pd.Timestamp(first), pd.Timestamp(last)) for first, last in self.journal.spans(except_name=path.name)
+        )
+        context = ValidationContext(
+            holdout_timestamps=self._holdout, known_spans=spans, reference=self._drift_reference()
+        )
+        return validate_file(path, path.name, context)
+
+    def _drift_reference(self) -> pd.DataFrame | None:
+        files = self.inbox.archived_files(DRIFT_REFERENCE_FILES)
+        if not files:
+            return None
+        return pd.concat([to_readings(read_table(path)) for path in files], ignore_index=True)
+
+    def _feed_draft(self, records: list[FileRecord]) -> None:
+        if self._draft is None:
+            draft = self._server("open draft", self.gateway.open_draft)
+            self.journal.open_draft(draft.dataset_id, draft.parent, _now_iso())
+            self._draft = draft
+            logger.info("event=draft_opened dataset_id=%s parent=%s", draft.dataset_id, draft.parent)
+        draft = self._draft
+        for record in records:
+            draft.add_file(self.inbox.staged_path(record.sha256, record.name))
+        self._server("upload", draft.upload)
+        self.journal.assign([record.id for record in records], draft.dataset_id)
+        self._set_status(state="collecting", draft=draft.dataset_id)
+
+    def _finalize(self, reason: str) -> SyncOutcome | None:
+        draft = self._draft
+        if draft is None:  # every staged file is assigned to a draft this process opened
+            return None
+        records = [record for record in self.journal.staged() if record.draft == draft.dataset_id]
+        frames = {
+            record.name: to_readings(read_table(self.inbox.staged_path(record.sha256, record.name)))
+            for record in records
+        }
+        self._server("previews", lambda: self._describe(draft, records, frames))
+        self._server("finalize", draft.finalize)
+        self._draft = None
+        return self._complete(draft.dataset_id, draft.parent, reason=reason)
+
+    def _describe(self, draft: Draft, records: list[FileRecord], frames: dict[str, pd.DataFrame]) -> None:
+        names = [record.name for record in records]
+        balance = pd.DataFrame(
+            [
+                {
+                    "session": record.name,
+                    "rows": record.rows,
+                    "occupied": record.occupied,
+                    "unoccupied": record.rows - record.occupied,
+                }
+                for record in records
+            ]
+        )
+        summary = pd.DataFrame(
+            [
+                {
+                    "session": record.name,
+                    "result": "accepted",
+                    "first": record.first,
+                    "last": record.last,
+                    "sha256": record.sha256[:12],
+                }
+                for record in records
+            ]
+        )
+        draft.report_previews(frames, summary, balance)
+        draft.describe(
+            f"labeling sessions: {', '.join(names)}",
+            {
+                "sessions": names,
+                "files": {
+                    record.name: {"sha256": record.sha256, "rows": record.rows, "occupied": record.occupied}
+                    for record in records
+                },
+            },
+        )
+
+    def _complete(self, dataset_id: str, parent: str | None, *, reason: str) -> SyncOutcome | None:
+        """After finalization: settle forks, tag, journal, archive, notify. Safe to repeat."""
+        ours = self._server("describe version", lambda: self.gateway.version(dataset_id))
+        if ours is None or ours.completed is None:
+            raise RuntimeError(f"finalized version {dataset_id} cannot be read back")
+        siblings = self._server("list siblings", lambda: self.gateway.finalized_children(parent))
+        verdict = fork_verdict(
+            Version(dataset_id, ours.completed), [Version(item.dataset_id, item.completed or "") for item in siblings]
+        )
+        if verdict == "lost":
+            self._server("archive fork", lambda: self.gateway.archive(dataset_id))
+            self.journal.abandon(dataset_id)
+            logger.warning(
+                "event=dataset_fork_avoided dataset_id=%s parent=%s action=archived_and_rebased", dataset_id, parent
+            )
+            return None
+        self._server("tag", lambda: self.gateway.set_tags(dataset_id, [self.settings.production_tag]))
+        records = [record for record in self.journal.staged() if record.draft == dataset_id]
+        self.journal.commit(dataset_id, [record.name for record in records])
+        for record in records:
+            self.inbox.archive(record.sha256, record.name)
+        self._sync_requested.clear()
+        outcome = SyncOutcome(
+            dataset_id,
+            ours.version,
+            [record.name for record in records],
+            sum(record.rows for record in records),
+            reason,
+        )
+        logger.info(
+            "event=dataset_version_finalized dataset_id=%s version=%s files=%d rows=%d reason=%s sessions=%s",
+            dataset_id, ours.version, len(records), outcome.rows, reason, ",".join(outcome.files),
+        )  # fmt: skip
+        self._set_status(
+            state="idle",
+            last_version={"dataset_id": dataset_id, "version": ours.version, "files": outcome.files},
+            draft=None,
+        )
+        self._notify_trigger(dataset_id, ours.version)
+        self._publish_outcome(outcome)
+        return outcome
+
+    def _notify_trigger(self, dataset_id: str, version: str) -> None:
+        """Tell the trigger at once (its polling is the safety net, so a failure here only costs latency)."""
+        if not self.settings.trigger_url:
+            return
+        body = json.dumps({"dataset_id": dataset_id, "version": version}).encode()
+        request = urllib.request.Request(
+            self.settings.trigger_url, data=body, headers={"Content-Type": "application/json"}, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                logger.info("event=trigger_notified dataset_id=%s status=%s", dataset_id, response.status)
+        except OSError as error:
+            logger.warning("event=trigger_notify_failed dataset_id=%s error=%s", dataset_id, error)
+
+    # -- the loop -------------------------------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        watcher = threading.Thread(target=self.watch_slow_calls, args=(stop,), name="sync-watchdog", daemon=True)
+        watcher.start()
+        while not stop.is_set():
+            if time.monotonic() >= self._retry_at:
+                self.attempt()
+            stop.wait(self.settings.poll_seconds)
+        # SIGTERM / SIGINT: finalize what is pending before exiting (within the pod's grace period)
+        self.attempt(shutting_down=True)
+
+    def attempt(self, *, shutting_down: bool = False) -> bool:
+        """One step (after recovery, when needed); False when it failed and will be retried after a backoff."""
+        try:
+            if not self._recovered:
+                self.recover()
+                self._recovered = True
+            self.step(time.monotonic(), shutting_down=shutting_down)
+        except Exception as error:  # the loop's top: any server or SDK failure is retried with backoff
+            self._backoff = min(MAX_BACKOFF_SECONDS, max(1.0, self._backoff * 2))
+            self._retry_at = time.monotonic() + self._backoff
+            self._draft = None  # the SDK object may be half-updated: recovery rebuilds the draft from the journal
+            self._recovered = False
+            self._set_status(state="backoff", error=str(error)[:300], retry_in_seconds=self._backoff)
+            logger.exception("event=sync_step_failed retry_in_seconds=%.0f", self._backoff)
+            return False
+        self._backoff = 0.0
+        return True
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
