@@ -48,6 +48,20 @@ def _describe(dataset_id: str) -> DatasetVersion:
     )
 
 
+UNFINISHED_STATUSES = ("created", "in_progress", "queued", "failed")
+
+
+@dataclass(frozen=True)
+class UnfinishedVersion:
+    dataset_id: str
+    created: str | None  # ISO stamp (server time)
+    tags: tuple[str, ...]
+
+
+def _iso(stamp: Any) -> str | None:
+    return stamp.isoformat() if hasattr(stamp, "isoformat") else (str(stamp) if stamp else None)
+
+
 class Draft:
     """An unfinalized dataset version being filled."""
 
@@ -105,9 +119,10 @@ class DatasetGateway:
         self.project = project
         self.name = name
 
-    def open_draft(self) -> Draft:
+    def open_draft(self, owner_tag: str) -> Draft:
         """A writable child of the latest *finalized* version (or the first version), with the parent's tags
-        stripped: a new version must not inherit `Production` before it is validated and finalized."""
+        replaced by `owner_tag`: a new version must not inherit `Production` before it is validated and
+        finalized, and an abandoned draft must be traceable to the sync instance that opened it."""
         dataset = Dataset.get(
             dataset_project=self.project,
             dataset_name=self.name,
@@ -115,8 +130,7 @@ class DatasetGateway:
             auto_create=True,
             writable_copy=True,
         )
-        if dataset.tags:
-            dataset.tags = []
+        dataset.tags = [owner_tag]
         return Draft(dataset)
 
     def version(self, dataset_id: str) -> DatasetVersion | None:
@@ -124,6 +138,10 @@ class DatasetGateway:
             return _describe(dataset_id)
         except ValueError:  # "No task id=... found"
             return None
+
+    def parent_of(self, dataset_id: str) -> str | None:
+        parents = Dataset.get(dataset_id=dataset_id)._get_parents()
+        return str(parents[0]) if parents else None
 
     def finalized_children(self, parent: str | None) -> list[DatasetVersion]:
         """Finalized, unarchived versions whose parent is `parent` (siblings of a version built on it)."""
@@ -140,6 +158,17 @@ class DatasetGateway:
                     children.append(described)
         return children
 
+    def unfinished_versions(self) -> list[UnfinishedVersion]:
+        """Versions of this dataset that were never finalized (drafts, live or abandoned), not archived."""
+        listed = Dataset.list_datasets(
+            dataset_project=self.project, partial_name=self.name, only_completed=False, include_archived=False
+        )
+        return [
+            UnfinishedVersion(str(item["id"]), _iso(item.get("created")), tuple(item.get("tags") or ()))
+            for item in listed
+            if item.get("name") == self.name and str(item.get("status")) in UNFINISHED_STATUSES  # an SDK enum
+        ]
+
     def set_tags(self, dataset_id: str, tags: list[str]) -> None:
         Task.get_task(task_id=dataset_id).set_tags(tags)
 
@@ -150,7 +179,11 @@ class DatasetGateway:
     def delete(self, dataset_id: str) -> None:
         """Delete an unfinished draft and whatever it uploaded (a half-written draft may have no state file yet,
         so this goes through the task rather than `Dataset.delete`)."""
-        Task.get_task(task_id=dataset_id).delete(delete_artifacts_and_models=True, raise_on_error=True)
+        # A draft killed mid-upload lists artifacts whose files never arrived: failing to delete those is fine,
+        # failing to delete the task is not.
+        Task.get_task(task_id=dataset_id).delete(delete_artifacts_and_models=True, raise_on_error=False)
+        if self.version(dataset_id) is not None:
+            raise RuntimeError(f"draft {dataset_id} could not be deleted")
 
     def latest_finalized(self) -> DatasetVersion | None:
         try:

@@ -134,6 +134,7 @@ class SyncSettings:
     http_host: str = "127.0.0.1"
     http_port: int = 8090  # POST /sync (the labeling tool's upload button), GET /status, GET /healthz
     trigger_url: str | None = None  # POST {dataset_id} here after each finalized version (the trigger's push path)
+    stale_draft_seconds: float = 6 * 3600.0  # untagged unfinished versions older than this are deleted at start-up
     log: LogSettings = LogSettings()
 
     @classmethod
@@ -151,6 +152,7 @@ class SyncSettings:
             http_host=environ.get("OCCULOOP_SYNC_HOST") or cls.http_host,
             http_port=_int(environ, "OCCULOOP_SYNC_PORT", cls.http_port),
             trigger_url=environ.get("OCCULOOP_TRIGGER_URL") or None,
+            stale_draft_seconds=_float(environ, "OCCULOOP_SYNC_STALE_DRAFT_SECONDS", cls.stale_draft_seconds),
             log=LogSettings.from_env(environ),
         )
 
@@ -158,3 +160,106 @@ class SyncSettings:
 def process_environment() -> Mapping[str, str]:
     """The environment of this process; entry points call this once and pass the mapping on."""
     return os.environ
+
+
+@dataclass(frozen=True)
+class ServingSettings:
+    """`occuloop serving setup|run`: the clearml-serving control plane, the occupancy endpoints, the inference app."""
+
+    service_name: str = "occuloop serving"  # the control-plane task (found by name, created when missing)
+    service_project: str = "occuloop/serving"
+    endpoint: str = "occupancy"  # public canary endpoint; versions are served at <endpoint>/<n>
+    model_project: str = "occuloop/training"  # where `setup` without --model-id finds the newest model
+    model_name: str = "occupancy"
+    host: str = "127.0.0.1"
+    port: int = 9090
+    poll_seconds: float = 2.0  # the app re-reads the control plane this often (clearml-serving default: 5 min)
+    prediction_log_rate: float = 0.01  # share of requests written to the prediction log
+    metrics_seconds: float = 5.0  # per-version request metrics are reported this often
+    log: LogSettings = LogSettings()
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> ServingSettings:
+        rate = _float(environ, "OCCULOOP_SERVING_LOG_RATE", cls.prediction_log_rate)
+        if rate > 1.0:
+            raise SettingsError(f"OCCULOOP_SERVING_LOG_RATE={rate:g}: expected a share from 0 to 1")
+        return cls(
+            service_name=environ.get("OCCULOOP_SERVING_NAME") or cls.service_name,
+            service_project=environ.get("OCCULOOP_SERVING_PROJECT") or cls.service_project,
+            endpoint=environ.get("OCCULOOP_SERVING_ENDPOINT") or cls.endpoint,
+            model_project=environ.get("OCCULOOP_MODEL_PROJECT") or cls.model_project,
+            model_name=environ.get("OCCULOOP_MODEL_NAME") or cls.model_name,
+            host=environ.get("OCCULOOP_SERVING_HOST") or cls.host,
+            port=_int(environ, "OCCULOOP_SERVING_PORT", cls.port),
+            poll_seconds=_float(environ, "OCCULOOP_SERVING_POLL_SECONDS", cls.poll_seconds, low=0.1),
+            prediction_log_rate=rate,
+            metrics_seconds=_float(environ, "OCCULOOP_SERVING_METRICS_SECONDS", cls.metrics_seconds, low=0.1),
+            log=LogSettings.from_env(environ),
+        )
+
+
+SLICE_NAMES = ("day", "night", "weekday", "weekend")  # the evaluation slices (training/evaluate.py)
+
+
+def _slice_margins(environ: Mapping[str, str], key: str) -> tuple[tuple[str, float], ...]:
+    """`night=0.01,day=0.03` -> (("night", 0.01), ("day", 0.03)); slice names must be known."""
+    pairs: list[tuple[str, float]] = []
+    for item in (environ.get(key) or "").split(","):
+        if not item.strip():
+            continue
+        name, _, raw = item.partition("=")
+        if name.strip() not in SLICE_NAMES:
+            raise SettingsError(f"{key}={environ[key]!r}: unknown slice {name.strip()!r} (expected {SLICE_NAMES})")
+        pairs.append((name.strip(), _float({key: raw.strip()}, key, 0.0)))
+    return tuple(pairs)
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    """The gate's thresholds, in one place. Accuracies and margins are fractions (0.005 = 0.5 points)."""
+
+    champion_margin: float = 0.005  # lower 95 % bound of (challenger - champion) accuracy must be >= -this
+    baseline_margin: float = 0.01  # challenger accuracy >= Light-rule accuracy - this
+    slice_margin: float = 0.02  # no slice may lose more than this against the champion ...
+    slice_margins: tuple[tuple[str, float], ...] = ()  # ... unless overridden per slice, e.g. (("night", 0.01),)
+    min_days: int = 2  # labeling sessions (one a day) the challenger was trained on
+    min_occupied: int = 200  # occupied rows it was trained on
+    bootstrap_samples: int = 2000
+
+    def margin_for(self, slice_name: str) -> float:
+        return dict(self.slice_margins).get(slice_name, self.slice_margin)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> GateSettings:
+        return cls(
+            champion_margin=_float(environ, "OCCULOOP_GATE_CHAMPION_MARGIN", cls.champion_margin),
+            baseline_margin=_float(environ, "OCCULOOP_GATE_BASELINE_MARGIN", cls.baseline_margin),
+            slice_margin=_float(environ, "OCCULOOP_GATE_SLICE_MARGIN", cls.slice_margin),
+            slice_margins=_slice_margins(environ, "OCCULOOP_GATE_SLICE_MARGINS"),
+            min_days=_int(environ, "OCCULOOP_GATE_MIN_DAYS", cls.min_days, high=100_000),
+            min_occupied=_int(environ, "OCCULOOP_GATE_MIN_OCCUPIED", cls.min_occupied, high=10**9),
+            bootstrap_samples=_int(environ, "OCCULOOP_GATE_BOOTSTRAP_SAMPLES", cls.bootstrap_samples, low=100),
+        )
+
+
+@dataclass(frozen=True)
+class RolloutSettings:
+    """`occuloop gate`, `promote`, `rollback`: where decisions are recorded and what a passed gate does."""
+
+    project: str = "occuloop/rollout"  # the champion pointer and the decision receipts live here
+    model_name: str = "occupancy"  # the registered models the pointer chooses among
+    holdout_project: str = "occuloop/holdout"  # the pinned holdout (training/holdout.py)
+    on_pass: str = "promote"  # promote: the challenger becomes champion; hold: it stays a candidate (canary: later)
+    gate: GateSettings = GateSettings()
+    log: LogSettings = LogSettings()
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> RolloutSettings:
+        return cls(
+            project=environ.get("OCCULOOP_ROLLOUT_PROJECT") or cls.project,
+            model_name=environ.get("OCCULOOP_MODEL_NAME") or cls.model_name,
+            holdout_project=environ.get("OCCULOOP_HOLDOUT_PROJECT") or cls.holdout_project,
+            on_pass=_choice(environ, "OCCULOOP_GATE_ON_PASS", cls.on_pass, ("promote", "hold")),
+            gate=GateSettings.from_env(environ),
+            log=LogSettings.from_env(environ),
+        )

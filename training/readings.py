@@ -54,9 +54,10 @@ def read_table(source: Source) -> pd.DataFrame:
 MISSING_MARKERS = frozenset({"", "nan", "NaN", "NA", "null", "None"})
 
 
-def _to_float(text: str) -> float:
-    value = text.strip()
-    return float("nan") if value in MISSING_MARKERS else float(value)  # float() raises on anything else
+def _to_floats(column: pd.Series) -> pd.Series:
+    """Text to float64, vectorised: missing markers become NaN; anything else that is not a number raises."""
+    values = column.str.strip()
+    return pd.to_numeric(values.mask(values.isin(MISSING_MARKERS), None), errors="raise").astype("float64")
 
 
 def to_readings(table: pd.DataFrame) -> pd.DataFrame:
@@ -64,8 +65,10 @@ def to_readings(table: pd.DataFrame) -> pd.DataFrame:
     become NaN (the validation's `finite` check reports them); labels must all be present."""
     readings = pd.DataFrame(
         {
-            TIMESTAMP: pd.to_datetime(table[TIMESTAMP].str.strip().str.strip('"'), errors="raise").dt.round("min"),
-            **{name: table[name].map(_to_float).astype("float64") for name in FEATURES},
+            TIMESTAMP: pd.to_datetime(
+                table[TIMESTAMP].str.strip().str.strip('"'), errors="raise", format="ISO8601"
+            ).dt.round("min"),
+            **{name: _to_floats(table[name]) for name in FEATURES},
             LABEL: pd.to_numeric(table[LABEL], errors="raise").astype("int64"),
         }
     )

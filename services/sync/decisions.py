@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 
 @dataclass(frozen=True)
@@ -43,3 +44,43 @@ def fork_verdict(ours: Version, siblings: list[Version]) -> str:
         sibling for sibling in siblings if sibling.dataset_id != ours.dataset_id and sibling.completed < ours.completed
     ]
     return "lost" if earlier else "won"
+
+
+def orphan_verdict(
+    tags: tuple[str, ...],
+    created: str | None,
+    *,
+    owner_tag: str,
+    owner_prefix: str,
+    intent: str | None,
+    now: str,
+    stale_seconds: float,
+    clock_skew_seconds: float = 300.0,
+) -> str | None:
+    """Why an unfinished version on the server should be deleted at start-up, or None to leave it.
+
+    - tagged with our owner tag: a draft of ours that no journal entry will finish;
+    - untagged and created around a draft intent we never resolved: ours, crashed before it could be tagged
+      (server and local clocks may differ, hence the skew window);
+    - untagged and older than `stale_seconds`: abandoned by someone, it only confuses "latest version" lookups.
+    Drafts tagged by another sync instance belong to it, alive or not, and are its business."""
+    if owner_tag in tags:
+        return "orphan_of_this_instance"
+    if any(tag.startswith(owner_prefix) for tag in tags):
+        return None
+    if created is None:
+        return None
+    age = _seconds_between(created, now)
+    if intent is not None and _seconds_between(intent, created) >= -clock_skew_seconds:
+        return "orphan_created_before_crash"
+    if age >= stale_seconds:
+        return "stale_untagged_draft"
+    return None
+
+
+def _seconds_between(earlier: str, later: str) -> float:
+    def parse(stamp: str) -> datetime:
+        parsed = datetime.fromisoformat(stamp)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+    return (parse(later) - parse(earlier)).total_seconds()

@@ -8,6 +8,8 @@ the labels it describes. A file is identified by the SHA-256 of its content. Sta
 - `rejected`: failed validation, moved to `quarantine/`;
 - `duplicate`: identical content was already staged or committed.
 Drafts: `open` (files being added), `abandoned` (deleted or lost a fork race), `committed`.
+`meta` holds this journal's instance id (which tags its drafts on the server) and the intent to open a draft,
+written before the server creates it, so a crash between the two leaves a trace that recovery can clean up.
 Every change is one transaction; committed transactions survive `kill -9`.
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +43,10 @@ CREATE TABLE IF NOT EXISTS drafts (
     parent TEXT,
     state TEXT NOT NULL,
     created TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
 );
 """
 
@@ -121,12 +128,39 @@ class Journal:
         with self._lock:
             self._db.executemany("UPDATE files SET draft = ? WHERE id = ?", [(draft, file_id) for file_id in file_ids])
 
+    # -- identity and intent ----------------------------------------------------------------------------------
+
+    def _meta(self, key: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row else None
+
+    def instance_id(self) -> str:
+        """A stable id for this inbox's sync instance, created on first use."""
+        with self._lock:
+            self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('instance', ?)", (uuid.uuid4().hex[:12],))
+        return self._meta("instance") or ""
+
+    def intend_draft(self, at: str) -> None:
+        self._write("INSERT OR REPLACE INTO meta (key, value) VALUES ('draft_intent', ?)", (at,))
+
+    def draft_intent(self) -> str | None:
+        """When a draft creation started that was never journaled as opened (a crash in between), else None."""
+        return self._meta("draft_intent")
+
+    def clear_draft_intent(self) -> None:
+        self._write("DELETE FROM meta WHERE key = 'draft_intent'")
+
     # -- drafts ------------------------------------------------------------------------------------------------
 
     def open_draft(self, draft_id: str, parent: str | None, created: str) -> None:
-        self._write(
-            "INSERT INTO drafts (id, parent, state, created) VALUES (?, ?, 'open', ?)", (draft_id, parent, created)
-        )
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(
+                "INSERT INTO drafts (id, parent, state, created) VALUES (?, ?, 'open', ?)", (draft_id, parent, created)
+            )
+            self._db.execute("DELETE FROM meta WHERE key = 'draft_intent'")
+            self._db.execute("COMMIT")
 
     def current_draft(self) -> DraftRecord | None:
         with self._lock:

@@ -37,7 +37,7 @@ from training.validation import ValidationContext, ValidationReport, validate_fi
 
 from ..clearml_gateway import DatasetGateway, Draft
 from ..settings import SyncSettings
-from .decisions import Batch, Version, finalize_reason, fork_verdict
+from .decisions import Batch, Version, finalize_reason, fork_verdict, orphan_verdict
 from .inbox import Inbox, sha256_of
 from .journal import FileRecord, Journal
 
@@ -47,6 +47,7 @@ T = TypeVar("T")
 SLOW_CALL_SECONDS = 10.0
 MAX_BACKOFF_SECONDS = 60.0
 DRIFT_REFERENCE_FILES = 7
+DRAFT_OWNER_PREFIX = "sync-draft:"  # + the journal's instance id, on every draft until it is finalized
 
 
 @dataclass
@@ -79,6 +80,8 @@ class SyncService:
         self._backoff = 0.0
         self._retry_at = 0.0
         self._recovered = False
+        self._chain: set[str] = set()  # versions known to be on the dataset's one chain
+        self._owner_tag = f"{DRAFT_OWNER_PREFIX}{journal.instance_id()}"
 
     # -- status, shared with the HTTP thread ------------------------------------------------------------------
 
@@ -140,22 +143,42 @@ class SyncService:
 
     def recover(self) -> None:
         """Bring the journal and the server back in line after a crash or kill -9."""
-        known = {record.sha256 for record in self.journal.staged()}
+        staged = self.journal.staged()
+        if staged:  # files staged before the restart wait one quiet period from now, like files just taken in
+            self._last_accepted = time.monotonic()
+        known = {record.sha256 for record in staged}
         for orphan in self.inbox.orphans(known):
             logger.info("event=staged_file_recovered file=%s", orphan.name)
             self._take_in(orphan, already_staged=True)
         draft = self.journal.current_draft()
-        if draft is None:
-            return
-        described = self._server("describe draft", lambda: self.gateway.version(draft.id))
-        if described is not None and described.finalized:
-            logger.info("event=draft_finalized_before_restart dataset_id=%s", draft.id)
-            self._complete(draft.id, draft.parent, reason="recovered")
-            return
-        if described is not None:
-            self._server("delete draft", lambda: self.gateway.delete(draft.id))
-        self.journal.abandon(draft.id)
-        logger.info("event=draft_discarded dataset_id=%s reason=not_finalized_before_restart", draft.id)
+        if draft is not None:
+            described = self._server("describe draft", lambda: self.gateway.version(draft.id))
+            if described is not None and described.finalized:
+                logger.info("event=draft_finalized_before_restart dataset_id=%s", draft.id)
+                self._complete(draft.id, draft.parent, reason="recovered")
+            else:
+                if described is not None:
+                    self._server("delete draft", lambda: self.gateway.delete(draft.id))
+                self.journal.abandon(draft.id)
+                logger.info("event=draft_discarded dataset_id=%s reason=not_finalized_before_restart", draft.id)
+        self._sweep_orphan_drafts()
+
+    def _sweep_orphan_drafts(self) -> None:
+        """Delete drafts on the server that no journal will ever finish: ours from before a crash (tagged with our
+        owner tag, or created while an unresolved draft intent was pending, before the tag was set), and
+        untagged ones older than the stale age. Drafts of other live sync instances carry their own owner tag
+        and are left alone. Deleting a draft loses nothing: the files stay staged here until a version holds them."""
+        intent = self.journal.draft_intent()
+        for version in self._server("list drafts", self.gateway.unfinished_versions):
+            verdict = orphan_verdict(
+                version.tags, version.created, owner_tag=self._owner_tag, owner_prefix=DRAFT_OWNER_PREFIX,
+                intent=intent, now=_now_iso(), stale_seconds=self.settings.stale_draft_seconds,
+            )  # fmt: skip
+            if verdict is None:
+                continue
+            self._server("delete orphan draft", lambda: self.gateway.delete(version.dataset_id))  # noqa: B023
+            logger.info("event=draft_discarded dataset_id=%s reason=%s", version.dataset_id, verdict)
+        self.journal.clear_draft_intent()
 
     # -- one pass of the loop ---------------------------------------------------------------------------------
 
@@ -243,7 +266,8 @@ class SyncService:
 
     def _feed_draft(self, records: list[FileRecord]) -> None:
         if self._draft is None:
-            draft = self._server("open draft", self.gateway.open_draft)
+            self.journal.intend_draft(_now_iso())
+            draft = self._server("open draft", lambda: self.gateway.open_draft(self._owner_tag))
             self.journal.open_draft(draft.dataset_id, draft.parent, _now_iso())
             self._draft = draft
             logger.info("event=draft_opened dataset_id=%s parent=%s", draft.dataset_id, draft.parent)
@@ -314,6 +338,8 @@ class SyncService:
         verdict = fork_verdict(
             Version(dataset_id, ours.completed), [Version(item.dataset_id, item.completed or "") for item in siblings]
         )
+        if verdict == "won" and not self._chain_holds(parent):
+            verdict = "lost"  # built on a version that itself lost a race (it was the newest when our draft opened)
         if verdict == "lost":
             self._server("archive fork", lambda: self.gateway.archive(dataset_id))
             self.journal.abandon(dataset_id)
@@ -346,6 +372,24 @@ class SyncService:
         self._notify_trigger(dataset_id, ours.version)
         self._publish_outcome(outcome)
         return outcome
+
+    def _chain_holds(self, dataset_id: str | None, depth: int = 3) -> bool:
+        """Whether `dataset_id` is on the dataset's one chain: not archived, and the first finalized child of its
+        own parent, and so on a few generations up (deeper breaks would have been caught by their own writers)."""
+        if dataset_id is None or depth == 0 or dataset_id in self._chain:
+            return True
+        described = self._server("describe parent", lambda: self.gateway.version(dataset_id))
+        if described is None or described.archived or described.completed is None:
+            return False
+        grandparent = self._server("parent of parent", lambda: self.gateway.parent_of(dataset_id))
+        siblings = self._server("list siblings", lambda: self.gateway.finalized_children(grandparent))
+        earlier = [Version(item.dataset_id, item.completed or "") for item in siblings]
+        if fork_verdict(Version(dataset_id, described.completed), earlier) == "lost":
+            return False
+        if not self._chain_holds(grandparent, depth - 1):
+            return False
+        self._chain.add(dataset_id)  # a version that won its race stays on the chain: remember it
+        return True
 
     def _notify_trigger(self, dataset_id: str, version: str) -> None:
         """Tell the trigger at once (its polling is the safety net, so a failure here only costs latency)."""
