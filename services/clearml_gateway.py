@@ -8,6 +8,8 @@ treat any exception as "try again later" — nothing here keeps state that a ret
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,12 +73,21 @@ class Draft:
         parents = dataset._get_parents() if hasattr(dataset, "_get_parents") else []
         self.parent: str | None = parents[0] if parents else None
 
-    def add_file(self, path: Path) -> None:
-        self._dataset.add_files(str(path), verbose=False)
+    def add_and_upload(self, files: dict[str, Path], scratch: Path) -> None:
+        """Add files under their dataset names and upload them (only the delta against the parent is uploaded).
 
-    def upload(self) -> None:
-        """Upload what was added so far (only the delta against the parent is uploaded)."""
-        self._dataset.upload(show_progress=False, verbose=False)
+        One `add_files` call for the whole batch: each call rewrites and re-uploads the version's state, so a
+        call per file costs ~0.1 s each. The batch is presented as one folder of hard links (same volume, no
+        copy), which must live until the upload has read them."""
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir(parents=True)
+        try:
+            for name, source in files.items():
+                os.link(source, scratch / name)
+            self._dataset.add_files(str(scratch), verbose=False)
+            self._dataset.upload(show_progress=False, verbose=False)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
 
     def describe(self, description: str, metadata: dict[str, Any]) -> None:
         self._dataset.set_description(description)

@@ -41,7 +41,23 @@ def _commands() -> dict[str, tuple[str, Any]]:
         "server": ("run the embedded ClearML-compatible API and file server", server),
         "demo": ("run the loop locally on the embedded server and show where the state lives", demo),
         "sync": ("turn a labeling tool's finished files into validated dataset versions", sync),
+        "trigger": (
+            "one training run for every new Production dataset version",
+            __import__("services.trigger.command").trigger.command,
+        ),
         "label-replay": ("play the UCI data into an inbox day by day, as a labeling tool would", replay),
+        "gate": (
+            "pass or refuse a candidate model against the champion",
+            __import__("services.rollout.command").rollout.command.GATE,
+        ),
+        "promote": (
+            "force a model to champion (with a receipt)",
+            __import__("services.rollout.command").rollout.command.PROMOTE,
+        ),
+        "rollback": (
+            "move the champion pointer back to an earlier model",
+            __import__("services.rollout.command").rollout.command.ROLLBACK,
+        ),
         "train": (
             "one training run on a labeled dataset version (what clearml-agent runs)",
             _TrainingCommand("training.train"),

@@ -157,6 +157,52 @@ class SyncSettings:
         )
 
 
+@dataclass(frozen=True)
+class TriggerSettings:
+    """`occuloop trigger`: one training run for every new Production version of the labeled data."""
+
+    dataset_project: str = "occuloop/labels"  # every dataset name under it is watched, also names created later
+    tags: tuple[str, ...] = ("Production",)  # a version triggers when it carries these tags ...
+    tag_match: str = "all"  # ... all of them, or any of them
+    template_project: str = "occuloop/training"  # the training template: found by project, name and tag ...
+    template_name: str = "train occupancy model"
+    template_tag: str = "template"  # ... and created from training/train.py on first start if missing
+    training_project: str = "occuloop/training"  # where the runs go
+    queue: str = "training"
+    parameter: str = "General/dataset_id"  # the template's dataset-id parameter, overridden with '${dataset.id}'
+    poll_seconds: float = 5.0  # the safety net behind the sync's push notification
+    coalesce_seconds: float = 0.0  # > 0: during a burst, train only the newest version once it is this quiet
+    stale_clone_seconds: float = 60.0  # a clone nobody enqueued for this long is enqueued by whoever sees it
+    services_project: str = "occuloop/services"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8091  # POST /notify (the sync's push), GET /status, GET /healthz
+    remote_queue: str | None = None  # run as a ClearML service task on this queue (start_remotely)
+    log: LogSettings = LogSettings()
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> TriggerSettings:
+        tags = tuple(tag.strip() for tag in (environ.get("OCCULOOP_TRIGGER_TAGS") or "").split(",") if tag.strip())
+        return cls(
+            dataset_project=environ.get("OCCULOOP_DATASET_PROJECT") or cls.dataset_project,
+            tags=tags or cls.tags,
+            tag_match=_choice(environ, "OCCULOOP_TRIGGER_TAG_MATCH", cls.tag_match, ("all", "any")),
+            template_project=environ.get("OCCULOOP_TEMPLATE_PROJECT") or cls.template_project,
+            template_name=environ.get("OCCULOOP_TEMPLATE_NAME") or cls.template_name,
+            template_tag=environ.get("OCCULOOP_TEMPLATE_TAG") or cls.template_tag,
+            training_project=environ.get("OCCULOOP_TRAINING_PROJECT") or cls.training_project,
+            queue=environ.get("OCCULOOP_TRAINING_QUEUE") or cls.queue,
+            parameter=environ.get("OCCULOOP_TRIGGER_PARAMETER") or cls.parameter,
+            poll_seconds=_float(environ, "OCCULOOP_TRIGGER_POLL_SECONDS", cls.poll_seconds, low=0.1),
+            coalesce_seconds=_float(environ, "OCCULOOP_TRIGGER_COALESCE_SECONDS", cls.coalesce_seconds),
+            stale_clone_seconds=_float(environ, "OCCULOOP_TRIGGER_STALE_CLONE_SECONDS", cls.stale_clone_seconds),
+            services_project=environ.get("OCCULOOP_SERVICES_PROJECT") or cls.services_project,
+            http_host=environ.get("OCCULOOP_TRIGGER_HOST") or cls.http_host,
+            http_port=_int(environ, "OCCULOOP_TRIGGER_PORT", cls.http_port),
+            remote_queue=environ.get("OCCULOOP_TRIGGER_REMOTE_QUEUE") or None,
+            log=LogSettings.from_env(environ),
+        )
+
+
 def process_environment() -> Mapping[str, str]:
     """The environment of this process; entry points call this once and pass the mapping on."""
     return os.environ

@@ -25,6 +25,8 @@ class TrainingParams:
     holdout_dataset_id: str = ""  # empty: the pinned holdout registered in `holdout_project`
     holdout_project: str = "occuloop/holdout"
     model_name: str = "occupancy"
+    gate_queue: str = ""  # non-empty: end the run by enqueueing the gate for the new model (training/gate_step.py)
+    gate_project: str = "occuloop/rollout"
     # the network of the design: BatchNorm, two Dense+BatchNorm+Dropout blocks, a sigmoid output
     hidden_units: int = 255
     dropout: float = 0.3

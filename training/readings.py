@@ -56,6 +56,10 @@ MISSING_MARKERS = frozenset({"", "nan", "NaN", "NA", "null", "None"})
 
 def _to_floats(column: pd.Series) -> pd.Series:
     """Text to float64, vectorised: missing markers become NaN; anything else that is not a number raises."""
+    try:  # the common case, all numbers (surrounding blanks allowed): no per-value string work
+        return pd.to_numeric(column, errors="raise").astype("float64")
+    except (ValueError, TypeError):
+        pass
     values = column.str.strip()
     return pd.to_numeric(values.mask(values.isin(MISSING_MARKERS), None), errors="raise").astype("float64")
 

@@ -240,6 +240,10 @@ def train(task: Any, params: TrainingParams) -> dict[str, Any]:
         data.dataset_id,
         card["metrics"]["accuracy"],
     )
+    if params.gate_queue:  # the gate is its own task (services/rollout), run by clearml-agent after this one
+        from training.gate_step import enqueue_gate
+
+        card["gate_task_id"] = enqueue_gate(params.gate_queue, model_id, params.gate_project, task)
     return {**card, "model_id": model_id}
 
 

@@ -108,11 +108,19 @@ def validate_file(source: Source, name: str, context: ValidationContext = Valida
 def validate_table(
     table: pd.DataFrame, name: str, context: ValidationContext = ValidationContext()
 ) -> ValidationReport:
+    return check_table(table, name, context)[0]
+
+
+def check_table(
+    table: pd.DataFrame, name: str, context: ValidationContext = ValidationContext()
+) -> tuple[ValidationReport, pd.DataFrame | None]:
+    """The report, and the typed readings if the table got far enough to have them (for callers that keep the
+    data of a file that passed: converting once is most of the cost of validating)."""
     checks: list[str] = ["readable"]
     findings: list[Finding] = []
 
-    def stop() -> ValidationReport:
-        return ValidationReport(name, len(table), tuple(findings), tuple(checks))
+    def stop() -> tuple[ValidationReport, None]:
+        return ValidationReport(name, len(table), tuple(findings), tuple(checks)), None
 
     checks.append("schema")
     findings.extend(_schema(table))
@@ -132,7 +140,7 @@ def validate_table(
         else ()
     )
     balance = {"unoccupied": int((readings[LABEL] == 0).sum()), "occupied": int((readings[LABEL] == 1).sum())}
-    return ValidationReport(name, len(readings), tuple(findings), tuple(checks), drift, balance)
+    return ValidationReport(name, len(readings), tuple(findings), tuple(checks), drift, balance), readings
 
 
 def validate_batch(
@@ -182,7 +190,7 @@ def _schema(table: pd.DataFrame) -> list[Finding]:
 
 def _parseable(table: pd.DataFrame) -> list[Finding]:
     findings = []
-    dates = pd.to_datetime(table[TIMESTAMP].str.strip().str.strip('"'), errors="coerce")
+    dates = pd.to_datetime(table[TIMESTAMP].str.strip().str.strip('"'), errors="coerce", format="ISO8601")
     if dates.isna().any():
         bad = table.loc[dates.isna(), TIMESTAMP].head(3).tolist()
         count = int(dates.isna().sum())
@@ -191,9 +199,9 @@ def _parseable(table: pd.DataFrame) -> list[Finding]:
         )
     not_numbers: dict[str, int] = {}
     for name in (*FEATURES, LABEL):
-        text = table[name].str.strip()
-        numbers = pd.to_numeric(text, errors="coerce")
-        garbage = numbers.isna() & ~text.isin(MISSING_MARKERS)
+        numbers = pd.to_numeric(table[name], errors="coerce")  # blanks around a number are fine
+        unparsed = table.loc[numbers.isna(), name].str.strip()  # usually none: string work only on those
+        garbage = ~unparsed.isin(MISSING_MARKERS)
         if garbage.any():
             not_numbers[name] = int(garbage.sum())
     if not_numbers:

@@ -30,10 +30,10 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from training.readings import read_table, to_readings
+from training.readings import ReadError, read_table, to_readings
 from training.schema import LABEL, TIMESTAMP
 from training.sessions import holdouts
-from training.validation import ValidationContext, ValidationReport, validate_file
+from training.validation import ValidationContext, ValidationReport, check_table, validate_file
 
 from ..clearml_gateway import DatasetGateway, Draft
 from ..settings import SyncSettings
@@ -47,6 +47,7 @@ T = TypeVar("T")
 SLOW_CALL_SECONDS = 10.0
 MAX_BACKOFF_SECONDS = 60.0
 DRIFT_REFERENCE_FILES = 7
+PREVIEW_PLOT_FILES = 24  # sessions drawn in a version's sensor plots (a 1,000-file version would be unreadable)
 DRAFT_OWNER_PREFIX = "sync-draft:"  # + the journal's instance id, on every draft until it is finalized
 
 
@@ -80,6 +81,7 @@ class SyncService:
         self._backoff = 0.0
         self._retry_at = 0.0
         self._recovered = False
+        self._drift: pd.DataFrame | None = None  # the drift reference, until the next version changes it
         self._chain: set[str] = set()  # versions known to be on the dataset's one chain
         self._owner_tag = f"{DRAFT_OWNER_PREFIX}{journal.instance_id()}"
 
@@ -219,15 +221,14 @@ class SyncService:
                 "event=file_duplicate file=%s same_as=%s state=%s kept_at=%s", path.name, held.name, held.state, target
             )
             return
-        report = self._validate(path)
-        if not report.passed:
+        report, readings = self._validate(path)
+        if readings is None:
             self.inbox.quarantine(path, {"reasons": report.reasons, "report": report.to_dict()})
             self.journal.record(
                 sha256, path.name, "rejected", _now_iso(), rows=report.rows, reasons=",".join(report.reasons)
             )
             logger.warning("event=file_quarantined file=%s reason=%s", path.name, ",".join(report.reasons))
             return
-        readings = to_readings(read_table(path))
         staged = path if already_staged else self.inbox.stage(path, sha256)
         self.journal.record(
             sha256,
@@ -249,20 +250,31 @@ class SyncService:
             warnings,
         )
 
-    def _validate(self, path: Path) -> ValidationReport:
+    def _validate(self, path: Path) -> tuple[ValidationReport, pd.DataFrame | None]:
+        """The validation report, and the typed readings when the file passed (read once, used twice)."""
         spans = tuple(
             (pd.Timestamp(first), pd.Timestamp(last)) for first, last in self.journal.spans(except_name=path.name)
         )
         context = ValidationContext(
             holdout_timestamps=self._holdout, known_spans=spans, reference=self._drift_reference()
         )
-        return validate_file(path, path.name, context)
+        try:
+            table = read_table(path)
+        except ReadError:
+            return validate_file(path, path.name, context), None
+        report, readings = check_table(table, path.name, context)
+        return report, (readings if report.passed else None)
 
     def _drift_reference(self) -> pd.DataFrame | None:
-        files = self.inbox.archived_files(DRIFT_REFERENCE_FILES)
-        if not files:
-            return None
-        return pd.concat([to_readings(read_table(path)) for path in files], ignore_index=True)
+        """The most recently committed sessions, read once per version (the archive changes only then)."""
+        if self._drift is None:
+            files = self.inbox.archived_files(DRIFT_REFERENCE_FILES)
+            self._drift = (
+                pd.concat([to_readings(read_table(path)) for path in files], ignore_index=True)
+                if files
+                else pd.DataFrame()
+            )
+        return None if self._drift.empty else self._drift
 
     def _feed_draft(self, records: list[FileRecord]) -> None:
         if self._draft is None:
@@ -272,9 +284,9 @@ class SyncService:
             self._draft = draft
             logger.info("event=draft_opened dataset_id=%s parent=%s", draft.dataset_id, draft.parent)
         draft = self._draft
-        for record in records:
-            draft.add_file(self.inbox.staged_path(record.sha256, record.name))
-        self._server("upload", draft.upload)
+        # by name: a corrected file taken in beside its original in the same step replaces it
+        files = {record.name: self.inbox.staged_path(record.sha256, record.name) for record in records}
+        self._server("upload", lambda: draft.add_and_upload(files, self.inbox.state_dir / "batch"))
         self.journal.assign([record.id for record in records], draft.dataset_id)
         self._set_status(state="collecting", draft=draft.dataset_id)
 
@@ -283,9 +295,9 @@ class SyncService:
         if draft is None:  # every staged file is assigned to a draft this process opened
             return None
         records = [record for record in self.journal.staged() if record.draft == draft.dataset_id]
-        frames = {
+        frames = {  # plotted: the newest sessions only; the tables and the metadata list every file
             record.name: to_readings(read_table(self.inbox.staged_path(record.sha256, record.name)))
-            for record in records
+            for record in records[-PREVIEW_PLOT_FILES:]
         }
         self._server("previews", lambda: self._describe(draft, records, frames))
         self._server("finalize", draft.finalize)
@@ -352,6 +364,7 @@ class SyncService:
         self.journal.commit(dataset_id, [record.name for record in records])
         for record in records:
             self.inbox.archive(record.sha256, record.name)
+        self._drift = None
         self._sync_requested.clear()
         outcome = SyncOutcome(
             dataset_id,

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tests.benchmarks import machine, server_bench, training_bench
+from tests.benchmarks import machine, server_bench, sync_bench, training_bench
 
 BENCHMARKS_MD = Path(__file__).resolve().parents[2] / "BENCHMARKS.md"
 
@@ -128,6 +128,33 @@ def _markdown_training(published: dict[str, Any], by_sessions: list[dict[str, An
     return "\n".join(lines)
 
 
+def _markdown_sync(results: dict[str, Any]) -> str:
+    bulk, latency = results["bulk"], results["latency"]
+    lines = [
+        f"{bulk['files']:,} labeling-session files of 1,440 rows ({bulk['rows']:,} rows, "
+        f"{bulk['csv_bytes'] / 1e6:.1f} MB of CSV) into one version, side by side in one run:",
+        "",
+        "| path | seconds | ratio |",
+        "| --- | --- | --- |",
+        f"| SDK directly: `Dataset.create`, `add_files(folder)`, `upload`, `finalize` | {bulk['sdk_direct_seconds']} | 1.00 |",
+        f"| `occuloop sync --once`: validation of every file, journal, previews, tags | {bulk['sync_seconds']} | {bulk['ratio']} |",
+        "",
+        f"Target (issue 4): ≤ 1.2x. Stored on the file server for the {bulk['files']:,}-file version: "
+        f"{bulk['bulk_stored_bytes'] / 1e6:.1f} MB (compressed).",
+        "",
+        f"One-file delta on top of it ({bulk['delta_file_bytes']:,} bytes of CSV): {bulk['delta_stored_bytes']:,} bytes "
+        f"stored (the changed file, compressed, plus the version's state and previews), in {bulk['delta_seconds']} s "
+        "including process start-up.",
+        "",
+        "Finished file appearing → its version finalized, quiet period 1 s, service polling every 0.1 s:",
+        "",
+        "| how the file is finished | p50 s | max s | runs |",
+        "| --- | --- | --- | --- |",
+        *(f"| {mode} | {value['p50_s']} | {value['max_s']} | {value['runs']} |" for mode, value in latency.items()),
+    ]
+    return "\n".join(lines)
+
+
 def write_section(name: str, body: str, command: str) -> None:
     begin, end = f"<!-- bench:{name}:begin -->", f"<!-- bench:{name}:end -->"
     section = f"{begin}\nMachine: {machine.describe()}  \nCommand: `{command}`\n\n{body}\n{end}"
@@ -140,10 +167,10 @@ def write_section(name: str, body: str, command: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run (not for BENCHMARKS.md)")
-    parser.add_argument("--only", choices=("server", "training"), action="append")
+    parser.add_argument("--only", choices=("server", "training", "sync"), action="append")
     args = parser.parse_args(argv)
     command = "make bench" + (" BENCH_ARGS=" + shlex.quote(" ".join(argv or [])) if argv else "")
-    sections = args.only or ["server", "training"]
+    sections = args.only or ["server", "training", "sync"]
     if "server" in sections:
         with tempfile.TemporaryDirectory(prefix="occuloop-bench-") as folder:
             results = server_bench.run_all(Path(folder), quick=args.quick)
@@ -158,6 +185,11 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"published": published, "sessions": by_sessions, "timing": timing}, indent=2, default=str))
         if not args.quick:
             write_section("training", _markdown_training(published, by_sessions, timing), command)
+    if "sync" in sections:
+        sync_results = sync_bench.run_all(quick=args.quick)
+        print(json.dumps(sync_results, indent=2))
+        if not args.quick:
+            write_section("sync", _markdown_sync(sync_results), command)
     if not args.quick:
         print(f"updated {BENCHMARKS_MD}")
     return 0

@@ -19,20 +19,32 @@ from tests.support.sync import SyncProcess, versions
 def test_once_makes_one_validated_version_and_quarantines_the_bad_session(clients: Clients, tmp_path: Path) -> None:
     inbox = tmp_path / "inbox"
     deliver(inbox, count=3, corrupt={"2015-02-05": "flipped"})
-    output = clients.run([sys.executable, "-m", "services.cli", "sync", "--inbox", str(inbox), "--once", "--dataset-name", "once"])
+    output = clients.run(
+        [sys.executable, "-m", "services.cli", "sync", "--inbox", str(inbox), "--once", "--dataset-name", "once"]
+    )
     outcome = json.loads(next(line for line in reversed(output.splitlines()) if line.startswith('{"dataset_id"')))
     assert outcome["files"] == ["2015-02-04.csv", "2015-02-06.csv"] and outcome["rows"] == 369 + 1440
-    assert sorted(path.name for path in (inbox / "quarantine").iterdir()) == ["2015-02-05.csv", "2015-02-05.csv.reason.json"]
+    assert sorted(path.name for path in (inbox / "quarantine").iterdir()) == [
+        "2015-02-05.csv",
+        "2015-02-05.csv.reason.json",
+    ]
     reason = json.loads((inbox / "quarantine" / "2015-02-05.csv.reason.json").read_text())
     assert reason["reasons"] == ["label_disagreement"] and "Light rule" in reason["report"]["findings"][0]["message"]
     assert "event=file_quarantined file=2015-02-05.csv reason=label_disagreement" in output
     assert "event=dataset_version_finalized" in output
     [version] = versions(clients, "once")
-    assert version["id"] == outcome["dataset_id"] and version["tags"] == ["Production"] and version["status"] == "completed"
+    assert (
+        version["id"] == outcome["dataset_id"]
+        and version["tags"] == ["Production"]
+        and version["status"] == "completed"
+    )
     assert version["files"] == ["2015-02-04.csv", "2015-02-06.csv"]
     task = clients.api.task(version["id"])
     assert task["comment"] == "labeling sessions: 2015-02-04.csv, 2015-02-06.csv"
-    plots = {(plot["metric"], plot["variant"]) for plot in clients.api.ok("events.get_task_plots", {"task": version["id"], "iters": 1})["plots"]}
+    plots = {
+        (plot["metric"], plot["variant"])
+        for plot in clients.api.ok("events.get_task_plots", {"task": version["id"], "iters": 1})["plots"]
+    }
     assert {("new sessions", "Light"), ("label balance", "new sessions"), ("validation", "new sessions")} <= plots
 
 
@@ -79,7 +91,10 @@ def test_the_upload_button_and_finalize_on_shutdown(clients: Clients, tmp_path: 
     sync.clients.api.wait_for("the file to be staged", lambda: sync.status()["staged_files"] == 1, timeout=30)
     assert sync.stop() == 0  # SIGTERM finalizes what is pending
     assert "event=sync_stopping signal=SIGTERM action=finalize_pending" in sync.log()
-    assert [len(item["files"]) for item in sorted(versions(clients, "button"), key=lambda item: item["completed"])] == [1, 2]
+    assert [len(item["files"]) for item in sorted(versions(clients, "button"), key=lambda item: item["completed"])] == [
+        1,
+        2,
+    ]
 
 
 def test_an_unreachable_server_is_waited_for_and_nothing_is_lost(tmp_path: Path) -> None:
@@ -96,7 +111,9 @@ def test_an_unreachable_server_is_waited_for_and_nothing_is_lost(tmp_path: Path)
         deliver(inbox, days=["2015-02-06", "2015-02-09"])
         waiting = sync.clients.api.wait_for(
             "the sync to report it is waiting",
-            lambda: (lambda status: status if status["state"] in ("waiting_for_server", "backoff") else None)(sync.status()),
+            lambda: (lambda status: status if status["state"] in ("waiting_for_server", "backoff") else None)(
+                sync.status()
+            ),
             timeout=90,
             interval=0.5,
         )

@@ -72,7 +72,9 @@ def test_quarantine_stage_archive_and_markers_are_cleaned(tmp_path: Path) -> Non
 
 def test_journal_commit_supersedes_and_abandon_releases(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "journal.sqlite3")
-    first = journal.record("h1", "day.csv", "staged", "t", rows=10, first="2015-02-05 00:00:00", last="2015-02-05 23:59:00")
+    first = journal.record(
+        "h1", "day.csv", "staged", "t", rows=10, first="2015-02-05 00:00:00", last="2015-02-05 23:59:00"
+    )
     journal.open_draft("d1", None, "t")
     journal.assign([first], "d1")
     journal.commit("d1", ["day.csv"])

@@ -21,7 +21,16 @@ def free_port() -> int:
 
 
 class SyncProcess:
-    def __init__(self, clients: Clients, inbox: Path, *, name: str = "sync", quiet: float = 1.0, batch: int = 50, dataset: str = "labeled") -> None:
+    def __init__(
+        self,
+        clients: Clients,
+        inbox: Path,
+        *,
+        name: str = "sync",
+        quiet: float = 1.0,
+        batch: int = 50,
+        dataset: str = "labeled",
+    ) -> None:
         self.clients = clients
         self.inbox = inbox
         self.name = name

@@ -7,7 +7,9 @@ from clearml import Dataset, Task
 
 project, name = sys.argv[1:]
 versions = []
-for item in Dataset.list_datasets(dataset_project=project, partial_name=name, only_completed=False, include_archived=True):
+for item in Dataset.list_datasets(
+    dataset_project=project, partial_name=name, only_completed=False, include_archived=True
+):
     if item["name"] != name:
         continue
     task = Task.get_task(task_id=item["id"])

@@ -1,0 +1,1 @@
+"""The trigger service: exactly one training run for every new Production dataset version (`occuloop trigger`)."""

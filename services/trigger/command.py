@@ -1,0 +1,117 @@
+"""`occuloop trigger`: the exactly-once retraining trigger, as a process/pod or as a ClearML service task."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Mapping
+
+from ..http_base import Server
+from ..logs import configure_logging
+from ..settings import SettingsError, TriggerSettings, process_environment
+from .http import TriggerHandler
+from .service import TriggerService
+
+logger = logging.getLogger(__name__)
+
+EPILOG = """\
+Every finalized, unarchived version of every dataset under --dataset-project that carries the tags (all of them
+by default, or any of them with --tag-match any) gets exactly one training run: a clone of the template task with
+its dataset-id parameter set to the version, enqueued on --queue. Runs are tagged `retrain` and
+`dataset:<version id>`; that tag is the ledger, kept on the server, so restarts, kill -9 and several replicas
+neither skip nor repeat a version. The sync service pushes new versions to POST /notify; polling every
+--poll-seconds is the safety net.
+
+environment (flags win): OCCULOOP_DATASET_PROJECT, OCCULOOP_TRIGGER_TAGS (comma-separated),
+OCCULOOP_TRIGGER_TAG_MATCH, OCCULOOP_TEMPLATE_PROJECT, OCCULOOP_TEMPLATE_NAME, OCCULOOP_TEMPLATE_TAG,
+OCCULOOP_TRAINING_PROJECT, OCCULOOP_TRAINING_QUEUE, OCCULOOP_TRIGGER_PARAMETER, OCCULOOP_TRIGGER_POLL_SECONDS,
+OCCULOOP_TRIGGER_COALESCE_SECONDS, OCCULOOP_TRIGGER_STALE_CLONE_SECONDS, OCCULOOP_SERVICES_PROJECT,
+OCCULOOP_TRIGGER_HOST, OCCULOOP_TRIGGER_PORT, OCCULOOP_TRIGGER_REMOTE_QUEUE, plus the standard CLEARML_API_HOST /
+CLEARML_FILES_HOST / CLEARML_API_ACCESS_KEY / CLEARML_API_SECRET_KEY of the ClearML server.
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = "Clone and enqueue the training task once for every new Production dataset version."
+    parser.epilog = EPILOG
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("--dataset-project", help="watch every dataset under this project (default occuloop/labels)")
+    parser.add_argument("--tags", help="comma-separated tags a version must carry (default Production)")
+    parser.add_argument("--tag-match", choices=("all", "any"), help="all (default) or any of --tags")
+    parser.add_argument("--queue", help="the training queue (default training)")
+    parser.add_argument("--poll-seconds", type=float, help="safety-net polling interval (default 5)")
+    parser.add_argument(
+        "--coalesce-seconds", type=float, help="train only the newest version of a burst once quiet this long (off)"
+    )
+    parser.add_argument("--port", type=int, help="HTTP port for POST /notify and GET /status (default 8091)")
+    parser.add_argument("--host", help="HTTP interface (default 127.0.0.1)")
+    parser.add_argument("--once", action="store_true", help="one catch-up step, then exit")
+    parser.add_argument("--remote", metavar="QUEUE", help="run as a ClearML service task on this services queue")
+
+
+def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> TriggerSettings:
+    settings = TriggerSettings.from_env(environ)
+    tags = tuple(tag.strip() for tag in args.tags.split(",") if tag.strip()) if args.tags else None
+    overrides = {
+        "dataset_project": args.dataset_project,
+        "tags": tags,
+        "tag_match": args.tag_match,
+        "queue": args.queue,
+        "poll_seconds": args.poll_seconds,
+        "coalesce_seconds": args.coalesce_seconds,
+        "http_port": args.port,
+        "http_host": args.host,
+        "remote_queue": args.remote,
+    }
+    settings = dataclasses.replace(settings, **{key: value for key, value in overrides.items() if value is not None})
+    if settings.poll_seconds < 0.1:
+        raise SettingsError("--poll-seconds must be at least 0.1")
+    if "/" not in settings.parameter:
+        raise SettingsError(f"the dataset parameter must be Section/name, got {settings.parameter!r}")
+    return settings
+
+
+def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    settings = settings_from(args, environ)
+    configure_logging(settings.log)
+    service = TriggerService(settings)
+    if args.once:
+        return 0 if service.step() else 1
+    if settings.remote_queue:
+        service.start_remotely()  # exits this process unless already running under the agent
+    stop = threading.Event()
+
+    def on_signal(number: int, _frame: object) -> None:
+        logger.info("event=trigger_stopping signal=%s", signal.Signals(number).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    http = Server((settings.http_host, settings.http_port), TriggerHandler, service)
+    threading.Thread(target=http.serve_forever, name="trigger-http", daemon=True).start()
+    logger.info("event=trigger_started http=http://%s:%d", settings.http_host, http.port)
+    print(f"occuloop trigger: http://{settings.http_host}:{http.port}", flush=True)
+    try:
+        service.run(stop)
+    finally:
+        http.shutdown()
+        http.server_close()
+    logger.info("event=trigger_stopped")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="occuloop trigger")
+    add_arguments(parser)
+    try:
+        return run(parser.parse_args(argv), process_environment())
+    except SettingsError as error:
+        parser.error(str(error))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

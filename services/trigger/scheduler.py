@@ -1,0 +1,335 @@
+"""The trigger's ClearML side: a `TriggerScheduler` whose dataset trigger fires exactly once per version.
+
+The stock scheduler (ClearML behaviour C1-C8) watches only the dataset names that existed when the trigger was
+added, decides "new" by a client-side watermark, records a version as handled before launching it, and forgets
+everything on a local restart. This subclass keeps its configuration model (one dataset trigger: template task,
+queue, `task_parameters` with `'${dataset.id}'`, tags; visible on the scheduler task in the UI) and its
+substitution of the dataset id, and replaces the two parts that lose runs:
+
+- `_step`: every tagged, finalized version of every dataset name under the project (resolved again on each
+  step), compared against the ledger on the server (`decisions.py`) instead of a watermark;
+- `_launch_job_task`: clone + tags + parameters in one `tasks.clone` request, earliest clone wins, enqueue is
+  atomic on the server (a task is enqueued from `created` once), nothing is marked done before it is enqueued.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from clearml import Task
+from clearml.automation import TriggerScheduler
+
+from ..settings import TriggerSettings
+from .decisions import Run, Version, coalesced, dataset_of, next_action, run_tag, tag_filter, to_train
+
+logger = logging.getLogger(__name__)
+
+TRIGGER_NAME = "retrain"  # the dataset trigger's name, also the tag on every run it launches
+PAGE = 5000
+
+
+class ServerError(RuntimeError):
+    pass
+
+
+def call(endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
+    """One API request on the SDK's session (its auth and retries); the `data` of the answer, or ServerError."""
+    service, action = endpoint.split(".", 1)
+    response = Task._get_default_session().send_request(service, action, json=body)
+    try:
+        payload = response.json()
+    except ValueError as error:
+        raise ServerError(f"{endpoint}: HTTP {response.status_code}") from error
+    meta = payload.get("meta") or {}
+    if not response.ok:
+        raise ServerError(
+            f"{endpoint}: {meta.get('result_code')}/{meta.get('result_subcode')} {meta.get('result_msg')}"
+        )
+    data: dict[str, Any] = payload.get("data") or {}
+    return data
+
+
+def project_id(name: str, *, create: bool = False) -> str | None:
+    found = call("projects.get_all", {"name": f"^{re.escape(name)}$", "only_fields": ["id"], "search_hidden": True})
+    if found.get("projects"):
+        return str(found["projects"][0]["id"])
+    if not create:
+        return None
+    return str(call("projects.create", {"name": name, "description": "occuloop"})["id"])
+
+
+def ensure_template(settings: TriggerSettings) -> str:
+    """The training template task: found by project, name and tag, or created from training/train.py (a single
+    script the agent runs with the occuloop package installed). Two replicas creating it at once keep the
+    earliest and archive the other."""
+
+    def find() -> list[dict[str, Any]]:
+        project = project_id(settings.template_project)
+        if project is None:
+            return []
+        found = call(
+            "tasks.get_all",
+            {
+                "project": [project],
+                "name": f"^{re.escape(settings.template_name)}$",
+                "tags": [settings.template_tag],
+                "system_tags": ["-archived"],
+                "only_fields": ["id", "created"],
+                "order_by": ["created", "id"],
+            },
+        )
+        return list(found.get("tasks") or [])
+
+    existing = find()
+    if existing:
+        return str(existing[0]["id"])
+    import training.train
+
+    with tempfile.TemporaryDirectory(prefix="occuloop-template-") as folder:
+        script = Path(folder) / "train.py"  # outside any git checkout: the task carries the script itself
+        shutil.copyfile(Path(training.train.__file__), script)
+        task: Task = Task.create(
+            project_name=settings.template_project,
+            task_name=settings.template_name,
+            task_type="training",
+            script=str(script),
+            add_task_init_call=False,
+            detect_repository=False,
+            force_single_script_file=True,
+        )
+    task.set_tags([settings.template_tag])
+    section, name = settings.parameter.split("/", 1)
+    call(
+        "tasks.edit_hyper_params",
+        {"task": task.id, "hyperparams": [{"section": section, "name": name, "value": "", "type": "str"}]},
+    )
+    winners = find()
+    if winners and winners[0]["id"] != task.id:  # another replica created one first
+        call("tasks.archive", {"tasks": [task.id]})
+        return str(winners[0]["id"])
+    logger.info("event=template_created task_id=%s project=%s", task.id, settings.template_project)
+    return str(task.id)
+
+
+class Launched:
+    """What `TriggerScheduler._launch_job` expects back from `_launch_job_task`."""
+
+    def __init__(self, run_id: str) -> None:
+        self._run_id = run_id
+
+    def task_id(self) -> str:
+        return self._run_id
+
+
+class LedgeredTriggerScheduler(TriggerScheduler):
+    def __init__(
+        self, settings: TriggerSettings, template_id: str, on_fired: Callable[[Version, str], None] | None = None
+    ) -> None:
+        if Task.current_task() is None:  # under clearml-agent (start_remotely) the task already exists
+            Task.init(
+                project_name=settings.services_project,
+                task_name="occuloop trigger",
+                task_type=Task.TaskTypes.service,
+                reuse_last_task_id=False,
+                auto_connect_arg_parser=False,
+                auto_connect_frameworks={"detect_repository": False},  # the service's code is the package
+                auto_resource_monitoring=False,
+            )
+        super().__init__(pooling_frequency_minutes=settings.poll_seconds / 60.0, sync_frequency_minutes=60)
+        self.settings = settings
+        self.template_id = template_id
+        self._on_fired = on_fired
+        self._mine: set[str] = set()  # clones this process made
+        self._current: Version | None = None
+        self._template_hyperparams: dict[str, Any] | None = None
+        self.add_dataset_trigger(
+            schedule_task_id=template_id,
+            schedule_queue=settings.queue,
+            name=TRIGGER_NAME,
+            target_project=settings.training_project,
+            task_parameters={settings.parameter: "${dataset.id}"},
+            trigger_on_tags=list(settings.tags),
+            add_tag=TRIGGER_NAME,
+        )
+        self._task.add_tags(["occuloop-trigger"])
+        self._serialize()  # the trigger's configuration, readable on the scheduler task in the UI
+
+    @property
+    def task_id(self) -> str:
+        return str(self._task.id)
+
+    # -- what the server says ------------------------------------------------------------------------------------
+
+    def matching_versions(self) -> list[Version]:
+        """Every finalized, unarchived version carrying the trigger tags, under every dataset name of the project
+        (names are resolved on each call, so names created after start are watched: C6)."""
+        projects = call(
+            "projects.get_all",
+            {
+                "name": f"^{re.escape(self.settings.dataset_project)}/\\.datasets/",
+                "search_hidden": True,
+                "only_fields": ["id"],
+            },
+        ).get("projects")
+        if not projects:
+            return []
+        found = call(
+            "tasks.get_all",
+            {
+                "project": [item["id"] for item in projects],
+                "system_tags": ["dataset", "-archived"],
+                "type": ["data_processing"],
+                "status": ["completed", "published"],
+                "tags": tag_filter(self.settings.tags, self.settings.tag_match),
+                "only_fields": ["id", "name", "completed", "runtime"],
+                "order_by": ["completed"],
+                "search_hidden": True,
+                "page": 0,
+                "page_size": PAGE,
+            },
+        )
+        return [
+            Version(
+                str(item["id"]),
+                str(item.get("name") or ""),
+                str(item.get("completed") or ""),
+                str((item.get("runtime") or {}).get("version") or ""),
+            )
+            for item in found.get("tasks") or []
+            if item.get("completed")
+        ]
+
+    def runs(self, dataset_id: str | None = None) -> list[Run]:
+        """Runs this trigger launched (any replica, any time): the ledger."""
+        tags = [run_tag(dataset_id)] if dataset_id else [TRIGGER_NAME]
+        found = call(
+            "tasks.get_all",
+            {
+                "tags": tags,
+                "system_tags": ["-archived"],
+                "type": ["training"],
+                "only_fields": ["id", "tags", "status", "created"],
+                "page": 0,
+                "page_size": PAGE,
+            },
+        )
+        runs = []
+        for item in found.get("tasks") or []:
+            owner = dataset_of(item.get("tags") or [])
+            if owner:
+                runs.append(Run(str(item["id"]), owner, str(item.get("status")), str(item.get("created") or "")))
+        return runs
+
+    def done(self) -> set[str]:
+        return {run.dataset_id for run in self.runs() if run.status != "created"}
+
+    # -- the TriggerScheduler hooks -----------------------------------------------------------------------------
+
+    def _step(self) -> bool:
+        now = datetime.now(UTC)
+        versions = self.matching_versions()
+        done = self.done()
+        fired = False
+        for trigger in self._dataset_triggers:
+            for version in to_train(versions, done, now, self.settings.coalesce_seconds):
+                if self.settings.coalesce_seconds > 0:
+                    for skipped in coalesced(versions, done, version):
+                        logger.info(
+                            "event=trigger_skipped reason=coalesced dataset_id=%s into=%s",
+                            skipped.dataset_id,
+                            version.dataset_id,
+                        )
+                self._current = version
+                before = len(self._executed_triggers)
+                self._launch_job(trigger, version.dataset_id)  # substitutes '${dataset.id}' in task_parameters
+                fired |= len(self._executed_triggers) > before
+        return fired
+
+    def _launch_job_task(
+        self, job: Any, task_parameters: dict[str, Any] | None = None, add_tags: Any = None
+    ) -> Any:  # a Launched (anything with task_id()) or None, as TriggerScheduler._launch_job expects
+        version = self._current
+        assert version is not None
+        action = self._decide(version.dataset_id)
+        if action.kind == "done":
+            logger.info(
+                "event=trigger_skipped reason=already_done dataset_id=%s run_task_id=%s",
+                version.dataset_id,
+                action.run_id,
+            )
+            return None
+        if action.kind == "clone":
+            clone_id = self._clone(job, task_parameters or {}, version)
+            self._mine.add(clone_id)
+            action = self._decide(version.dataset_id)  # did another replica clone it first?
+            if action.kind == "done":
+                return None
+        assert action.run_id is not None
+        queue = self._queue_id(job.queue)
+        try:
+            call("tasks.enqueue", {"task": action.run_id, "queue": queue})
+        except ServerError as error:
+            if self._decide(version.dataset_id).kind == "done":  # another replica enqueued it a moment ago
+                return None
+            raise ServerError(f"enqueue of {action.run_id} failed: {error}") from error
+        logger.info(
+            "event=trigger_fired dataset_id=%s dataset=%s version=%s run_task_id=%s queue=%s",
+            version.dataset_id,
+            version.name,
+            version.version,
+            action.run_id,
+            job.queue,
+        )
+        if self._on_fired is not None:
+            self._on_fired(version, action.run_id)
+        return Launched(action.run_id)
+
+    # -- helpers ------------------------------------------------------------------------------------------------------
+
+    def _decide(self, dataset_id: str) -> Any:
+        action = next_action(self.runs(dataset_id), self._mine, datetime.now(UTC), self.settings.stale_clone_seconds)
+        for surplus in action.discard:
+            call("tasks.delete", {"task": surplus, "force": True})
+            self._mine.discard(surplus)
+            logger.info("event=surplus_clone_deleted dataset_id=%s task_id=%s", dataset_id, surplus)
+        return action
+
+    def _queue_id(self, name: str) -> str:
+        found = call("queues.get_all", {"name": f"^{re.escape(name)}$", "only_fields": ["id"]}).get("queues")
+        if not found:
+            # never created on the fly: a typo would collect runs that no agent serves
+            raise ServerError(f"queue '{name}' does not exist")
+        return str(found[0]["id"])
+
+    def _clone(self, job: Any, parameters: dict[str, Any], version: Version) -> str:
+        """Clone the template with the run's tags and parameters in one request: a clone is complete the moment
+        it exists, so any replica may enqueue it."""
+        if self._template_hyperparams is None:
+            template = call("tasks.get_by_id", {"task": job.base_task_id})["task"]
+            self._template_hyperparams = template.get("hyperparams") or {}
+            self._template_tags = [tag for tag in template.get("tags") or [] if tag != self.settings.template_tag]
+        hyperparams = {section: dict(values) for section, values in self._template_hyperparams.items()}
+        for key, value in parameters.items():
+            section, name = key.split("/", 1)
+            hyperparams.setdefault(section, {})[name] = {"section": section, "name": name, "value": str(value)}
+        target = project_id(job.target_project or self.settings.training_project, create=True)
+        cloned = call(
+            "tasks.clone",
+            {
+                "task": job.base_task_id,
+                "new_task_name": f"{self.settings.template_name} · {version.name} {version.version}".rstrip(),
+                "new_task_comment": f"triggered by dataset version {version.dataset_id}",
+                "new_task_tags": [*self._template_tags, TRIGGER_NAME, run_tag(version.dataset_id)],
+                "new_task_hyperparams": hyperparams,
+                "new_task_project": target,
+                "new_task_parent": job.base_task_id,
+            },
+        )
+        return str(cloned["id"])

@@ -1,0 +1,94 @@
+"""occuloop trigger against occuloop server with the real SDK: the push path, tag rules, dataset names created
+after start, a missing queue, the template created on first start."""
+
+from __future__ import annotations
+
+import time
+
+from tests.support.clients import Clients
+from tests.support.trigger import TriggerProcess, runs, runs_per_dataset
+
+
+def publish(clients: Clients, project: str, names: str, count: int = 1, tags: str = "Production") -> list[str]:
+    result = clients.flow("publish_versions", project, names, str(count), "0", "1", tags)
+    return [item["id"] for item in result["versions"]]
+
+
+def run_for(clients: Clients, dataset_id: str) -> dict[str, object] | None:
+    matching = [run for run in runs(clients) if run["dataset"] == dataset_id and run["status"] == "queued"]
+    return matching[0] if matching else None
+
+
+def test_push_tags_and_names_created_after_start(clients: Clients) -> None:
+    clients.api.ok("queues.create", {"name": "training"})
+    trigger = TriggerProcess(clients, project="push").start()  # nothing under the project yet (ClearML C6)
+    try:
+        template_id = trigger.status()["template_task_id"]
+        template = clients.api.task(template_id)
+        assert template["tags"] == ["template"] and template["type"] == "training"
+        assert template["hyperparams"]["General"]["dataset_id"]["value"] == ""
+
+        [first] = publish(clients, "push", "alpha")
+        assert trigger.notify(first) == 202
+        run = clients.api.wait_for("the first run", lambda: run_for(clients, first), timeout=30, interval=0.2)
+        assert run["parameter"] == first
+        cloned = clients.api.task(str(run["id"]))
+        assert cloned["parent"] == template_id and "template" not in cloned["tags"]
+
+        [untagged] = publish(clients, "push", "alpha", tags="")
+        [other_name] = publish(clients, "push", "beta")  # a dataset name that did not exist at start
+        clients.api.wait_for("the new name's run", lambda: run_for(clients, other_name), timeout=30, interval=0.2)
+        time.sleep(2.5)  # two more polls
+        assert runs_per_dataset(clients)[untagged] == 0
+
+        clients.api.ok("tasks.edit", {"task": untagged, "tags": ["Production"], "force": True})  # approved later
+        clients.api.wait_for("the run of the late tag", lambda: run_for(clients, untagged), timeout=30, interval=0.2)
+        time.sleep(2.5)
+        counts = runs_per_dataset(clients)
+        assert [counts[first], counts[untagged], counts[other_name]] == [1, 1, 1]
+        assert trigger.stop() == 0
+    finally:
+        if trigger.child and trigger.child.alive():
+            trigger.kill()
+    log = trigger.log()
+    assert f"event=trigger_fired dataset_id={first} dataset=alpha version=1.0.0" in log
+    assert "event=trigger_notified" in log and "Traceback" not in log
+
+
+def test_a_missing_queue_is_retried_and_nothing_is_marked_done_early(clients: Clients) -> None:
+    trigger = TriggerProcess(clients, name="trigger-q", project="queueless", queue="later").start()
+    try:
+        [version] = publish(clients, "queueless", "gamma")
+        trigger.notify(version)
+        clients.api.wait_for(
+            "the enqueue failure", lambda: "queue 'later' does not exist" in trigger.log(), timeout=30, interval=0.2
+        )
+        assert [run["status"] for run in runs(clients) if run["dataset"] == version] == ["created"]
+        clients.api.ok("queues.create", {"name": "later"})
+        clients.api.wait_for("the retried enqueue", lambda: run_for(clients, version), timeout=60, interval=0.2)
+        assert runs_per_dataset(clients)[version] == 1  # the clone of the failed attempt was enqueued, not a second
+        assert trigger.stop() == 0
+    finally:
+        if trigger.child and trigger.child.alive():
+            trigger.kill()
+
+
+def test_a_draft_carrying_the_tag_never_triggers(clients: Clients) -> None:
+    """The inherited-tag case: a writable copy of a Production version is tagged Production before it is final."""
+    created = clients.api.ok(
+        "tasks.create",
+        {"name": "delta", "type": "data_processing", "project": _project(clients, "drafts/.datasets/delta")},
+    )
+    clients.api.ok("tasks.edit", {"task": created["id"], "tags": ["Production"], "system_tags": ["dataset"]})
+    trigger = TriggerProcess(clients, name="trigger-d", project="drafts").start()
+    try:
+        time.sleep(3)
+        assert runs_per_dataset(clients)[created["id"]] == 0
+        assert trigger.stop() == 0
+    finally:
+        if trigger.child and trigger.child.alive():
+            trigger.kill()
+
+
+def _project(clients: Clients, name: str) -> str:
+    return str(clients.api.ok("projects.create", {"name": name, "system_tags": ["hidden"]})["id"])
