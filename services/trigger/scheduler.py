@@ -148,6 +148,7 @@ class LedgeredTriggerScheduler(TriggerScheduler):
         self._on_fired = on_fired
         self._mine: set[str] = set()  # clones this process made
         self._current: Version | None = None
+        self._reported_skips: set[str] = set()  # coalesced versions already logged as skipped
         self._template_hyperparams: dict[str, Any] | None = None
         self.add_dataset_trigger(
             schedule_task_id=template_id,
@@ -241,6 +242,9 @@ class LedgeredTriggerScheduler(TriggerScheduler):
             for version in to_train(versions, done, now, self.settings.coalesce_seconds):
                 if self.settings.coalesce_seconds > 0:
                     for skipped in coalesced(versions, done, version):
+                        if skipped.dataset_id in self._reported_skips:
+                            continue
+                        self._reported_skips.add(skipped.dataset_id)
                         logger.info(
                             "event=trigger_skipped reason=coalesced dataset_id=%s into=%s",
                             skipped.dataset_id,

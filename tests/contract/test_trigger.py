@@ -19,8 +19,13 @@ def run_for(clients: Clients, dataset_id: str) -> dict[str, object] | None:
     return matching[0] if matching else None
 
 
+def ensure_queue(clients: Clients, name: str) -> None:
+    if not clients.api.ok("queues.get_all", {"name": f"^{name}$"})["queues"]:
+        clients.api.ok("queues.create", {"name": name})
+
+
 def test_push_tags_and_names_created_after_start(clients: Clients) -> None:
-    clients.api.ok("queues.create", {"name": "training"})
+    ensure_queue(clients, "training")
     trigger = TriggerProcess(clients, project="push").start()  # nothing under the project yet (ClearML C6)
     try:
         template_id = trigger.status()["template_task_id"]
@@ -92,3 +97,21 @@ def test_a_draft_carrying_the_tag_never_triggers(clients: Clients) -> None:
 
 def _project(clients: Clients, name: str) -> str:
     return str(clients.api.ok("projects.create", {"name": name, "system_tags": ["hidden"]})["id"])
+
+
+def test_coalescing_trains_the_newest_version_of_a_burst_once(clients: Clients) -> None:
+    ensure_queue(clients, "training")
+    trigger = TriggerProcess(clients, name="trigger-c", project="burst", extra=["--coalesce-seconds", "3"]).start()
+    try:
+        burst = publish(clients, "burst", "delta", count=4)
+        clients.api.wait_for("the burst's run", lambda: run_for(clients, burst[-1]), timeout=30, interval=0.2)
+        [late] = publish(clients, "burst", "delta")
+        clients.api.wait_for("the next run", lambda: run_for(clients, late), timeout=30, interval=0.2)
+        time.sleep(2)
+        counts = runs_per_dataset(clients)
+        assert [counts[item] for item in [*burst, late]] == [0, 0, 0, 1, 1]
+        assert trigger.stop() == 0
+    finally:
+        if trigger.child and trigger.child.alive():
+            trigger.kill()
+    assert trigger.log().count("event=trigger_skipped reason=coalesced") == 3
