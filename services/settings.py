@@ -177,6 +177,7 @@ class TriggerSettings:
     http_host: str = "127.0.0.1"
     http_port: int = 8091  # POST /notify (the sync's push), GET /status, GET /healthz
     remote_queue: str | None = None  # run as a ClearML service task on this queue (start_remotely)
+    template_parameters: str = ""  # "Section/name=value,..." set on the template when the trigger creates it
     log: LogSettings = LogSettings()
 
     @classmethod
@@ -199,6 +200,7 @@ class TriggerSettings:
             http_host=environ.get("OCCULOOP_TRIGGER_HOST") or cls.http_host,
             http_port=_int(environ, "OCCULOOP_TRIGGER_PORT", cls.http_port),
             remote_queue=environ.get("OCCULOOP_TRIGGER_REMOTE_QUEUE") or None,
+            template_parameters=environ.get("OCCULOOP_TEMPLATE_PARAMETERS") or cls.template_parameters,
             log=LogSettings.from_env(environ),
         )
 

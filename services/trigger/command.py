@@ -30,8 +30,8 @@ environment (flags win): OCCULOOP_DATASET_PROJECT, OCCULOOP_TRIGGER_TAGS (comma-
 OCCULOOP_TRIGGER_TAG_MATCH, OCCULOOP_TEMPLATE_PROJECT, OCCULOOP_TEMPLATE_NAME, OCCULOOP_TEMPLATE_TAG,
 OCCULOOP_TRAINING_PROJECT, OCCULOOP_TRAINING_QUEUE, OCCULOOP_TRIGGER_PARAMETER, OCCULOOP_TRIGGER_POLL_SECONDS,
 OCCULOOP_TRIGGER_COALESCE_SECONDS, OCCULOOP_TRIGGER_STALE_CLONE_SECONDS, OCCULOOP_SERVICES_PROJECT,
-OCCULOOP_TRIGGER_HOST, OCCULOOP_TRIGGER_PORT, OCCULOOP_TRIGGER_REMOTE_QUEUE, plus the standard CLEARML_API_HOST /
-CLEARML_FILES_HOST / CLEARML_API_ACCESS_KEY / CLEARML_API_SECRET_KEY of the ClearML server.
+OCCULOOP_TRIGGER_HOST, OCCULOOP_TRIGGER_PORT, OCCULOOP_TRIGGER_REMOTE_QUEUE, OCCULOOP_TEMPLATE_PARAMETERS, plus the
+standard CLEARML_API_HOST / CLEARML_FILES_HOST / CLEARML_API_ACCESS_KEY / CLEARML_API_SECRET_KEY of the server.
 """
 
 
@@ -82,7 +82,10 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     if args.once:
         return 0 if service.step() else 1
     if settings.remote_queue:
-        service.start_remotely()  # exits this process unless already running under the agent
+        from .remote import enqueue
+
+        print(f"occuloop trigger: enqueued as service task {enqueue(settings)} on {settings.remote_queue}")
+        return 0
     stop = threading.Event()
 
     def on_signal(number: int, _frame: object) -> None:

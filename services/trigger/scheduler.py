@@ -105,17 +105,28 @@ def ensure_template(settings: TriggerSettings) -> str:
             force_single_script_file=True,
         )
     task.set_tags([settings.template_tag])
-    section, name = settings.parameter.split("/", 1)
-    call(
-        "tasks.edit_hyper_params",
-        {"task": task.id, "hyperparams": [{"section": section, "name": name, "value": "", "type": "str"}]},
-    )
+    call("tasks.edit_hyper_params", {"task": task.id, "hyperparams": template_hyperparams(settings)})
     winners = find()
     if winners and winners[0]["id"] != task.id:  # another replica created one first
         call("tasks.archive", {"tasks": [task.id]})
         return str(winners[0]["id"])
     logger.info("event=template_created task_id=%s project=%s", task.id, settings.template_project)
     return str(task.id)
+
+
+def template_hyperparams(settings: TriggerSettings) -> list[dict[str, str]]:
+    """The template's parameters: the dataset id (empty: the trigger sets it per run) and any defaults the
+    deployment gives its runs (OCCULOOP_TEMPLATE_PARAMETERS, e.g. `General/gate_queue=training`)."""
+    values = {settings.parameter: ""}
+    for item in filter(None, (part.strip() for part in settings.template_parameters.split(","))):
+        key, _, value = item.partition("=")
+        if "/" not in key:
+            raise ValueError(f"template parameter {item!r} is not Section/name=value")
+        values[key.strip()] = value.strip()
+    return [
+        {"section": key.split("/", 1)[0], "name": key.split("/", 1)[1], "value": value, "type": "str"}
+        for key, value in values.items()
+    ]
 
 
 class Launched:

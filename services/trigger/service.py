@@ -85,11 +85,3 @@ class TriggerService:
             while not stop.is_set() and time.monotonic() < deadline:
                 if self._wake.wait(min(0.5, max(0.0, deadline - time.monotonic()))) and ok:
                     break
-
-    def start_remotely(self) -> None:
-        """Hand the service to a clearml-agent on a services queue (the process exits here; the agent re-runs it
-        as the scheduler task, with the same ledger and therefore the same guarantees)."""
-        assert self.settings.remote_queue
-        if self._scheduler is None:
-            self._set_up()
-        self._scheduler._task.execute_remotely(queue_name=self.settings.remote_queue, exit_process=True)
