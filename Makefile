@@ -23,7 +23,7 @@ $(INSTALLED): $(LOCK) pyproject.toml
 demo: $(INSTALLED)
 	$(BIN)/occuloop demo $(DEMO_ARGS)
 
-test: $(INSTALLED)
+test: $(INSTALLED) k8s-tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Unit tests only: no server processes, no real clients.
@@ -49,3 +49,5 @@ lock:
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .occuloop
+
+include mk/k8s.mk
