@@ -110,7 +110,8 @@ def test_install_dry_run_prints_notes_with_logs_commands(tools: Tools) -> None:
     notes = result.stdout.split("NOTES:", 1)[1]
     for command in (
         "kubectl -n ns1 logs -f statefulset/occ-occuloop-server",
-        "kubectl -n ns1 logs -f deployment/occ-occuloop-services-agent",
+        "kubectl -n ns1 logs -f deployment/occ-occuloop-sync",
+        "kubectl -n ns1 logs -f deployment/occ-occuloop-trigger",
         "kubectl -n ns1 logs -f deployment/occ-occuloop-k8s-glue -c glue",
         "kubectl -n ns1 logs -f deployment/occ-occuloop-serving",
         "curl -X POST http://127.0.0.1:8080/serve/occupancy",

@@ -222,11 +222,12 @@ def test_mode_specific_objects(docs: list[dict[str, Any]], request: pytest.Fixtu
     else:
         assert config["CLEARML_API_HOST"] == "https://api.clearml.example.com"
     deployments = {d["metadata"]["name"].removeprefix(f"{RELEASE}-occuloop-"): d for d in kinds(docs, "Deployment")}
-    sync_pod = "sync" if values == "deployments-values.yaml" else "services-agent"
-    if values == "deployments-values.yaml":
-        assert {"sync", "trigger", "rollout"} <= set(deployments) and "services-agent" not in deployments
-    else:
+    agent_mode = values == "embedded-values.yaml"  # the only CI values file that selects services.mode=agent
+    sync_pod = "services-agent" if agent_mode else "sync"
+    if agent_mode:
         assert "services-agent" in deployments and "sync" not in deployments
+    else:
+        assert {"sync", "trigger"} <= set(deployments) and "services-agent" not in deployments
     volumes = {v["name"]: v for v in deployments[sync_pod]["spec"]["template"]["spec"]["volumes"]}
     mounts = {
         m["name"]: m["mountPath"]
