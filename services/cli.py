@@ -32,7 +32,7 @@ class _TrainingCommand:
 
 
 def _commands() -> dict[str, tuple[str, Any]]:
-    from . import demo
+    from . import demo, status
     from .clearml_server import __main__ as server
     from .sync import command as sync
     from .sync import replay
@@ -40,6 +40,7 @@ def _commands() -> dict[str, tuple[str, Any]]:
     return {
         "server": ("run the embedded ClearML-compatible API and file server", server),
         "demo": ("run the loop locally on the embedded server and show where the state lives", demo),
+        "status": ("the loop's state: versions, runs, gate decisions, champion, queues, services", status),
         "sync": ("turn a labeling tool's finished files into validated dataset versions", sync),
         "trigger": (
             "one training run for every new Production dataset version",

@@ -1,9 +1,12 @@
-"""`occuloop demo` — the embedded server and a real ClearML Dataset + Task flow on the shipped data, locally.
+"""`occuloop demo` — the whole retraining loop on one machine, on the embedded server.
 
-Until the full retraining loop exists (sync, trigger, agent, gate, canary), the demo does what can already run:
-it starts `occuloop server` as its own process, registers the UCI training file as a dataset version, runs a
-Task that reads that version back and scores the Light-rule baseline, and then says where every piece of state
-lives. A second run reuses the dataset version (nothing is duplicated); `--reset` starts from nothing.
+It starts, as separate processes with their own logs, what a cluster runs: `occuloop server`, a clearml-agent on
+the training queue (no virtualenv, no pip), the sync and the trigger services. Then it plays the UCI data in as
+labeling sessions, day by day: the first day alone (too little data: the gate refuses it), one session delivered
+with flipped labels (quarantined, then delivered again corrected), then the rest. For each session it shows the
+dataset version, the training run, the holdout accuracy, the gate's decision and the champion, and it ends with a
+summary and where the state lives. Ctrl-C stops everything cleanly; running it again resumes where it stopped
+(`--reset` starts over). `occuloop status` shows the loop's state at any time.
 """
 
 from __future__ import annotations
@@ -13,66 +16,256 @@ import json
 import logging
 import shutil
 import sys
-from collections.abc import Mapping
+import time
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
-from .child_processes import ChildFailed, EmbeddedServer, inherited_environment, spawn, start_embedded_server, tail
+from training.sessions import training_sessions
+
+from .child_processes import (
+    Child,
+    ChildFailed,
+    EmbeddedServer,
+    inherited_environment,
+    spawn,
+    start_embedded_server,
+    tail,
+)
 from .logs import configure_logging
+from .loop_state import Api, LoopState, accuracy_with_ci, holdout_accuracy, read, receipt
 from .settings import LogSettings
+from .sync.replay import deliver
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
 DEFAULT_DATA_DIR = Path(".occuloop")
-RESULT_PREFIX = "RESULT "
+STEP_TIMEOUT_SECONDS = 900.0
+PROGRESS_FILE = "demo-progress.json"
+BIN = Path(sys.executable).parent
+
+
+@dataclass(frozen=True)
+class Step:
+    day: str
+    corrupt: str | None = None  # deliver the day damaged (it must be quarantined)
+
+
+def plan(count: int) -> list[Step]:
+    """The first day alone, then the second day with flipped labels, then corrected, then the rest in order."""
+    days = [session.name for session in training_sessions()][: max(1, count)]
+    steps = [Step(days[0])]
+    if len(days) > 1:
+        steps += [Step(days[1], corrupt="flipped"), Step(days[1])]
+    return steps + [Step(day) for day in days[2:]]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = __doc__
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument(
-        "--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="where all demo state lives (default .occuloop)"
-    )
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="where all state lives (.occuloop)")
+    parser.add_argument("--sessions", type=int, default=14, help="how many daily labeling sessions to play (14)")
+    parser.add_argument("--fast", action="store_true", help="fewer epochs, for a quick look")
     parser.add_argument("--reset", action="store_true", help="delete the data dir first and start over")
-    parser.add_argument("--api-port", type=int, default=8008, help="API port of the embedded server (default 8008)")
-    parser.add_argument("--files-port", type=int, default=8081, help="file server port (default 8081)")
-    parser.add_argument("--keep-running", action="store_true", help="leave the server running until Ctrl-C")
+    parser.add_argument("--api-port", type=int, default=8008, help="API port of the embedded server (8008)")
+    parser.add_argument("--files-port", type=int, default=8081, help="file server port (8081)")
+    parser.add_argument("--sync-port", type=int, default=8090, help="the sync service's HTTP port (8090)")
+    parser.add_argument("--trigger-port", type=int, default=8091, help="the trigger service's HTTP port (8091)")
+    parser.add_argument("--keep-running", action="store_true", help="leave everything running until Ctrl-C")
 
 
-def _run_step(name: str, argv: list[str], env: Mapping[str, str], logs: Path) -> dict[str, object]:
-    """Run one client step as its own process; its RESULT line is the outcome."""
-    child = spawn(name, argv, log_path=logs / f"{name}.log", env=env)
-    code = child.process.wait()
-    if code != 0:
-        raise child.failure(f"failed with exit code {code}")
-    for line in reversed(child.log_path.read_text(errors="replace").splitlines()):
-        if line.startswith(RESULT_PREFIX):
-            return dict(json.loads(line[len(RESULT_PREFIX) :]))
-    raise child.failure("printed no RESULT line")
+class Loop:
+    """The processes of the loop, started and watched; any that dies is reported with its last log lines."""
+
+    def __init__(
+        self, data_dir: Path, server: EmbeddedServer, env: dict[str, str], fast: bool, ports: dict[str, int]
+    ) -> None:
+        self.data_dir = data_dir
+        self.ports = ports
+        (data_dir / "demo.json").write_text(json.dumps(ports))  # for `occuloop status --data-dir`
+        self.logs = data_dir / "logs"
+        self.server = server
+        self.env = env
+        self.fast = fast
+        self.children: dict[str, Child] = {}
+        self.api = Api(server.api_url, env["CLEARML_API_ACCESS_KEY"], env["CLEARML_API_SECRET_KEY"])
+
+    def start(self) -> None:
+        if not self.api.call("queues.get_all", {"name": "^training$"})["queues"]:
+            self.api.call("queues.create", {"name": "training"})
+        agent_env = {
+            "CLEARML_AGENT_SKIP_PYTHON_ENV_INSTALL": "1",  # run tasks with this interpreter: no venv, no pip
+            "CLEARML_AGENT_SKIP_PIP_VENV_INSTALL": sys.executable,
+            "CLEARML_AGENT_QUEUE_POLL_FREQ_SEC": "1",
+        }
+        self._spawn(
+            "agent",
+            [str(BIN / "clearml-agent"), "daemon", "--queue", "training", "--foreground", "--cpu-only"],
+            agent_env,
+        )
+        template = "General/gate_queue=training" + (",General/max_epochs=8" if self.fast else "")
+        self._spawn(
+            "trigger",
+            [
+                sys.executable,
+                "-m",
+                "services.cli",
+                "trigger",
+                "--poll-seconds",
+                "2",
+                "--port",
+                str(self.ports["trigger"]),
+            ],
+            {"OCCULOOP_TEMPLATE_PARAMETERS": template},
+        )
+        self._spawn(
+            "sync",
+            [sys.executable, "-m", "services.cli", "sync", "--inbox", str(self.inbox), "--port", str(self.ports["sync"]),
+             "--quiet-seconds", "3600", "--trigger-url", f"http://127.0.0.1:{self.ports['trigger']}/notify"],
+        )  # fmt: skip
+        self.wait("the sync service", lambda: _get(f"http://127.0.0.1:{self.ports['sync']}/healthz") is not None, 90)
+        self.wait(
+            "the trigger service",
+            lambda: "template_task_id" in (_get(f"http://127.0.0.1:{self.ports['trigger']}/status") or {}),
+            90,
+        )
+        self.wait("the agent", lambda: bool(self.api.call("workers.get_all", {}).get("workers")), 90)
+
+    @property
+    def inbox(self) -> Path:
+        return self.data_dir / "inbox"
+
+    def _spawn(self, name: str, argv: list[str], extra: Mapping[str, str] | None = None) -> None:
+        self.children[name] = spawn(
+            name, argv, log_path=self.logs / f"{name}.log", env={**self.env, **(extra or {})}, cwd=self.data_dir
+        )
+        logger.info("event=demo_process_started process=%s log=%s", name, self.logs / f"{name}.log")
+
+    def check(self) -> None:
+        for name, child in self.children.items():
+            if not child.alive():
+                raise ChildFailed(
+                    f"{name} exited ({child.process.returncode}); its last lines:\n{tail(child.log_path)}"
+                )
+        if not self.server.child.alive():
+            raise ChildFailed(f"the server exited; its last lines:\n{tail(self.server.child.log_path)}")
+
+    def wait(self, what: str, predicate: Callable[[], T | None], timeout: float) -> T:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.check()
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.5)
+        raise ChildFailed(f"timed out after {timeout:.0f} s waiting for {what}")
+
+    def stop(self) -> None:
+        for name in ("sync", "trigger", "agent"):  # the sync first: it finalizes what is pending on SIGTERM
+            child = self.children.get(name)
+            if child is not None:
+                child.stop(timeout=60)
 
 
-def _explain(
-    server: EmbeddedServer, data_dir: Path, look: Mapping[str, object], registered: Mapping[str, object]
-) -> str:
-    root = data_dir.resolve()
-    dataset_note = "new version" if registered["dataset_created"] else "reused: same data as last run"
+def _get(url: str) -> dict[str, Any] | None:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            value = json.loads(response.read())
+            return value if isinstance(value, dict) else None
+    except OSError:
+        return None
+
+
+def _press_upload(url: str) -> dict[str, Any]:
+    request = urllib.request.Request(f"{url}/sync?wait=120", data=b"", method="POST")
+    with urllib.request.urlopen(request, timeout=150) as response:
+        answer: dict[str, Any] = json.loads(response.read())
+        return answer
+
+
+COLUMNS = (
+    "session", "version", "rows", "validation", "training run", "holdout acc % [95% CI] (vs champion)", "gate",
+    "champion",
+)  # fmt: skip
+WIDTHS = (21, 7, 5, 32, 12, 44, 36, 12)
+
+
+def _row(values: tuple[str, ...]) -> str:
+    return "  ".join(str(value)[:width].ljust(width) for value, width in zip(values, WIDTHS, strict=True))
+
+
+def play(loop: Loop, step: Step) -> tuple[str, ...]:
+    """Deliver one session as the labeling tool would, press "upload", follow it through the loop."""
+    deliver(loop.inbox, days=[step.day], corrupt={step.day: step.corrupt} if step.corrupt else None)
+    answer = _press_upload(f"http://127.0.0.1:{loop.ports['sync']}")
+    label = f"{step.day}" + (f" ({step.corrupt})" if step.corrupt else "")
+    if answer.get("status") != "synced":
+        reason_file = loop.inbox / "quarantine" / f"{step.day}.csv.reason.json"
+        reasons = json.loads(reason_file.read_text())["reasons"] if reason_file.exists() else [answer.get("status")]
+        return (label, "-", "-", f"quarantined: {','.join(map(str, reasons))}", "-", "-", "never trained", "-")
+    dataset_id = str(answer["dataset_id"])
+
+    def finished() -> LoopState | None:
+        state = read(loop.api)
+        run = state.run_for(dataset_id)
+        if run is None or run.status not in ("completed", "failed", "stopped"):
+            return None
+        if run.status == "completed" and state.decision_for(run.model_id) is None:
+            return None  # the gate task runs after the training run
+        return state
+
+    state = loop.wait(f"the training run and gate of {dataset_id}", finished, STEP_TIMEOUT_SECONDS)
+    run = state.run_for(dataset_id)
+    assert run is not None
+    decision = state.decision_for(run.model_id)
+    if run.status != "completed" or decision is None:
+        gate, scores = "training refused", "-"
+    else:
+        found = receipt(loop.api, decision)
+        models = found.get("models") or {}
+        scores = accuracy_with_ci(models.get("challenger"))
+        if models.get("champion"):
+            scores += f" vs {accuracy_with_ci(models.get('champion'))}"
+        verdict = "passed" if decision.decision == "gate_passed" else "refused"
+        gate = f"{verdict}: {found.get('rule', '?')}"
+    return (
+        label, str(answer.get("version")), str(answer.get("rows")), "accepted", run.run_id[:12], scores, gate,
+        (state.champion or "-")[:12],
+    )  # fmt: skip
+
+
+def _summary(loop: Loop, state: LoopState) -> str:
+    root = loop.data_dir.resolve()
+    final = [version for version in state.versions if version.status in ("completed", "published")]
+    champion = state.models.get(state.champion or "")
     return f"""
 occuloop demo — done
-  dataset version   {registered["dataset_id"]}  ({dataset_note})
-  task              {look["task_id"]}  "first look" in project occuloop
-  rows              {look["rows"]}  (occupied {float(str(look["occupied_share"])):.1%})
-  Light > 364.5     {float(str(look["light_rule_accuracy"])):.2%} accuracy on the training file
+  dataset versions  {len(final)} finalized ({sum(1 for v in final if "Production" in v.tags)} Production)
+  training runs     {len(state.runs)} ({sum(1 for r in state.runs if r.status == "completed")} completed)
+  gate decisions    {", ".join(f"{kind} {sum(1 for d in state.decisions if d.decision == kind)}" for kind in ("gate_passed", "gate_failed", "promoted", "rolled_back"))}
+  champion          {state.champion or "none yet"}  (holdout accuracy {holdout_accuracy(champion)})
+  queues            {", ".join(f"{name}: {depth}" for name, depth in state.queues.items())}
 
 Where the state lives (everything is under {root}):
-  server/occuloop-server.sqlite3   tasks, datasets, models, queues, events (SQLite, WAL)
-  server/files/                    uploaded dataset chunks and artifacts
-  server/clearml.env               the CLEARML_* variables of this server
-  logs/                            one log per process (server.log, register-data.log, first-look.log)
-  client-home/                     the SDK's cache (dataset local copies)
-
-Explore it: occuloop server --data-dir {root / "server"}   (then use the clearml SDK with clearml.env)
+  server/            the embedded ClearML server: SQLite + files (clearml.env has its CLEARML_* variables)
+  inbox/             the labeling inbox; inbox/quarantine/ holds rejected sessions with their .reason.json
+  logs/              one log per process: server.log, agent.log, sync.log, trigger.log
+  client-home/       the SDK's cache
+Look again any time: occuloop status --data-dir {root}
 Start over: make demo DEMO_ARGS=--reset
-Server API was {server.api_url}, files {server.files_url}. There is no web UI: the embedded server is API-only.
 """
+
+
+def _progress(data_dir: Path) -> list[str]:
+    path = data_dir / PROGRESS_FILE
+    return list(json.loads(path.read_text())) if path.exists() else []
+
+
+def _record(data_dir: Path, done: list[str]) -> None:
+    (data_dir / PROGRESS_FILE).write_text(json.dumps(done))
 
 
 def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
@@ -80,51 +273,46 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     data_dir: Path = args.data_dir
     if args.reset and data_dir.exists():
         shutil.rmtree(data_dir)
-        logger.info("event=demo_reset data_dir=%s", data_dir.resolve())
-    logs = data_dir / "logs"
+    data_dir.mkdir(parents=True, exist_ok=True)
     try:
         server = start_embedded_server(
-            data_dir / "server",
-            env=inherited_environment(environ),
-            api_port=args.api_port,
-            files_port=args.files_port,
-            log_path=logs / "server.log",
-        )
+            data_dir / "server", env=inherited_environment(environ), api_port=args.api_port,
+            files_port=args.files_port, log_path=data_dir / "logs" / "server.log",
+        )  # fmt: skip
     except ChildFailed as error:
-        print(
-            f"occuloop demo: the server did not start (is port {args.api_port} or {args.files_port} taken?)\n{error}",
-            file=sys.stderr,
-        )
+        print(f"occuloop demo: the server did not start (port {args.api_port} or {args.files_port} taken?)\n{error}")
         return 1
-    logger.info("event=demo_server_started api_url=%s data_dir=%s", server.api_url, (data_dir / "server").resolve())
-    client_env = inherited_environment(environ, HOME=str((data_dir / "client-home").resolve()), **server.client_env)
+    env = inherited_environment(environ, HOME=str((data_dir / "client-home").resolve()), **server.client_env)
+    loop = Loop(data_dir, server, env, args.fast, {"sync": args.sync_port, "trigger": args.trigger_port})
+    steps = plan(args.sessions)
+    done = _progress(data_dir)
+    code = 0
     try:
-        registered = _run_step(
-            "register-data", [sys.executable, "-m", "training.first_look", "register"], client_env, logs
-        )
-        logger.info(
-            "event=demo_dataset_ready dataset_id=%s created=%s", registered["dataset_id"], registered["dataset_created"]
-        )
-        look = _run_step(
-            "first-look",
-            [sys.executable, "-m", "training.first_look", "analyze", "--dataset-id", str(registered["dataset_id"])],
-            client_env,
-            logs,
-        )
-        logger.info(
-            "event=demo_task_completed task_id=%s light_rule_accuracy=%s", look["task_id"], look["light_rule_accuracy"]
-        )
-        print(_explain(server, data_dir, look, registered))
+        print(f"occuloop demo: starting the server, agent, sync and trigger (logs in {(data_dir / 'logs').resolve()})")
+        loop.start()
+        if done:
+            print(f"resuming: {len(done)} of {len(steps)} sessions already played")
+        print(_row(COLUMNS))
+        for index, step in enumerate(steps):
+            key = f"{index}:{step.day}:{step.corrupt or ''}"
+            if key in done:
+                continue
+            print(_row(play(loop, step)), flush=True)
+            done.append(key)
+            _record(data_dir, done)
+        print(_summary(loop, read(loop.api)))
         if args.keep_running:
-            print("The server keeps running; Ctrl-C stops it.")
-            server.child.process.wait()
+            print("Everything keeps running; Ctrl-C stops it.")
+            while True:
+                loop.check()
+                time.sleep(2)
     except ChildFailed as error:
         print(f"occuloop demo failed: {error}", file=sys.stderr)
-        return 1
+        code = 1
     except KeyboardInterrupt:
-        print("interrupted; stopping the server cleanly", file=sys.stderr)
+        print("\ninterrupted: stopping every process cleanly; `make demo` resumes from here", file=sys.stderr)
+        code = 130
     finally:
-        code = server.child.stop()
-        if code != 0:
-            print(f"the server exited with {code}; its log:\n{tail(server.child.log_path)}", file=sys.stderr)
-    return 0
+        loop.stop()
+        server.child.stop()
+    return code

@@ -16,11 +16,8 @@ from __future__ import annotations
 
 import logging
 import re
-import shutil
-import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from clearml import Task
@@ -31,6 +28,7 @@ from .decisions import Run, Version, coalesced, dataset_of, next_action, run_tag
 
 logger = logging.getLogger(__name__)
 
+TRAINING_MODULE = "training.train"
 TRIGGER_NAME = "retrain"  # the dataset trigger's name, also the tag on every run it launches
 PAGE = 5000
 
@@ -66,9 +64,9 @@ def project_id(name: str, *, create: bool = False) -> str | None:
 
 
 def ensure_template(settings: TriggerSettings) -> str:
-    """The training template task: found by project, name and tag, or created from training/train.py (a single
-    script the agent runs with the occuloop package installed). Two replicas creating it at once keep the
-    earliest and archive the other."""
+    """The training template task: found by project, name and tag, or created to run the `training.train`
+    module of the installed occuloop package. Two replicas creating it at once keep the earliest and archive
+    the other."""
 
     def find() -> list[dict[str, Any]]:
         project = project_id(settings.template_project)
@@ -90,20 +88,15 @@ def ensure_template(settings: TriggerSettings) -> str:
     existing = find()
     if existing:
         return str(existing[0]["id"])
-    import training.train
-
-    with tempfile.TemporaryDirectory(prefix="occuloop-template-") as folder:
-        script = Path(folder) / "train.py"  # outside any git checkout: the task carries the script itself
-        shutil.copyfile(Path(training.train.__file__), script)
-        task: Task = Task.create(
-            project_name=settings.template_project,
-            task_name=settings.template_name,
-            task_type="training",
-            script=str(script),
-            add_task_init_call=False,
-            detect_repository=False,
-            force_single_script_file=True,
-        )
+    task: Task = Task.create(
+        project_name=settings.template_project,
+        task_name=settings.template_name,
+        task_type="training",
+        module=TRAINING_MODULE,  # the agent runs `python -m training.train` from the installed package
+        detect_repository=False,
+        packages=[],
+        add_task_init_call=False,
+    )
     task.set_tags([settings.template_tag])
     call("tasks.edit_hyper_params", {"task": task.id, "hyperparams": template_hyperparams(settings)})
     winners = find()

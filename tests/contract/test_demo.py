@@ -1,38 +1,72 @@
-"""`occuloop demo` (the interim version): server + real Dataset + Task flow, re-runnable without duplicates."""
+"""The end-to-end test: `occuloop demo` with three sessions and one corrupted delivery, on the embedded server with
+a real clearml-agent, the sync and trigger services and the gate — every link of the loop with the others."""
 
 from __future__ import annotations
 
+import json
 import os
-import socket
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
-from services.child_processes import inherited_environment
+from services.child_processes import inherited_environment, start_embedded_server
+from services.loop_state import Api, read, receipt
+from tests.support.sync import free_port
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def test_demo_runs_twice_reusing_its_dataset_and_says_where_state_lives(tmp_path: Path) -> None:
+def test_the_loop_end_to_end_and_a_resumed_run_changes_nothing(tmp_path: Path) -> None:
     data_dir = tmp_path / "demo"
-    argv = [sys.executable, "-m", "services.cli", "demo", "--data-dir", str(data_dir)]
-    argv += ["--api-port", str(free_port()), "--files-port", str(free_port())]  # URLs are stored: keep them stable
+    ports = {name: free_port() for name in ("api", "files", "sync", "trigger")}
+    argv = [
+        sys.executable, "-m", "services.cli", "demo", "--data-dir", str(data_dir), "--sessions", "3", "--fast",
+        "--api-port", str(ports["api"]), "--files-port", str(ports["files"]),
+        "--sync-port", str(ports["sync"]), "--trigger-port", str(ports["trigger"]),
+    ]  # fmt: skip
     env = inherited_environment(os.environ)
-    first = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
-    assert first.returncode == 0, first.stdout + first.stderr
-    assert "(new version)" in first.stdout and "Light > 364.5     98.78%" in first.stdout
-    assert str(data_dir.resolve()) in first.stdout
-    second = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+    first = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=1200)
+    logs = "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted((data_dir / "logs").glob("*.log")))
+    assert first.returncode == 0, first.stdout + first.stderr + logs
+    lines = first.stdout.splitlines()
+    assert any(line.startswith("2015-02-05 (flipped)") and "quarantined: label_disagreement" in line for line in lines)
+    assert "occuloop demo — done" in first.stdout and str(data_dir.resolve()) in first.stdout
+
+    # the state, read back from the server the demo left behind
+    server = start_embedded_server(data_dir / "server", env=env, api_port=ports["api"], files_port=ports["files"])
+    try:
+        api = Api(
+            server.api_url, server.client_env["CLEARML_API_ACCESS_KEY"], server.client_env["CLEARML_API_SECRET_KEY"]
+        )
+        state = read(api)
+        versions = [version for version in state.versions if version.status == "completed"]
+        assert [version.sessions for version in versions] == ["2015-02-04.csv", "2015-02-05.csv", "2015-02-06.csv"]
+        assert all("Production" in version.tags for version in versions)
+        # each accepted session -> exactly one version -> exactly one completed training run -> one gate receipt
+        runs = [state.run_for(version.dataset_id) for version in versions]
+        assert len(state.runs) == 3 and all(run is not None and run.status == "completed" for run in runs)
+        decisions = [state.decision_for(run.model_id) for run in runs if run]
+        assert [decision.decision for decision in decisions if decision] == [
+            "gate_failed",
+            "gate_passed",
+            "gate_passed",
+        ]
+        first_receipt = receipt(api, decisions[0])  # type: ignore[arg-type]
+        assert first_receipt["rule"] == "training_data"  # one day of data: the gate refuses, whatever it scores
+        promoted = [d.model_id for d in state.decisions if d.decision == "promoted"]
+        assert promoted == [runs[1].model_id, runs[2].model_id]  # type: ignore[union-attr]
+        assert state.champion == runs[2].model_id  # type: ignore[union-attr]
+        assert state.queues.get("training") == 0
+    finally:
+        server.child.stop()
+
+    # the corrupted delivery is quarantined and its content never reached a version
+    reason = json.loads((data_dir / "inbox" / "quarantine" / "2015-02-05.csv.reason.json").read_text())
+    assert reason["reasons"] == ["label_disagreement"]
+    journal = sqlite3.connect(next((data_dir / "inbox" / ".occuloop-sync").glob("*.sqlite3")))
+    states = dict(journal.execute("SELECT state, COUNT(*) FROM files WHERE name = '2015-02-05.csv' GROUP BY state"))
+    assert states == {"rejected": 1, "committed": 1}
+
+    second = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stdout + second.stderr
-    assert "(reused: same data as last run)" in second.stdout
-    assert (data_dir / "server" / "occuloop-server.sqlite3").is_file()
-    assert {path.name for path in (data_dir / "logs").iterdir()} == {
-        "server.log",
-        "register-data.log",
-        "first-look.log",
-    }
-    assert "event=server_stopped" in (data_dir / "logs" / "server.log").read_text()
+    assert "resuming: 4 of 4 sessions already played" in second.stdout
+    assert "training runs     3 (3 completed)" in second.stdout
