@@ -32,37 +32,30 @@ class _TrainingCommand:
 
 
 def _commands() -> dict[str, tuple[str, Any]]:
+    from serving import command as serving
+
     from . import demo, status
     from .clearml_server import __main__ as server
+    from .rollout import command as rollout
     from .sync import command as sync
     from .sync import replay
+    from .trigger import command as trigger
 
     return {
         "server": ("run the embedded ClearML-compatible API and file server", server),
-        "demo": ("run the loop locally on the embedded server and show where the state lives", demo),
+        "demo": ("run the whole loop locally on the embedded server", demo),
         "status": ("the loop's state: versions, runs, gate decisions, champion, queues, services", status),
         "sync": ("turn a labeling tool's finished files into validated dataset versions", sync),
-        "trigger": (
-            "one training run for every new Production dataset version",
-            __import__("services.trigger.command").trigger.command,
-        ),
         "label-replay": ("play the UCI data into an inbox day by day, as a labeling tool would", replay),
-        "gate": (
-            "pass or refuse a candidate model against the champion",
-            __import__("services.rollout.command").rollout.command.GATE,
-        ),
-        "promote": (
-            "force a model to champion (with a receipt)",
-            __import__("services.rollout.command").rollout.command.PROMOTE,
-        ),
-        "rollback": (
-            "move the champion pointer back to an earlier model",
-            __import__("services.rollout.command").rollout.command.ROLLBACK,
-        ),
+        "trigger": ("one training run for every new Production dataset version", trigger),
         "train": (
             "one training run on a labeled dataset version (what clearml-agent runs)",
             _TrainingCommand("training.train"),
         ),
+        "gate": ("pass or refuse a candidate model against the champion", rollout.GATE),
+        "promote": ("force a model to champion (with a receipt)", rollout.PROMOTE),
+        "rollback": ("move the champion pointer back to an earlier model", rollout.ROLLBACK),
+        "serving": ("the occupancy endpoint on clearml-serving: setup and run", serving),
         "sessions": (
             "cut the UCI data into daily labeling sessions and the pinned holdouts",
             _TrainingCommand("training.sessions"),

@@ -213,8 +213,13 @@ def play(loop: Loop, step: Step) -> tuple[str, ...]:
         run = state.run_for(dataset_id)
         if run is None or run.status not in ("completed", "failed", "stopped"):
             return None
-        if run.status == "completed" and state.decision_for(run.model_id) is None:
+        if run.status != "completed":
+            return state
+        decision = state.decision_for(run.model_id)
+        if decision is None:
             return None  # the gate task runs after the training run
+        if decision.decision == "gate_passed" and state.decision_for(run.model_id, ("promoted",)) is None:
+            return None  # a passed gate promotes (OCCULOOP_GATE_ON_PASS=promote): wait for the pointer to move
         return state
 
     state = loop.wait(f"the training run and gate of {dataset_id}", finished, STEP_TIMEOUT_SECONDS)

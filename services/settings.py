@@ -221,7 +221,7 @@ class ServingSettings:
     model_name: str = "occupancy"
     host: str = "127.0.0.1"
     port: int = 9090
-    poll_seconds: float = 2.0  # the app re-reads the control plane this often (clearml-serving default: 5 min)
+    poll_seconds: float = 5.0  # the app re-reads the control plane this often (clearml-serving default: 5 min)
     prediction_log_rate: float = 0.01  # share of requests written to the prediction log
     metrics_seconds: float = 5.0  # per-version request metrics are reported this often
     log: LogSettings = LogSettings()

@@ -9,7 +9,6 @@ import fcntl
 import json
 import logging
 import signal
-import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -19,7 +18,7 @@ from typing import IO
 from ..clearml_gateway import DatasetGateway
 from ..http_base import Server
 from ..logs import configure_logging
-from ..settings import SettingsError, SyncSettings, process_environment
+from ..settings import SettingsError, SyncSettings
 from .http import SyncHandler
 from .inbox import Inbox
 from .journal import Journal
@@ -138,16 +137,3 @@ def _serve(service: SyncService, settings: SyncSettings) -> int:
         http.server_close()
     logger.info("event=sync_stopped")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="occuloop sync")
-    add_arguments(parser)
-    try:
-        return run(parser.parse_args(argv), process_environment())
-    except SettingsError as error:
-        parser.error(str(error))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -6,13 +6,12 @@ import argparse
 import dataclasses
 import logging
 import signal
-import sys
 import threading
 from collections.abc import Mapping
 
 from ..http_base import Server
 from ..logs import configure_logging
-from ..settings import SettingsError, TriggerSettings, process_environment
+from ..settings import SettingsError, TriggerSettings
 from .http import TriggerHandler
 from .service import TriggerService
 
@@ -105,16 +104,3 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         http.server_close()
     logger.info("event=trigger_stopped")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="occuloop trigger")
-    add_arguments(parser)
-    try:
-        return run(parser.parse_args(argv), process_environment())
-    except SettingsError as error:
-        parser.error(str(error))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

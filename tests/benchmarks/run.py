@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tests.benchmarks import machine, server_bench, sync_bench, training_bench
+from tests.benchmarks import machine, server_bench, serving_bench, sync_bench, training_bench, trigger_bench
 
 BENCHMARKS_MD = Path(__file__).resolve().parents[2] / "BENCHMARKS.md"
 
@@ -155,6 +155,25 @@ def _markdown_sync(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _markdown_trigger(results: dict[str, Any]) -> str:
+    rows = [
+        f"| {mode} | {value['p50_s']} | {value['p95_s']} | {value['max_s']} | {value['runs']} | {value['missed']} |"
+        for mode, value in results.items()
+        if isinstance(value, dict)
+    ]
+    return "\n".join(
+        [
+            "Dataset version finalized → its training run enqueued (seconds), versions finalized at random moments:",
+            "",
+            "| trigger | p50 | p95 | max | runs | missed |",
+            "| --- | --- | --- | --- | --- | --- |",
+            *rows,
+            "",
+            f"Stock default against the push path, p50: {results['stock_vs_push_p50']}x slower.",
+        ]
+    )
+
+
 def write_section(name: str, body: str, command: str) -> None:
     begin, end = f"<!-- bench:{name}:begin -->", f"<!-- bench:{name}:end -->"
     section = f"{begin}\nMachine: {machine.describe()}  \nCommand: `{command}`\n\n{body}\n{end}"
@@ -167,10 +186,10 @@ def write_section(name: str, body: str, command: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run (not for BENCHMARKS.md)")
-    parser.add_argument("--only", choices=("server", "training", "sync"), action="append")
+    parser.add_argument("--only", choices=("server", "training", "sync", "trigger", "serving"), action="append")
     args = parser.parse_args(argv)
     command = "make bench" + (" BENCH_ARGS=" + shlex.quote(" ".join(argv or [])) if argv else "")
-    sections = args.only or ["server", "training", "sync"]
+    sections = args.only or ["server", "training", "sync", "trigger", "serving"]
     if "server" in sections:
         with tempfile.TemporaryDirectory(prefix="occuloop-bench-") as folder:
             results = server_bench.run_all(Path(folder), quick=args.quick)
@@ -190,6 +209,17 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(sync_results, indent=2))
         if not args.quick:
             write_section("sync", _markdown_sync(sync_results), command)
+    if "trigger" in sections:
+        trigger_results = trigger_bench.run_all(quick=args.quick)
+        print(json.dumps(trigger_results, indent=2))
+        if not args.quick:
+            write_section("trigger", _markdown_trigger(trigger_results), command)
+    if "serving" in sections:
+        with tempfile.TemporaryDirectory(prefix="occuloop-bench-") as folder:
+            served = serving_bench.run_all(Path(folder), quick=args.quick)
+        print(json.dumps(served, indent=2))
+        if not args.quick:
+            write_section("serving", serving_bench.markdown(served), command)
     if not args.quick:
         print(f"updated {BENCHMARKS_MD}")
     return 0

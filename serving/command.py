@@ -1,0 +1,183 @@
+"""`occuloop serving setup` and `occuloop serving run`: endpoints on the control plane, and the inference app.
+
+setup  finds or creates the control-plane task, registers models as `<endpoint>/<n>` (uploading the engine code
+       with each), and sets the public canary endpoint's weights; running it again changes nothing.
+run    starts clearml-serving's inference app (`uvicorn clearml_serving.serving.main:app`) on that control plane,
+       polling it every few seconds instead of clearml-serving's default five minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from services.logs import configure_logging
+from services.settings import ServingSettings, SettingsError
+
+from .endpoints import Routing, ServingError, ensure_control_plane, find_control_plane, newest_model
+
+logger = logging.getLogger(__name__)
+
+SDK_CONFIG = Path(__file__).resolve().parent.parent / "services" / "clearml-sdk.conf"
+EPILOG = """\
+environment (flags win): OCCULOOP_SERVING_NAME, OCCULOOP_SERVING_PROJECT, OCCULOOP_SERVING_ENDPOINT,
+OCCULOOP_MODEL_PROJECT, OCCULOOP_MODEL_NAME, OCCULOOP_SERVING_HOST, OCCULOOP_SERVING_PORT,
+OCCULOOP_SERVING_POLL_SECONDS, OCCULOOP_SERVING_LOG_RATE, OCCULOOP_SERVING_METRICS_SECONDS, plus the standard
+CLEARML_API_HOST / CLEARML_FILES_HOST / CLEARML_API_ACCESS_KEY / CLEARML_API_SECRET_KEY of the ClearML server.
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = __doc__
+    parser.epilog = EPILOG
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("--name", help="control-plane task name (default 'occuloop serving')")
+    parser.add_argument("--project", help="control-plane project (default occuloop/serving)")
+    parser.add_argument("--endpoint", help="public endpoint; versions are <endpoint>/<n> (default occupancy)")
+    actions = parser.add_subparsers(dest="serving_command", required=True, metavar="ACTION")
+
+    setup = actions.add_parser("setup", help="create or find the control plane, register models, set the canary")
+    setup.add_argument(
+        "--model-id",
+        action="append",
+        default=[],
+        help="serve this model (repeatable); default: the newest model named OCCULOOP_MODEL_NAME",
+    )
+    setup.add_argument(
+        "--weights",
+        nargs="+",
+        help="canary weights: one number per --model-id (in that order), or VERSION=WEIGHT pairs; "
+        "default: all traffic to the newest version when no canary exists yet, else unchanged",
+    )
+    setup.add_argument("--log-rate", type=float, help="share of requests in the prediction log (default 0.01)")
+    setup.add_argument("--metrics-seconds", type=float, help="metrics reporting interval (default 5)")
+
+    run = actions.add_parser("run", help="start the clearml-serving inference app on the control plane")
+    run.add_argument("--host", help="interface (default 127.0.0.1; 0.0.0.0 in a container)")
+    run.add_argument("--port", type=int, help="port (default 9090)")
+    run.add_argument("--poll-seconds", type=float, help="re-read the control plane this often (default 5)")
+    run.add_argument("--access-log", action="store_true", help="log every request (costs ~0.1 ms each)")
+
+
+def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> ServingSettings:
+    settings = ServingSettings.from_env(environ)
+    overrides = {
+        "service_name": args.name,
+        "service_project": args.project,
+        "endpoint": args.endpoint,
+        "host": getattr(args, "host", None),
+        "port": getattr(args, "port", None),
+        "poll_seconds": getattr(args, "poll_seconds", None),
+        "prediction_log_rate": getattr(args, "log_rate", None),
+        "metrics_seconds": getattr(args, "metrics_seconds", None),
+    }
+    return dataclasses.replace(settings, **{key: value for key, value in overrides.items() if value is not None})
+
+
+def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    settings = settings_from(args, environ)
+    configure_logging(settings.log)
+    try:
+        if args.serving_command == "setup":
+            return setup(settings, args.model_id, args.weights)
+        return serve(settings, environ, access_log=args.access_log)
+    except ServingError as error:
+        logger.error("event=serving_refused reason=%s", str(error).replace(" ", "_")[:200])
+        print(f"occuloop serving: {error}", file=sys.stderr)
+        return 2
+
+
+def setup(settings: ServingSettings, model_ids: Sequence[str], weights: Sequence[str] | None) -> int:
+    if not 0.0 <= settings.prediction_log_rate <= 1.0:
+        raise SettingsError(f"--log-rate {settings.prediction_log_rate:g}: expected a share from 0 to 1")
+    plane = ensure_control_plane(
+        settings.service_name,
+        settings.service_project,
+        endpoint=settings.endpoint,
+        engine_options={
+            "prediction_log_rate": settings.prediction_log_rate,
+            "metrics_seconds": settings.metrics_seconds,
+        },
+    )
+    if not model_ids:
+        newest = newest_model(settings.model_project, settings.model_name)
+        if newest is None:
+            raise ServingError(
+                f"no model named {settings.model_name!r} in project {settings.model_project!r}: pass --model-id"
+            )
+        model_ids = [newest]
+    versions = [plane.register_version(model_id) for model_id in model_ids]
+    routing = plane.current_routing()
+    if weights:
+        routing = plane.set_canary(_weights(weights, versions))
+    elif not routing.weights:
+        routing = plane.set_canary({max(routing.versions): 1.0})
+    print(json.dumps(_summary(routing, settings), indent=2))
+    return 0
+
+
+def _weights(given: Sequence[str], versions: Sequence[int]) -> dict[int, float]:
+    try:
+        if all("=" in item for item in given):
+            return {int(key): float(value) for key, value in (item.split("=", 1) for item in given)}
+        if len(given) != len(versions):
+            raise ServingError(f"{len(given)} weights for {len(versions)} --model-id values")
+        return {version: float(weight) for version, weight in zip(versions, given, strict=True)}
+    except ValueError as error:
+        if isinstance(error, ServingError):
+            raise
+        raise ServingError(f"--weights {' '.join(given)}: expected numbers or VERSION=WEIGHT pairs") from error
+
+
+def _summary(routing: Routing, settings: ServingSettings) -> dict[str, object]:
+    return {
+        **dataclasses.asdict(routing),
+        "service_name": settings.service_name,
+        "url": f"http://{settings.host}:{settings.port}/serve/{settings.endpoint}",
+    }
+
+
+def serve(settings: ServingSettings, environ: Mapping[str, str], *, access_log: bool = False) -> int:
+    plane = find_control_plane(settings.service_name, settings.service_project, endpoint=settings.endpoint)
+    if plane is None:
+        raise ServingError(
+            f"no control plane {settings.service_name!r} in {settings.service_project!r}: run `occuloop serving setup`"
+        )
+    env = dict(environ)
+    env["CLEARML_SERVING_TASK_ID"] = plane.service_id
+    env["CLEARML_SERVING_POLL_FREQ"] = f"{settings.poll_seconds / 60:.6f}"  # clearml-serving reads minutes
+    env["CLEARML_SERVING_PORT"] = str(settings.port)
+    env.setdefault("CLEARML_CONFIG_FILE", str(SDK_CONFIG))  # threads, not a forked reporter (see the file)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+    env.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # oneDNN's kernels cost ~30 us more on one reading's tiny matmuls
+    argv = [sys.executable, "-m", "uvicorn", "clearml_serving.serving.main:app"]
+    argv += ["--host", settings.host, "--port", str(settings.port)]
+    if not access_log:
+        argv.append("--no-access-log")
+    logger.info("event=inference_app_starting service_id=%s url=http://%s:%d/serve/%s poll_seconds=%g",
+                plane.service_id, settings.host, settings.port, settings.endpoint, settings.poll_seconds)  # fmt: skip
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, argv, env)  # the app becomes this process: signals and exit codes are its own
+    return 0  # not reached
+
+
+def main(argv: list[str] | None = None) -> int:
+    from services.settings import process_environment
+
+    parser = argparse.ArgumentParser(prog="occuloop serving")
+    add_arguments(parser)
+    try:
+        return run(parser.parse_args(argv), process_environment())
+    except SettingsError as error:
+        parser.error(str(error))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
