@@ -74,6 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--files-port", type=int, default=8081, help="file server port (8081)")
     parser.add_argument("--sync-port", type=int, default=8090, help="the sync service's HTTP port (8090)")
     parser.add_argument("--trigger-port", type=int, default=8091, help="the trigger service's HTTP port (8091)")
+    parser.add_argument("--serving-port", type=int, default=9090, help="the inference app's port (9090)")
     parser.add_argument("--keep-running", action="store_true", help="leave everything running until Ctrl-C")
 
 
@@ -164,7 +165,7 @@ class Loop:
         raise ChildFailed(f"timed out after {timeout:.0f} s waiting for {what}")
 
     def stop(self) -> None:
-        for name in ("sync", "trigger", "agent"):  # the sync first: it finalizes what is pending on SIGTERM
+        for name in ("sync", "trigger", "serving", "agent"):  # the sync first: it finalizes what is pending
             child = self.children.get(name)
             if child is not None:
                 child.stop(timeout=60)
@@ -242,6 +243,38 @@ def play(loop: Loop, step: Step) -> tuple[str, ...]:
     )  # fmt: skip
 
 
+SAMPLE_READING = {"Temperature": 23.2, "Humidity": 27.27, "Light": 426.0, "CO2": 721.25, "HumidityRatio": 0.00479}
+
+
+def serve_champion(loop: Loop, champion: str) -> tuple[str, dict[str, Any]]:
+    """Point the public `occupancy` endpoint at the champion and start clearml-serving's inference app; returns
+    the prediction URL and one answer (which names the model and dataset that gave it)."""
+    setup = spawn(
+        "serving-setup",
+        [sys.executable, "-m", "services.cli", "serving", "setup", "--model-id", champion, "--weights", "1"],
+        log_path=loop.logs / "serving-setup.log", env=loop.env, cwd=loop.data_dir,
+    )  # fmt: skip
+    if setup.process.wait(timeout=300) != 0:
+        raise setup.failure("failed")
+    port = loop.ports["serving"]
+    if "serving" not in loop.children:
+        loop._spawn("serving", [sys.executable, "-m", "services.cli", "serving", "run", "--port", str(port)])
+    url = f"http://127.0.0.1:{port}/serve/occupancy"
+
+    def answer() -> dict[str, Any] | None:
+        request = urllib.request.Request(
+            url, data=json.dumps(SAMPLE_READING).encode(), headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                value = json.loads(response.read())
+        except OSError:
+            return None
+        return value if isinstance(value, dict) and value.get("model_id") == champion else None
+
+    return url, loop.wait("the inference app to answer with the champion", answer, 240)
+
+
 def _summary(loop: Loop, state: LoopState) -> str:
     root = loop.data_dir.resolve()
     final = [version for version in state.versions if version.status in ("completed", "published")]
@@ -288,7 +321,10 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         print(f"occuloop demo: the server did not start (port {args.api_port} or {args.files_port} taken?)\n{error}")
         return 1
     env = inherited_environment(environ, HOME=str((data_dir / "client-home").resolve()), **server.client_env)
-    loop = Loop(data_dir, server, env, args.fast, {"sync": args.sync_port, "trigger": args.trigger_port})
+    loop = Loop(
+        data_dir, server, env, args.fast,
+        {"sync": args.sync_port, "trigger": args.trigger_port, "serving": args.serving_port},
+    )  # fmt: skip
     steps = plan(args.sessions)
     done = _progress(data_dir)
     code = 0
@@ -305,7 +341,14 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             print(_row(play(loop, step)), flush=True)
             done.append(key)
             _record(data_dir, done)
-        print(_summary(loop, read(loop.api)))
+        state = read(loop.api)
+        print(_summary(loop, state))
+        if state.champion:
+            url, answer = serve_champion(loop, state.champion)
+            body = json.dumps(SAMPLE_READING)
+            print(f"The endpoint (clearml-serving inference app, log in {loop.logs / 'serving.log'}):")
+            print(f"  curl -s {url} -H 'Content-Type: application/json' -d '{body}'")
+            print(f"  {json.dumps(answer)}")
         if args.keep_running:
             print("Everything keeps running; Ctrl-C stops it.")
             while True:

@@ -17,11 +17,12 @@ from tests.support.sync import free_port
 
 def test_the_loop_end_to_end_and_a_resumed_run_changes_nothing(tmp_path: Path) -> None:
     data_dir = tmp_path / "demo"
-    ports = {name: free_port() for name in ("api", "files", "sync", "trigger")}
+    ports = {name: free_port() for name in ("api", "files", "sync", "trigger", "serving")}
     argv = [
         sys.executable, "-m", "services.cli", "demo", "--data-dir", str(data_dir), "--sessions", "3", "--fast",
         "--api-port", str(ports["api"]), "--files-port", str(ports["files"]),
         "--sync-port", str(ports["sync"]), "--trigger-port", str(ports["trigger"]),
+        "--serving-port", str(ports["serving"]),
     ]  # fmt: skip
     env = inherited_environment(os.environ)
     first = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=1200)
@@ -30,6 +31,10 @@ def test_the_loop_end_to_end_and_a_resumed_run_changes_nothing(tmp_path: Path) -
     lines = first.stdout.splitlines()
     assert any(line.startswith("2015-02-05 (flipped)") and "quarantined: label_disagreement" in line for line in lines)
     assert "occuloop demo — done" in first.stdout and str(data_dir.resolve()) in first.stdout
+    # the endpoint answered through clearml-serving, naming the model and the data that gave the answer
+    curl = next(line for line in lines if line.strip().startswith("curl -s"))
+    assert f"http://127.0.0.1:{ports['serving']}/serve/occupancy" in curl
+    answer = json.loads(lines[lines.index(curl) + 1])
 
     # the state, read back from the server the demo left behind
     server = start_embedded_server(data_dir / "server", env=env, api_port=ports["api"], files_port=ports["files"])
@@ -54,7 +59,8 @@ def test_the_loop_end_to_end_and_a_resumed_run_changes_nothing(tmp_path: Path) -
         assert first_receipt["rule"] == "training_data"  # one day of data: the gate refuses, whatever it scores
         promoted = [d.model_id for d in state.decisions if d.decision == "promoted"]
         assert promoted == [runs[1].model_id, runs[2].model_id]  # type: ignore[union-attr]
-        assert state.champion == runs[2].model_id  # type: ignore[union-attr]
+        assert state.champion == runs[2].model_id == answer["model_id"]  # type: ignore[union-attr]
+        assert answer["dataset_id"] == versions[2].dataset_id and answer["occupied"] is True
         assert state.queues.get("training") == 0
     finally:
         server.child.stop()
