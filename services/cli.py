@@ -55,6 +55,7 @@ def _commands() -> dict[str, tuple[str, Any]]:
         "gate": ("pass or refuse a candidate model against the champion", rollout.GATE),
         "promote": ("force a model to champion (with a receipt)", rollout.PROMOTE),
         "rollback": ("move the champion pointer back to an earlier model", rollout.ROLLBACK),
+        "rollout": ("the canary controller: ramp, promote, roll back", rollout.ROLLOUT),
         "serving": ("the occupancy endpoint on clearml-serving: setup and run", serving),
         "sessions": (
             "cut the UCI data into daily labeling sessions and the pinned holdouts",

@@ -297,7 +297,7 @@ class RolloutSettings:
     project: str = "occuloop/rollout"  # the champion pointer and the decision receipts live here
     model_name: str = "occupancy"  # the registered models the pointer chooses among
     holdout_project: str = "occuloop/holdout"  # the pinned holdout (training/holdout.py)
-    on_pass: str = "promote"  # promote: the challenger becomes champion; hold: it stays a candidate (canary: later)
+    on_pass: str = "promote"  # promote: champion now; hold: stays a candidate; canary: `occuloop rollout` ramps it
     gate: GateSettings = GateSettings()
     log: LogSettings = LogSettings()
 
@@ -307,7 +307,52 @@ class RolloutSettings:
             project=environ.get("OCCULOOP_ROLLOUT_PROJECT") or cls.project,
             model_name=environ.get("OCCULOOP_MODEL_NAME") or cls.model_name,
             holdout_project=environ.get("OCCULOOP_HOLDOUT_PROJECT") or cls.holdout_project,
-            on_pass=_choice(environ, "OCCULOOP_GATE_ON_PASS", cls.on_pass, ("promote", "hold")),
+            on_pass=_choice(environ, "OCCULOOP_GATE_ON_PASS", cls.on_pass, ("promote", "hold", "canary")),
             gate=GateSettings.from_env(environ),
             log=LogSettings.from_env(environ),
+        )
+
+
+def _steps(environ: Mapping[str, str], key: str, default: tuple[float, ...]) -> tuple[float, ...]:
+    """`10,50,100` (percent) -> (0.1, 0.5, 1.0); increasing, ending at 100."""
+    raw = environ.get(key) or ""
+    if not raw.strip():
+        return default
+    try:
+        steps = tuple(float(item) / 100.0 for item in raw.split(",") if item.strip())
+    except ValueError:
+        raise SettingsError(f"{key}={raw!r}: expected percentages such as 10,50,100") from None
+    if not steps or steps[-1] != 1.0 or any(not a < b for a, b in zip((0.0, *steps), steps, strict=False)):
+        raise SettingsError(f"{key}={raw!r}: expected increasing percentages above 0 ending at 100")
+    return steps
+
+
+@dataclass(frozen=True)
+class CanarySettings:
+    """`occuloop rollout`: the canary controller's ramp and its live-health thresholds (per evaluation window)."""
+
+    poll_seconds: float = 1.0  # how often the controller reads pointer, tags, routing and metrics
+    steps: tuple[float, ...] = (0.1, 0.5, 1.0)  # canary share of the public endpoint at each step
+    window_seconds: float = 30.0  # a step is judged on at least this long a window ...
+    min_requests: int = 50  # ... holding at least this many canary requests (otherwise it waits for traffic)
+    max_error_rate: float = 0.01  # failed / requests of the canary in the window
+    max_p99_ms: float = 250.0  # the canary's engine p99 latency, worst report in the window
+    max_rate_shift: float = 0.15  # |canary - champion| share of readings predicted occupied, same window
+    silence_seconds: float = 30.0  # the champion is busy but the canary counts nothing this long: it is failing
+    rollout: RolloutSettings = RolloutSettings()
+    serving: ServingSettings = ServingSettings()
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> CanarySettings:
+        return cls(
+            poll_seconds=_float(environ, "OCCULOOP_CANARY_POLL_SECONDS", cls.poll_seconds, low=0.05),
+            steps=_steps(environ, "OCCULOOP_CANARY_STEPS", cls.steps),
+            window_seconds=_float(environ, "OCCULOOP_CANARY_WINDOW_SECONDS", cls.window_seconds, low=0.1),
+            min_requests=_int(environ, "OCCULOOP_CANARY_MIN_REQUESTS", cls.min_requests, low=1, high=10**9),
+            max_error_rate=_float(environ, "OCCULOOP_CANARY_MAX_ERROR_RATE", cls.max_error_rate),
+            max_p99_ms=_float(environ, "OCCULOOP_CANARY_MAX_P99_MS", cls.max_p99_ms, low=0.1),
+            max_rate_shift=_float(environ, "OCCULOOP_CANARY_MAX_RATE_SHIFT", cls.max_rate_shift),
+            silence_seconds=_float(environ, "OCCULOOP_CANARY_SILENCE_SECONDS", cls.silence_seconds, low=0.1),
+            rollout=RolloutSettings.from_env(environ),
+            serving=ServingSettings.from_env(environ),
         )

@@ -20,6 +20,7 @@ from typing import Any
 
 from ..logs import configure_logging
 from ..settings import RolloutSettings
+from .controller import ROLLOUT as ROLLOUT  # `occuloop rollout`, the canary controller
 from .decisions import Outcome, Rollout
 from .receipts import DecidedBy
 from .registry import Registry, RolloutError

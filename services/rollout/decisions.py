@@ -24,7 +24,7 @@ from .assessment import CHALLENGER, CHAMPION, Assessment, assess
 from .gate_rules import TrainingFacts, Verdict, decide
 from .receipts import DecidedBy, HoldoutInfo, PointerMove
 from .registry import PointerConflict, PointerState, Registry, RolloutError
-from .states import CANDIDATE, REJECTED, RETIRED, ModelRecord
+from .states import CANARY, CANDIDATE, REJECTED, RETIRED, ModelRecord
 from .states import CHAMPION as CHAMPION_STATE
 
 logger = logging.getLogger(__name__)
@@ -165,6 +165,10 @@ class Rollout:
                 outcome.receipt_id, _quoted(verdict.reason),
             )  # fmt: skip
             outcomes.append(outcome)
+            if verdict.passed and self.settings.on_pass == "canary":
+                # `occuloop rollout` (controller.py) ramps it and then promotes or rejects it
+                self.registry.set_state(challenger, CANARY, outcome.receipt_id)
+                logger.info("event=canary_requested %s receipt=%s", _fields("", challenger), outcome.receipt_id)
             if not verdict.passed or self.settings.on_pass != "promote":
                 return outcomes
             try:
@@ -192,7 +196,7 @@ class Rollout:
 
     # -- promotion and rollback --------------------------------------------------------------------------------
 
-    def promote(self, model_id: str, reason: str = "") -> Outcome:
+    def promote(self, model_id: str, reason: str = "", *, rule: str = "forced") -> Outcome:
         """Make `model_id` champion whatever the gate would say (the receipt records what it would have said)."""
         target = self.registry.model(model_id)
         for _ in range(ATTEMPTS):
@@ -211,7 +215,7 @@ class Rollout:
                     pointer,
                     scored,
                     advisory,
-                    rule="forced",
+                    rule=rule,
                     reason=f"{reason or 'forced promotion'}; {note}",
                     old_state=RETIRED,
                 )

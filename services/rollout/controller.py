@@ -1,0 +1,380 @@
+"""`occuloop rollout`: the canary controller. It makes serving follow the champion pointer and ramps models tagged
+`canary` (a passed gate with OCCULOOP_GATE_ON_PASS=canary) through the steps, judging live health at each one.
+
+Every poll (`poll_seconds`, 1 s) it reads the pointer, the canary-tagged models, the serving routing and the live
+metrics, and then:
+
+- a ramp in progress: judge the current window (canary_rules.judge); healthy: next step (`event=canary_step`), or
+  after the last step `Rollout.promote` (receipt, pointer, old champion retired; `event=promoted`); unhealthy:
+  weights back to the champion at 100 %, a `rolled_back` receipt with the window's evidence, the model tagged
+  `rejected` (`event=rolled_back reason=...`);
+- a model tagged `canary` and no ramp: register it as a version and start at the first step;
+- otherwise: if the champion pointer's model is not served at 100 %, register it and route everything to it (so
+  `occuloop promote` and `occuloop rollback` reach serving within a poll or two).
+
+Nothing about a ramp lives only in this process. The step is the canary's weight in the control plane, the ramp's
+subject is the `canary` tag, and a rollback in progress is the model's metadata `canary_progress=rolling_back`.
+After a restart (kill -9 included) the controller resumes at the step the weights show and judges it on a fresh
+full window before moving on: a step is never skipped or taken twice. One controller per control plane (writes
+are read-modify-write); run a single replica.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import getpass
+import json
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..logs import configure_logging
+from ..settings import CanarySettings
+from . import receipts
+from .canary_rules import HEALTHY, UNHEALTHY, Counters, Window, judge, same_weights, step_index, weights_for
+from .decisions import Rollout
+from .receipts import DecidedBy, PointerMove
+from .registry import Registry, RolloutError
+from .states import CANARY, CHAMPION, REJECTED, ModelRecord
+
+logger = logging.getLogger(__name__)
+
+PROGRESS = "canary_progress"  # model metadata: ramping | rolling_back | done
+WAIT_LOG_SECONDS = 10.0
+
+
+@dataclass
+class Ramp:
+    model_id: str
+    version: int
+    steps: tuple[float, ...]
+    index: int
+    started: float  # monotonic time the window started
+    canary_base: Counters
+    champion_base: Counters
+    champion_version: int | None
+    worst_p99: float | None = None
+    last_requests: int = 0
+    reference_rate: float | None = None  # the champion's occupied share in the last window it had traffic
+    passed: list[dict[str, Any]] = field(default_factory=list)  # evidence of the steps passed
+    last_wait_log: float = 0.0
+
+    @property
+    def weight(self) -> float:
+        return self.steps[self.index]
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace('"', "'") + '"'
+
+
+class Controller:
+    def __init__(
+        self,
+        settings: CanarySettings,
+        plane: Any,  # serving.endpoints.ServingPlane
+        registry: Registry,
+        decided_by: DecidedBy,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.plane = plane
+        self.registry = registry
+        self.rollout = Rollout(registry, settings.rollout, decided_by)
+        self.decided_by = decided_by
+        self.clock = clock
+        self.ramp: Ramp | None = None
+        self._records: dict[str, ModelRecord] = {}
+
+    # -- reading ------------------------------------------------------------------------------------------------
+
+    def _record(self, model_id: str) -> ModelRecord:
+        if model_id not in self._records:
+            self._records[model_id] = self.registry.model(model_id)
+        return self._records[model_id]
+
+    def _fields(self, prefix: str, model_id: str | None) -> str:
+        if not model_id:
+            return f"{prefix}model_id=none"
+        lineage = self._record(model_id).lineage()
+        return (
+            f"{prefix}model_id={model_id} {prefix}dataset_id={lineage['dataset_id']} "
+            f"{prefix}dataset_version={lineage['dataset_version']}"
+        )
+
+    def _canaries(self) -> list[str]:
+        from clearml import Model
+
+        found = Model.query_models(model_name=self.settings.rollout.model_name, tags=[CANARY], max_results=20)
+        return [str(model.id) for model in found]  # newest first
+
+    @staticmethod
+    def _progress(model_id: str) -> str:
+        from clearml import Model
+
+        return str(Model(model_id=model_id).get_metadata(PROGRESS) or "")
+
+    @staticmethod
+    def _set_progress(model_id: str, value: str) -> None:
+        from clearml import Model
+
+        Model(model_id=model_id).set_metadata(PROGRESS, value, "str")
+
+    def _version_of(self, routing: Any, model_id: str | None) -> int | None:
+        if not model_id:
+            return None
+        for number, served in routing.versions.items():
+            if served == model_id:
+                return int(number)
+        return None
+
+    # -- the loop -----------------------------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        logger.info("event=rollout_ready service_id=%s endpoint=%s steps=%s window_seconds=%g poll_seconds=%g",
+                    self.plane.service_id, self.plane.endpoint, ",".join(f"{s:g}" for s in self.settings.steps),
+                    self.settings.window_seconds, self.settings.poll_seconds)  # fmt: skip
+        while not stop.is_set():
+            try:
+                self.tick()
+            except Exception as error:  # the top of the loop: the next poll retries from server state
+                logger.exception("event=rollout_step_failed detail=%s", _quoted(str(error)))
+                self.ramp = None  # re-read everything from the server next time
+            stop.wait(self.settings.poll_seconds)
+
+    def tick(self) -> None:
+        pointer = self.registry.pointer.read()
+        routing = self.plane.current_routing()
+        canaries = self._canaries()
+        if pointer.model_id in canaries:  # promoted meanwhile (or a crash between pointer move and retag)
+            self.registry.set_state(self._record(pointer.model_id), CHAMPION, pointer.decision_id or "")
+            canaries.remove(pointer.model_id)
+            if self.ramp is not None and self.ramp.model_id == pointer.model_id:
+                self.ramp = None
+        if self.ramp is not None and self.ramp.model_id not in canaries:
+            logger.warning("event=canary_abandoned model_id=%s detail=%s", self.ramp.model_id,
+                           _quoted("no longer tagged canary"))  # fmt: skip
+            self.ramp = None
+        if self.ramp is None and canaries:
+            self.ramp = self._start_or_resume(canaries, pointer.model_id, routing)
+        if self.ramp is not None:
+            self._advance(self.ramp, pointer.model_id, routing)
+            return
+        self._follow_champion(pointer.model_id, routing)
+
+    def _follow_champion(self, champion: str | None, routing: Any) -> None:
+        if not champion:
+            return
+        version = self._version_of(routing, champion)
+        if version is not None and same_weights(routing.weights, {version: 1.0}):
+            return
+        started = self.clock()
+        if version is None:
+            version = self.plane.register_version(champion)
+        self.plane.set_canary({version: 1.0})
+        logger.info("event=champion_routed %s version=%d seconds=%.2f", self._fields("", champion), version,
+                    self.clock() - started)  # fmt: skip
+
+    # -- the ramp -----------------------------------------------------------------------------------------------
+
+    def _start_or_resume(self, canaries: list[str], champion: str | None, routing: Any) -> Ramp | None:
+        routed = [m for m in canaries if routing.weights.get(self._version_of(routing, m) or -1, 0.0) > 0]
+        model_id = (routed or canaries)[0]
+        if self._progress(model_id) == "rolling_back":  # a rollback was under way when the controller stopped
+            champion_version = self._version_of(routing, champion)
+            self._reject(model_id, champion, champion_version, "resumed", "finishing an interrupted rollback", {})
+            return None
+        steps = self.settings.steps if champion else (1.0,)  # the first model has nothing to share traffic with
+        champion_version = self._version_of(routing, champion)
+        if champion and champion_version is None:
+            champion_version = self.plane.register_version(champion)
+        version = self._version_of(routing, model_id)
+        index = -1 if version is None else step_index(routing.weights.get(version, 0.0), steps)
+        if version is None:
+            version = self.plane.register_version(model_id)
+        ramp = self._window(
+            Ramp(model_id, version, steps, max(index, 0), 0.0, Counters(), Counters(), champion_version)
+        )
+        if index >= 0:
+            logger.info("event=canary_resumed %s %s version=%d weight=%g step=%d/%d", self._fields("", model_id),
+                        self._fields("champion_", champion), version, ramp.weight, index + 1, len(steps))  # fmt: skip
+            return ramp
+        self._set_progress(model_id, "ramping")
+        self.plane.set_canary(weights_for(champion_version, version, ramp.weight))
+        logger.info("event=canary_step %s %s version=%d weight=%g step=1/%d", self._fields("", model_id),
+                    self._fields("champion_", champion), version, ramp.weight, len(steps))  # fmt: skip
+        return ramp
+
+    def _window(self, ramp: Ramp) -> Ramp:
+        """Start a fresh evaluation window at the ramp's current step."""
+        metrics = self.plane.read_metrics()
+        ramp.started = self.clock()
+        ramp.canary_base = Counters.of(metrics.get(ramp.version))
+        ramp.champion_base = Counters.of(metrics.get(ramp.champion_version)) if ramp.champion_version else Counters()
+        ramp.last_requests = ramp.canary_base.requests
+        ramp.worst_p99 = None
+        return ramp
+
+    def _advance(self, ramp: Ramp, champion: str | None, routing: Any) -> None:
+        champion_version = self._version_of(routing, champion)
+        if champion_version != ramp.champion_version:  # the pointer moved during the ramp (an operator)
+            if champion and champion_version is None:
+                champion_version = self.plane.register_version(champion)
+            ramp.champion_version = champion_version
+            ramp.champion_base = Counters.of(self.plane.read_metrics().get(champion_version or -1))
+        wanted = weights_for(ramp.champion_version, ramp.version, ramp.weight)
+        if not same_weights(routing.weights, wanted):  # someone changed the routing: put the step back
+            self.plane.set_canary(wanted)
+        metrics = self.plane.read_metrics()
+        now = Counters.of(metrics.get(ramp.version))
+        canary = now.since(ramp.canary_base)
+        latest = metrics.get(ramp.version)
+        if latest is not None and now.requests != ramp.last_requests and latest.latency_p99_ms is not None:
+            ramp.worst_p99 = max(ramp.worst_p99 or 0.0, float(latest.latency_p99_ms))  # a new report
+        ramp.last_requests = now.requests
+        champ = None
+        if ramp.champion_version is not None and ramp.weight < 1.0:
+            champ = Counters.of(metrics.get(ramp.champion_version)).since(ramp.champion_base)
+        window = Window(self.clock() - ramp.started, ramp.weight, canary, champ, ramp.worst_p99)
+        health = judge(window, self.settings, ramp.reference_rate)
+        if health.verdict == UNHEALTHY:
+            self._reject(ramp.model_id, champion, ramp.champion_version, health.rule, health.reason,
+                         {**health.facts, "steps_passed": ramp.passed})  # fmt: skip
+            self.ramp = None
+            return
+        if health.verdict != HEALTHY:
+            if self.clock() - ramp.last_wait_log >= WAIT_LOG_SECONDS:
+                ramp.last_wait_log = self.clock()
+                logger.info("event=canary_waiting model_id=%s weight=%g rule=%s detail=%s", ramp.model_id,
+                            ramp.weight, health.rule, _quoted(health.reason))  # fmt: skip
+            return
+        logger.info("event=canary_healthy %s weight=%g detail=%s window=%s", self._fields("", ramp.model_id),
+                    ramp.weight, _quoted(health.reason), json.dumps(health.facts))  # fmt: skip
+        ramp.passed.append(health.facts)
+        if champ is not None and champ.occupied_rate is not None and champ.readings >= self.settings.min_requests:
+            ramp.reference_rate = champ.occupied_rate
+        if ramp.index + 1 >= len(ramp.steps):
+            self._promote(ramp, champion)
+            self.ramp = None
+            return
+        ramp.index += 1
+        self.plane.set_canary(weights_for(ramp.champion_version, ramp.version, ramp.weight))
+        self._window(ramp)
+        logger.info("event=canary_step %s %s version=%d weight=%g step=%d/%d", self._fields("", ramp.model_id),
+                    self._fields("champion_", champion), ramp.version, ramp.weight, ramp.index + 1,
+                    len(ramp.steps))  # fmt: skip
+
+    # -- the two endings ----------------------------------------------------------------------------------------
+
+    def _promote(self, ramp: Ramp, champion: str | None) -> None:
+        steps = ", ".join(f"{step * 100:g} %" for step in ramp.steps)
+        try:
+            outcome = self.rollout.promote(
+                ramp.model_id, f"canary healthy at {steps} of the traffic ({len(ramp.passed)} windows)", rule="canary"
+            )
+        except RolloutError as error:  # e.g. an operator made it champion meanwhile
+            logger.warning("event=canary_promote_refused model_id=%s detail=%s", ramp.model_id, _quoted(str(error)))
+            return
+        self._set_progress(ramp.model_id, "done")
+        logger.info("event=canary_done model_id=%s outcome=promoted receipt=%s", ramp.model_id, outcome.receipt_id)
+
+    def _reject(
+        self, model_id: str, champion: str | None, champion_version: int | None, rule: str, reason: str,
+        facts: dict[str, Any],
+    ) -> None:  # fmt: skip
+        started = self.clock()
+        self._set_progress(model_id, "rolling_back")
+        if champion_version is not None:
+            self.plane.set_canary({champion_version: 1.0})  # users first: the champion takes everything back
+        routed = self.clock() - started
+        record = self._record(model_id)
+        champion_record = self._record(champion) if champion else None
+        receipt = receipts.build(
+            decision="rolled_back",
+            decided_by=self.decided_by,
+            rule=f"canary:{rule}",
+            reason=reason,
+            challenger=record,
+            champion=champion_record,
+            assessment=None,
+            verdict=None,
+            holdout=None,
+            thresholds=self.settings.rollout.gate,
+            pointer=PointerMove(champion, champion, None),
+        )
+        canary_settings = {
+            k: v for k, v in dataclasses.asdict(self.settings).items() if k not in ("rollout", "serving")
+        }
+        receipt["canary"] = {"window": facts, "thresholds": canary_settings}
+        task = self.registry.open_receipt("rolled_back", model_id)
+        self.registry.seal_receipt(task, receipt, model_id)
+        self.registry.set_state(record, REJECTED, str(task.id))
+        self._set_progress(model_id, "done")
+        logger.info("event=rolled_back %s %s rule=canary:%s receipt=%s routed_back_seconds=%.2f reason=%s",
+                    self._fields("", model_id), self._fields("champion_", champion), rule, task.id, routed,
+                    _quoted(reason))  # fmt: skip
+
+
+# -- the command --------------------------------------------------------------------------------------------------
+
+
+class RolloutCommand:
+    """`occuloop rollout [--once] [--poll-seconds S] [--window-seconds S] [--steps 10,50,100]`."""
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.description = (
+            "The canary controller: serving follows the champion pointer; models tagged canary (a passed gate with "
+            "OCCULOOP_GATE_ON_PASS=canary) are ramped through the steps on live health, then promoted or rolled back."
+        )
+        parser.epilog = (
+            "environment: OCCULOOP_CANARY_POLL_SECONDS (1), OCCULOOP_CANARY_STEPS (10,50,100), "
+            "OCCULOOP_CANARY_WINDOW_SECONDS (30), OCCULOOP_CANARY_MIN_REQUESTS (50), OCCULOOP_CANARY_MAX_ERROR_RATE "
+            "(0.01), OCCULOOP_CANARY_MAX_P99_MS (250), OCCULOOP_CANARY_MAX_RATE_SHIFT (0.15), "
+            "OCCULOOP_CANARY_SILENCE_SECONDS (30), the OCCULOOP_SERVING_* and rollout variables, CLEARML_*."
+        )
+        parser.add_argument("--once", action="store_true", help="one pass, then exit")
+        parser.add_argument("--poll-seconds", type=float, help="how often to read the server state")
+        parser.add_argument("--window-seconds", type=float, help="the minimum evaluation window of a step")
+        parser.add_argument("--steps", help="canary shares in percent, e.g. 10,50,100")
+
+    def run(self, args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+        overrides = {"OCCULOOP_CANARY_STEPS": args.steps} if args.steps else {}
+        settings = CanarySettings.from_env({**environ, **overrides})
+        if args.poll_seconds:
+            settings = dataclasses.replace(settings, poll_seconds=args.poll_seconds)
+        if args.window_seconds:
+            settings = dataclasses.replace(settings, window_seconds=args.window_seconds)
+        configure_logging(settings.rollout.log)
+        from serving.endpoints import ensure_control_plane
+
+        serving = settings.serving
+        plane = ensure_control_plane(
+            serving.service_name,
+            serving.service_project,
+            endpoint=serving.endpoint,
+            engine_options={"prediction_log_rate": serving.prediction_log_rate,
+                            "metrics_seconds": serving.metrics_seconds},
+        )  # fmt: skip
+        who = f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()}"
+        controller = Controller(settings, plane, Registry(settings.rollout), DecidedBy("canary", who,
+                                                                                       "occuloop rollout"))  # fmt: skip
+        if args.once:
+            controller.tick()
+            return 0
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        controller.run(stop)
+        logger.info("event=rollout_stopped")
+        return 0
+
+
+ROLLOUT = RolloutCommand()
