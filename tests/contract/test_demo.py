@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -15,7 +17,7 @@ from services.loop_state import Api, read, receipt
 from tests.support.sync import free_port
 
 
-def test_the_loop_end_to_end_and_a_resumed_run_changes_nothing(tmp_path: Path) -> None:
+def test_the_loop_end_to_end_through_ctrl_c_and_resume(tmp_path: Path) -> None:
     data_dir = tmp_path / "demo"
     ports = {name: free_port() for name in ("api", "files", "sync", "trigger", "serving")}
     argv = [
@@ -25,11 +27,25 @@ def test_the_loop_end_to_end_and_a_resumed_run_changes_nothing(tmp_path: Path) -
         "--serving-port", str(ports["serving"]),
     ]  # fmt: skip
     env = inherited_environment(os.environ)
+
+    # Ctrl-C after the first session: every process stops cleanly, nothing is left listening
+    interrupted = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert interrupted.stdout is not None
+    for line in interrupted.stdout:
+        if line.startswith("2015-02-04"):
+            interrupted.send_signal(signal.SIGINT)
+            break
+    assert interrupted.wait(timeout=120) == 130
+    for name, port in ports.items():
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", port)) != 0, f"{name} still listening after Ctrl-C"
+
     first = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=1200)
     logs = "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted((data_dir / "logs").glob("*.log")))
     assert first.returncode == 0, first.stdout + first.stderr + logs
     lines = first.stdout.splitlines()
     assert any(line.startswith("2015-02-05 (flipped)") and "quarantined: label_disagreement" in line for line in lines)
+    assert "resuming: 1 of 4 sessions already played" in first.stdout
     assert "occuloop demo — done" in first.stdout and str(data_dir.resolve()) in first.stdout
     # the endpoint answered through clearml-serving, naming the model and the data that gave the answer
     curl = next(line for line in lines if line.strip().startswith("curl -s"))
