@@ -339,6 +339,9 @@ class CanarySettings:
     max_p99_ms: float = 250.0  # the canary's engine p99 latency, worst report in the window
     max_rate_shift: float = 0.15  # |canary - champion| share of readings predicted occupied, same window
     silence_seconds: float = 30.0  # the champion is busy but the canary counts nothing this long: it is failing
+    probe_url: str = ""  # the inference app (e.g. http://occuloop-serving:9090): a new version must answer a
+    # reading on its own endpoint before it gets user traffic; empty: no probe
+    probe_seconds: float = 30.0  # ... within this long (the app picks new versions up on its next poll)
     rollout: RolloutSettings = RolloutSettings()
     serving: ServingSettings = ServingSettings()
 
@@ -353,6 +356,8 @@ class CanarySettings:
             max_p99_ms=_float(environ, "OCCULOOP_CANARY_MAX_P99_MS", cls.max_p99_ms, low=0.1),
             max_rate_shift=_float(environ, "OCCULOOP_CANARY_MAX_RATE_SHIFT", cls.max_rate_shift),
             silence_seconds=_float(environ, "OCCULOOP_CANARY_SILENCE_SECONDS", cls.silence_seconds, low=0.1),
+            probe_url=environ.get("OCCULOOP_CANARY_PROBE_URL") or cls.probe_url,
+            probe_seconds=_float(environ, "OCCULOOP_CANARY_PROBE_SECONDS", cls.probe_seconds, low=1.0),
             rollout=RolloutSettings.from_env(environ),
             serving=ServingSettings.from_env(environ),
         )

@@ -31,6 +31,8 @@ import signal
 import socket
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +50,9 @@ logger = logging.getLogger(__name__)
 
 PROGRESS = "canary_progress"  # model metadata: ramping | rolling_back | done
 WAIT_LOG_SECONDS = 10.0
+
+
+PROBE_READING = {"Temperature": 23.2, "Humidity": 27.27, "Light": 426.0, "CO2": 721.25, "HumidityRatio": 0.00479}
 
 
 @dataclass
@@ -207,11 +212,38 @@ class Controller:
             logger.info("event=canary_resumed %s %s version=%d weight=%g step=%d/%d", self._fields("", model_id),
                         self._fields("champion_", champion), version, ramp.weight, index + 1, len(steps))  # fmt: skip
             return ramp
+        failure = self._probe(version)
+        if failure is not None:  # it cannot answer: no user request ever reaches it
+            self._reject(model_id, champion, champion_version, "probe", failure, {"probe": failure})
+            return None
         self._set_progress(model_id, "ramping")
         self.plane.set_canary(weights_for(champion_version, version, ramp.weight))
         logger.info("event=canary_step %s %s version=%d weight=%g step=1/%d", self._fields("", model_id),
                     self._fields("champion_", champion), version, ramp.weight, len(steps))  # fmt: skip
         return ramp
+
+    def _probe(self, version: int) -> str | None:
+        """Ask the new version on its own endpoint (`<endpoint>/<n>`, which users do not call) before it gets any
+        traffic: None once it answers a reading, else the last failure when `probe_seconds` have passed."""
+        if not self.settings.probe_url:
+            return None
+        url = f"{self.settings.probe_url.rstrip('/')}/serve/{self.settings.serving.endpoint}/{version}"
+        body = json.dumps(PROBE_READING).encode()
+        deadline = time.monotonic() + self.settings.probe_seconds
+        last = "no answer"
+        while time.monotonic() < deadline:
+            request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    if response.status == 200:
+                        return None
+            except urllib.error.HTTPError as error:
+                last = f"HTTP {error.code} {error.read()[:200].decode(errors='replace')}"
+            except OSError as error:
+                last = str(error)
+            time.sleep(0.5)
+        logger.warning("event=canary_probe_failed version=%d detail=%s", version, _quoted(last))
+        return f"version {version} did not answer a reading within {self.settings.probe_seconds:g} s: {last}"
 
     def _window(self, ramp: Ramp) -> Ramp:
         """Start a fresh evaluation window at the ramp's current step."""
