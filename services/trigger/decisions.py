@@ -71,16 +71,21 @@ def next_action(runs: list[Run], mine: set[str], now: datetime, stale_seconds: f
     The earliest clone is the run, whoever made it: a clone is complete the moment it exists (one request), and
     enqueueing is atomic on the server, so two replicas enqueueing it at once yield one queued run. Surplus clones
     (a lost race) are deleted by their maker, or by anyone once they are stale (their maker went away)."""
+    def removable(candidates: list[Run]) -> tuple[str, ...]:
+        return tuple(
+            run.task_id
+            for run in candidates
+            if run.status == "created" and (run.task_id in mine or seconds_since(run.created, now) >= stale_seconds)
+        )
+
     launched = [run for run in runs if run.status != "created"]
-    if launched:
-        return Action("done", min(launched, key=lambda run: (run.created, run.task_id)).task_id)
+    if launched:  # clones that lost the race to this one are surplus, whoever made them
+        run = min(launched, key=lambda run: (run.created, run.task_id))
+        return Action("done", run.task_id, removable([other for other in runs if other.task_id != run.task_id]))
     if not runs:
         return Action("clone")
     first, *surplus = sorted(runs, key=lambda run: (run.created, run.task_id))
-    discard = tuple(
-        run.task_id for run in surplus if run.task_id in mine or seconds_since(run.created, now) >= stale_seconds
-    )
-    return Action("enqueue", first.task_id, discard)
+    return Action("enqueue", first.task_id, removable(surplus))
 
 
 def to_train(versions: list[Version], done: set[str], now: datetime, coalesce_seconds: float) -> list[Version]:

@@ -35,6 +35,11 @@ def test_a_version_without_runs_is_cloned_and_an_enqueued_one_is_done() -> None:
     assert next_action([run("a", "failed")], set(), NOW, 60).kind == "done"  # enqueued once: not retrained
 
 
+def test_a_clone_that_lost_to_an_already_enqueued_run_is_removed_by_its_maker() -> None:
+    action = next_action([run("winner", "queued", second=1), run("mine", second=2)], {"mine"}, NOW, 60)
+    assert (action.kind, action.run_id, action.discard) == ("done", "winner", ("mine",))
+
+
 def test_the_earliest_clone_is_enqueued_by_anyone_and_surplus_clones_go() -> None:
     action = next_action([run("late", second=30), run("early", second=10)], {"late"}, NOW, 60)
     assert (action.kind, action.run_id, action.discard) == ("enqueue", "early", ("late",))

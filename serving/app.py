@@ -1,0 +1,42 @@
+"""The ASGI app `occuloop serving run` starts: clearml-serving's inference app, unchanged, plus one error handler.
+
+A body that is valid JSON but not an object or a string (e.g. `Infinity`, which Python's JSON parser accepts) fails
+FastAPI's body validation, and the stock handler then fails to encode the offending value (`inf` is not JSON)
+and answers 500. Such a body is the caller's mistake: it gets a 422 that says what the body must be.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from clearml_serving.serving.main import app
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+
+def _printable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(key): _printable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_printable(item) for item in value]
+    return value
+
+
+async def invalid_body(_request: Request, error: RequestValidationError) -> JSONResponse:
+    problems = [
+        {"field": ".".join(str(part) for part in item.get("loc", ())), "error": str(item.get("msg", ""))}
+        for item in _printable(list(error.errors()))
+    ]
+    return JSONResponse(
+        status_code=422,
+        content={"error": 'the body must be a JSON object: one reading, or {"readings": [...]}', "problems": problems},
+    )
+
+
+app.add_exception_handler(RequestValidationError, invalid_body)
+
+__all__ = ["app"]
