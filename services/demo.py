@@ -14,16 +14,19 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import random
 import shutil
 import sys
+import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from training.sessions import training_sessions
+from training.sessions import holdouts, training_sessions
 
 from .child_processes import (
     Child,
@@ -92,6 +95,7 @@ class Loop:
         self.env = env
         self.fast = fast
         self.children: dict[str, Child] = {}
+        self.traffic: Traffic | None = None
         self.api = Api(server.api_url, env["CLEARML_API_ACCESS_KEY"], env["CLEARML_API_SECRET_KEY"])
 
     def start(self) -> None:
@@ -101,6 +105,7 @@ class Loop:
             "CLEARML_AGENT_SKIP_PYTHON_ENV_INSTALL": "1",  # run tasks with this interpreter: no venv, no pip
             "CLEARML_AGENT_SKIP_PIP_VENV_INSTALL": sys.executable,
             "CLEARML_AGENT_QUEUE_POLL_FREQ_SEC": "1",
+            "OCCULOOP_GATE_ON_PASS": "canary",  # the gate tasks the agent runs hand passing models to the canary
         }
         self._spawn(
             "agent",
@@ -127,6 +132,20 @@ class Loop:
             [sys.executable, "-m", "services.cli", "sync", "--inbox", str(self.inbox), "--port", str(self.ports["sync"]),
              "--quiet-seconds", "3600", "--trigger-url", f"http://127.0.0.1:{self.ports['trigger']}/notify"],
         )  # fmt: skip
+        overrides = {key: value for key, value in self.env.items() if key.startswith("OCCULOOP_CANARY_")}
+        self._spawn("rollout", [sys.executable, "-m", "services.cli", "rollout"], CANARY_ENV | overrides | {
+            "OCCULOOP_CANARY_PROBE_URL": f"http://127.0.0.1:{self.ports['serving']}"
+        })  # fmt: skip
+        self.wait(
+            "the serving control plane",
+            lambda: self.api.call("tasks.get_all", {"name": "^occuloop serving$", "only_fields": ["id"]})["tasks"],
+            120,
+        )
+        self._spawn(
+            "serving",
+            [sys.executable, "-m", "services.cli", "serving", "run", "--port", str(self.ports["serving"])],
+            {"OCCULOOP_SERVING_POLL_SECONDS": "1"},
+        )
         self.wait("the sync service", lambda: _get(f"http://127.0.0.1:{self.ports['sync']}/healthz") is not None, 90)
         self.wait(
             "the trigger service",
@@ -134,6 +153,13 @@ class Loop:
             90,
         )
         self.wait("the agent", lambda: bool(self.api.call("workers.get_all", {}).get("workers")), 90)
+        self.wait("the inference app", lambda: _status_of(self.serving_url) is not None, 180)
+        self.traffic = Traffic(self.serving_url)
+        threading.Thread(target=self.traffic.run, name="users", daemon=True).start()
+
+    @property
+    def serving_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['serving']}/serve/occupancy"
 
     @property
     def inbox(self) -> Path:
@@ -165,10 +191,61 @@ class Loop:
         raise ChildFailed(f"timed out after {timeout:.0f} s waiting for {what}")
 
     def stop(self) -> None:
-        for name in ("sync", "trigger", "serving", "agent"):  # the sync first: it finalizes what is pending
+        if self.traffic is not None:
+            self.traffic.stop.set()
+        for name in ("sync", "trigger", "rollout", "serving", "agent"):  # the sync first: it finalizes its batch
             child = self.children.get(name)
             if child is not None:
                 child.stop(timeout=60)
+
+
+# The demo's canary: short windows, because its users are a request loop of ~40 readings a second, not a building
+# (OCCULOOP_CANARY_* in the environment win).
+CANARY_ENV = {
+    "OCCULOOP_CANARY_WINDOW_SECONDS": "3",
+    "OCCULOOP_CANARY_MIN_REQUESTS": "40",  # the prediction-rate comparison needs a few dozen answers per side
+    "OCCULOOP_CANARY_MAX_RATE_SHIFT": "0.25",
+    "OCCULOOP_CANARY_POLL_SECONDS": "0.5",
+    "OCCULOOP_CANARY_SILENCE_SECONDS": "10",
+    "OCCULOOP_CANARY_MAX_P99_MS": "1000",  # training runs on the same two cores meanwhile
+    "OCCULOOP_SERVING_METRICS_SECONDS": "1",
+}
+
+
+class Traffic:
+    """The building's sensors: one reading at a time, about 40 a second, drawn at random from the pinned holdout
+    (random, so that champion and canary see the same mix of day and night within a short window)."""
+
+    def __init__(self, url: str) -> None:
+        from training.schema import FEATURES
+
+        self.url = url
+        frame = holdouts()["test1"]
+        self.readings = [{name: float(row[name]) for name in FEATURES} for _, row in frame.iterrows()]
+        random.Random(0).shuffle(self.readings)
+        self.stop = threading.Event()
+        self.answers: list[int] = []
+
+    def run(self) -> None:
+        index = 0
+        while not self.stop.wait(0.025):
+            status = _status_of(self.url, self.readings[index % len(self.readings)])
+            self.answers.append(status or 0)
+            index += 1
+
+
+def _status_of(url: str, reading: dict[str, Any] | None = None) -> int | None:
+    """The HTTP status of one prediction request (None: nothing listens)."""
+    request = urllib.request.Request(
+        url, data=json.dumps(reading or SAMPLE_READING).encode(), headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+    except OSError:
+        return None
 
 
 def _get(url: str) -> dict[str, Any] | None:
@@ -191,7 +268,7 @@ COLUMNS = (
     "session", "version", "rows", "validation", "training run", "holdout acc % [95% CI] (vs champion)", "gate",
     "champion",
 )  # fmt: skip
-WIDTHS = (21, 7, 5, 32, 12, 44, 36, 12)
+WIDTHS = (21, 7, 5, 32, 12, 44, 62, 12)
 
 
 def _row(values: tuple[str, ...]) -> str:
@@ -199,12 +276,21 @@ def _row(values: tuple[str, ...]) -> str:
 
 
 def play(loop: Loop, step: Step) -> tuple[str, ...]:
-    """Deliver one session as the labeling tool would, press "upload", follow it through the loop."""
-    deliver(loop.inbox, days=[step.day], corrupt={step.day: step.corrupt} if step.corrupt else None)
-    answer = _press_upload(f"http://127.0.0.1:{loop.ports['sync']}")
+    """Deliver one session as the labeling tool would, press "upload", follow it through the loop. A session the
+    loop already took in before an interrupt is not delivered again: it is followed from where it is."""
     label = f"{step.day}" + (f" ({step.corrupt})" if step.corrupt else "")
+    reason_file = loop.inbox / "quarantine" / f"{step.day}.csv.reason.json"
+    taken = next(
+        (v for v in read(loop.api).versions if f"{step.day}.csv" in v.sessions.split(", ") and v.completed), None
+    )
+    if step.corrupt and reason_file.exists():
+        answer: dict[str, Any] = {"status": "quarantined"}
+    elif not step.corrupt and taken is not None:
+        answer = {"status": "synced", "dataset_id": taken.dataset_id, "version": taken.version, "rows": "-"}
+    else:
+        deliver(loop.inbox, days=[step.day], corrupt={step.day: step.corrupt} if step.corrupt else None)
+        answer = _press_upload(f"http://127.0.0.1:{loop.ports['sync']}")
     if answer.get("status") != "synced":
-        reason_file = loop.inbox / "quarantine" / f"{step.day}.csv.reason.json"
         reasons = json.loads(reason_file.read_text())["reasons"] if reason_file.exists() else [answer.get("status")]
         return (label, "-", "-", f"quarantined: {','.join(map(str, reasons))}", "-", "-", "never trained", "-")
     dataset_id = str(answer["dataset_id"])
@@ -219,8 +305,8 @@ def play(loop: Loop, step: Step) -> tuple[str, ...]:
         decision = state.decision_for(run.model_id)
         if decision is None:
             return None  # the gate task runs after the training run
-        if decision.decision == "gate_passed" and state.decision_for(run.model_id, ("promoted",)) is None:
-            return None  # a passed gate promotes (OCCULOOP_GATE_ON_PASS=promote): wait for the pointer to move
+        if decision.decision == "gate_passed" and state.decision_for(run.model_id, ("promoted", "rolled_back")) is None:
+            return None  # a passed model goes through the canary: wait until it is promoted or rolled back
         return state
 
     state = loop.wait(f"the training run and gate of {dataset_id}", finished, STEP_TIMEOUT_SECONDS)
@@ -237,6 +323,10 @@ def play(loop: Loop, step: Step) -> tuple[str, ...]:
             scores += f" vs {accuracy_with_ci(models.get('champion'))}"
         verdict = "passed" if decision.decision == "gate_passed" else "refused"
         gate = f"{verdict}: {found.get('rule', '?')}"
+        if decision.decision == "gate_passed":
+            ended = state.decision_for(run.model_id, ("promoted", "rolled_back"))
+            canary = "-> champion" if ended and ended.decision == "promoted" else "rolled back"
+            gate = f"{gate}; canary {canary}"
     return (
         label, str(answer.get("version")), str(answer.get("rows")), "accepted", run.run_id[:12], scores, gate,
         (state.champion or "-")[:12],
@@ -246,24 +336,13 @@ def play(loop: Loop, step: Step) -> tuple[str, ...]:
 SAMPLE_READING = {"Temperature": 23.2, "Humidity": 27.27, "Light": 426.0, "CO2": 721.25, "HumidityRatio": 0.00479}
 
 
-def serve_champion(loop: Loop, champion: str) -> tuple[str, dict[str, Any]]:
-    """Point the public `occupancy` endpoint at the champion and start clearml-serving's inference app; returns
-    the prediction URL and one answer (which names the model and dataset that gave it)."""
-    setup = spawn(
-        "serving-setup",
-        [sys.executable, "-m", "services.cli", "serving", "setup", "--model-id", champion, "--weights", "1"],
-        log_path=loop.logs / "serving-setup.log", env=loop.env, cwd=loop.data_dir,
-    )  # fmt: skip
-    if setup.process.wait(timeout=300) != 0:
-        raise setup.failure("failed")
-    port = loop.ports["serving"]
-    if "serving" not in loop.children:
-        loop._spawn("serving", [sys.executable, "-m", "services.cli", "serving", "run", "--port", str(port)])
-    url = f"http://127.0.0.1:{port}/serve/occupancy"
+def ask_endpoint(loop: Loop, champion: str) -> tuple[str, dict[str, Any]]:
+    """One prediction from the public `occupancy` endpoint, once it answers with the champion (the canary
+    controller routes it there); returns the URL and the answer, which names the model and data behind it."""
 
     def answer() -> dict[str, Any] | None:
         request = urllib.request.Request(
-            url, data=json.dumps(SAMPLE_READING).encode(), headers={"Content-Type": "application/json"}
+            loop.serving_url, data=json.dumps(SAMPLE_READING).encode(), headers={"Content-Type": "application/json"}
         )
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
@@ -272,7 +351,7 @@ def serve_champion(loop: Loop, champion: str) -> tuple[str, dict[str, Any]]:
             return None
         return value if isinstance(value, dict) and value.get("model_id") == champion else None
 
-    return url, loop.wait("the inference app to answer with the champion", answer, 240)
+    return loop.serving_url, loop.wait("the endpoint to answer with the champion", answer, 120)
 
 
 def _summary(loop: Loop, state: LoopState) -> str:
@@ -338,13 +417,14 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             key = f"{index}:{step.day}:{step.corrupt or ''}"
             if key in done:
                 continue
-            print(_row(play(loop, step)), flush=True)
+            row = play(loop, step)
             done.append(key)
             _record(data_dir, done)
+            print(_row(row), flush=True)
         state = read(loop.api)
         print(_summary(loop, state))
         if state.champion:
-            url, answer = serve_champion(loop, state.champion)
+            url, answer = ask_endpoint(loop, state.champion)
             body = json.dumps(SAMPLE_READING)
             print(f"The endpoint (clearml-serving inference app, log in {loop.logs / 'serving.log'}):")
             print(f"  curl -s {url} -H 'Content-Type: application/json' -d '{body}'")
