@@ -71,6 +71,7 @@ def next_action(runs: list[Run], mine: set[str], now: datetime, stale_seconds: f
     The earliest clone is the run, whoever made it: a clone is complete the moment it exists (one request), and
     enqueueing is atomic on the server, so two replicas enqueueing it at once yield one queued run. Surplus clones
     (a lost race) are deleted by their maker, or by anyone once they are stale (their maker went away)."""
+
     def removable(candidates: list[Run]) -> tuple[str, ...]:
         return tuple(
             run.task_id
