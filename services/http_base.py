@@ -150,3 +150,51 @@ class Handler(BaseHTTPRequestHandler):
 
     def reply_json(self, status: int, document: Any) -> None:
         self.reply(status, json.dumps(document, separators=(",", ":")).encode("utf-8"), "application/json")
+
+
+class ServiceHandler(Handler):
+    """The small HTTP API of a long-running service: `GET /healthz`, `GET /status` (the service's `status()`),
+    and whatever POST its subclass answers."""
+
+    post_hint = ""  # e.g. "POST /sync": named in 404 answers
+
+    @property
+    def service(self) -> Any:
+        return self.server.context
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        if path == "/healthz":
+            self.reply_json(200, {"status": "ok"})
+        elif path == "/status":
+            self.reply_json(200, self.service.status())
+        else:
+            self.reply_json(404, {"error": f"unknown path; try {self.post_hint} or GET /status"})
+
+
+def serve_until_signalled(
+    name: str, host: str, port: int, handler: type[BaseHTTPRequestHandler], service: Any, started: str
+) -> int:
+    """Run `service.run(stop)` with its HTTP API beside it until SIGTERM/SIGINT; `started` is the log line's
+    extra fields. The service finishes its own work after `stop` is set (e.g. the sync finalizes its batch)."""
+    import signal
+
+    stop = threading.Event()
+
+    def on_signal(number: int, _frame: object) -> None:
+        logger.info("event=%s_stopping signal=%s", name, signal.Signals(number).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    http = Server((host, port), handler, service)
+    threading.Thread(target=http.serve_forever, name=f"{name}-http", daemon=True).start()
+    logger.info("event=%s_started http=http://%s:%d %s", name, host, http.port, started)
+    print(f"occuloop {name}: http://{host}:{http.port}", flush=True)
+    try:
+        service.run(stop)
+    finally:
+        http.shutdown()
+        http.server_close()
+    logger.info("event=%s_stopped", name)
+    return 0

@@ -8,15 +8,13 @@ import dataclasses
 import fcntl
 import json
 import logging
-import signal
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO
 
 from ..clearml_gateway import DatasetGateway
-from ..http_base import Server
+from ..http_base import serve_until_signalled
 from ..logs import configure_logging
 from ..settings import SettingsError, SyncSettings
 from .http import SyncHandler
@@ -114,26 +112,8 @@ def _once(service: SyncService) -> int:
 
 
 def _serve(service: SyncService, settings: SyncSettings) -> int:
-    stop = threading.Event()
-
-    def on_signal(number: int, _frame: object) -> None:
-        logger.info("event=sync_stopping signal=%s action=finalize_pending", signal.Signals(number).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    http = Server((settings.http_host, settings.http_port), SyncHandler, service)
-    threading.Thread(target=http.serve_forever, name="sync-http", daemon=True).start()
-    logger.info(
-        "event=sync_started inbox=%s dataset=%s/%s http=http://%s:%d quiet_seconds=%g batch_size=%d",
-        settings.inbox.resolve(), settings.dataset_project, settings.dataset_name, settings.http_host, http.port,
-        settings.quiet_seconds, settings.batch_size,
-    )  # fmt: skip
-    print(f"occuloop sync: inbox {settings.inbox.resolve()}  http://{settings.http_host}:{http.port}", flush=True)
-    try:
-        service.run(stop)
-    finally:
-        http.shutdown()
-        http.server_close()
-    logger.info("event=sync_stopped")
-    return 0
+    started = (
+        f"inbox={settings.inbox.resolve()} dataset={settings.dataset_project}/{settings.dataset_name} "
+        f"quiet_seconds={settings.quiet_seconds:g} batch_size={settings.batch_size}"
+    )
+    return serve_until_signalled("sync", settings.http_host, settings.http_port, SyncHandler, service, started)

@@ -12,27 +12,14 @@ from __future__ import annotations
 import dataclasses
 from urllib.parse import parse_qs, urlparse
 
-from ..http_base import Handler
-from .service import SyncService
+from ..http_base import ServiceHandler
 
 DEFAULT_WAIT_SECONDS = 60.0
 MAX_WAIT_SECONDS = 600.0
 
 
-class SyncHandler(Handler):
-    @property
-    def service(self) -> SyncService:
-        service: SyncService = self.server.context
-        return service
-
-    def do_GET(self) -> None:
-        path = urlparse(self.path).path
-        if path == "/healthz":
-            self.reply_json(200, {"status": "ok"})
-        elif path == "/status":
-            self.reply_json(200, self.service.status())
-        else:
-            self.reply_json(404, {"error": "unknown path; try POST /sync or GET /status"})
+class SyncHandler(ServiceHandler):
+    post_hint = "POST /sync"
 
     def do_POST(self) -> None:
         url = urlparse(self.path)

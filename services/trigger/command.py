@@ -5,11 +5,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
-import signal
-import threading
 from collections.abc import Mapping
 
-from ..http_base import Server
+from ..http_base import serve_until_signalled
 from ..logs import configure_logging
 from ..settings import SettingsError, TriggerSettings
 from .http import TriggerHandler
@@ -85,22 +83,5 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
         print(f"occuloop trigger: enqueued as service task {enqueue(settings)} on {settings.remote_queue}")
         return 0
-    stop = threading.Event()
-
-    def on_signal(number: int, _frame: object) -> None:
-        logger.info("event=trigger_stopping signal=%s", signal.Signals(number).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    http = Server((settings.http_host, settings.http_port), TriggerHandler, service)
-    threading.Thread(target=http.serve_forever, name="trigger-http", daemon=True).start()
-    logger.info("event=trigger_started http=http://%s:%d", settings.http_host, http.port)
-    print(f"occuloop trigger: http://{settings.http_host}:{http.port}", flush=True)
-    try:
-        service.run(stop)
-    finally:
-        http.shutdown()
-        http.server_close()
-    logger.info("event=trigger_stopped")
-    return 0
+    started = f"dataset_project={settings.dataset_project} queue={settings.queue}"
+    return serve_until_signalled("trigger", settings.http_host, settings.http_port, TriggerHandler, service, started)

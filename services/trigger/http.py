@@ -10,24 +10,11 @@ from __future__ import annotations
 import json
 from urllib.parse import urlparse
 
-from ..http_base import Handler
-from .service import TriggerService
+from ..http_base import ServiceHandler
 
 
-class TriggerHandler(Handler):
-    @property
-    def service(self) -> TriggerService:
-        service: TriggerService = self.server.context
-        return service
-
-    def do_GET(self) -> None:
-        path = urlparse(self.path).path
-        if path == "/healthz":
-            self.reply_json(200, {"status": "ok"})
-        elif path == "/status":
-            self.reply_json(200, self.service.status())
-        else:
-            self.reply_json(404, {"error": "unknown path; try POST /notify or GET /status"})
+class TriggerHandler(ServiceHandler):
+    post_hint = "POST /notify"
 
     def do_POST(self) -> None:
         body = self.read_body(1 << 16)
