@@ -78,6 +78,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sync-port", type=int, default=8090, help="the sync service's HTTP port (8090)")
     parser.add_argument("--trigger-port", type=int, default=8091, help="the trigger service's HTTP port (8091)")
     parser.add_argument("--serving-port", type=int, default=9090, help="the inference app's port (9090)")
+    parser.add_argument("--rollout-port", type=int, default=8092, help="the canary controller's HTTP port (8092)")
     parser.add_argument("--keep-running", action="store_true", help="leave everything running until Ctrl-C")
 
 
@@ -133,7 +134,8 @@ class Loop:
              "--quiet-seconds", "3600", "--trigger-url", f"http://127.0.0.1:{self.ports['trigger']}/notify"],
         )  # fmt: skip
         overrides = {key: value for key, value in self.env.items() if key.startswith("OCCULOOP_CANARY_")}
-        self._spawn("rollout", [sys.executable, "-m", "services.cli", "rollout"], CANARY_ENV | overrides | {
+        rollout = [sys.executable, "-m", "services.cli", "rollout", "--port", str(self.ports["rollout"])]
+        self._spawn("rollout", rollout, CANARY_ENV | overrides | {
             "OCCULOOP_CANARY_PROBE_URL": f"http://127.0.0.1:{self.ports['serving']}"
         })  # fmt: skip
         self.wait(
@@ -402,7 +404,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     env = inherited_environment(environ, HOME=str((data_dir / "client-home").resolve()), **server.client_env)
     loop = Loop(
         data_dir, server, env, args.fast,
-        {"sync": args.sync_port, "trigger": args.trigger_port, "serving": args.serving_port},
+        {"sync": args.sync_port, "trigger": args.trigger_port, "rollout": args.rollout_port, "serving": args.serving_port},
     )  # fmt: skip
     steps = plan(args.sessions)
     done = _progress(data_dir)

@@ -342,6 +342,8 @@ class CanarySettings:
     probe_url: str = ""  # the inference app (e.g. http://occuloop-serving:9090): a new version must answer a
     # reading on its own endpoint before it gets user traffic; empty: no probe
     probe_seconds: float = 30.0  # ... within this long (the app picks new versions up on its next poll)
+    http_host: str = "127.0.0.1"
+    http_port: int = 8092  # GET /status, GET /healthz
     rollout: RolloutSettings = RolloutSettings()
     serving: ServingSettings = ServingSettings()
 
@@ -358,6 +360,8 @@ class CanarySettings:
             silence_seconds=_float(environ, "OCCULOOP_CANARY_SILENCE_SECONDS", cls.silence_seconds, low=0.1),
             probe_url=environ.get("OCCULOOP_CANARY_PROBE_URL") or cls.probe_url,
             probe_seconds=_float(environ, "OCCULOOP_CANARY_PROBE_SECONDS", cls.probe_seconds, low=1.0),
+            http_host=environ.get("OCCULOOP_ROLLOUT_HOST") or cls.http_host,
+            http_port=_int(environ, "OCCULOOP_ROLLOUT_PORT", cls.http_port),
             rollout=RolloutSettings.from_env(environ),
             serving=ServingSettings.from_env(environ),
         )

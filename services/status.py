@@ -13,7 +13,11 @@ from pathlib import Path
 from .clearml_server.app import read_env_file
 from .loop_state import Api, StateError, holdout_accuracy, read
 
-SERVICES = {"sync": "http://127.0.0.1:8090/status", "trigger": "http://127.0.0.1:8091/status"}
+SERVICES = {
+    "sync": "http://127.0.0.1:8090/status",
+    "trigger": "http://127.0.0.1:8091/status",
+    "rollout": "http://127.0.0.1:8092/status",
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -27,7 +27,6 @@ import getpass
 import json
 import logging
 import os
-import signal
 import socket
 import threading
 import time
@@ -37,6 +36,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..http_base import ServiceHandler, serve_until_signalled
 from ..logs import configure_logging
 from ..settings import CanarySettings
 from . import receipts
@@ -98,6 +98,13 @@ class Controller:
         self.clock = clock
         self.ramp: Ramp | None = None
         self._records: dict[str, ModelRecord] = {}
+
+    def status(self) -> dict[str, Any]:
+        """For GET /status: what the controller is doing right now."""
+        ramp = self.ramp
+        if ramp is None:
+            return {"state": "following_champion"}
+        return {"state": "canary", "model_id": ramp.model_id, "version": ramp.version, "weight": ramp.weight}
 
     # -- reading ------------------------------------------------------------------------------------------------
 
@@ -358,6 +365,10 @@ class Controller:
 # -- the command --------------------------------------------------------------------------------------------------
 
 
+class RolloutHandler(ServiceHandler):
+    post_hint = "GET /healthz"
+
+
 class RolloutCommand:
     """`occuloop rollout [--once] [--poll-seconds S] [--window-seconds S] [--steps 10,50,100]`."""
 
@@ -376,6 +387,7 @@ class RolloutCommand:
         parser.add_argument("--poll-seconds", type=float, help="how often to read the server state")
         parser.add_argument("--window-seconds", type=float, help="the minimum evaluation window of a step")
         parser.add_argument("--steps", help="canary shares in percent, e.g. 10,50,100")
+        parser.add_argument("--port", type=int, help="HTTP port for GET /status and /healthz (default 8092; 0 picks)")
 
     def run(self, args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         overrides = {"OCCULOOP_CANARY_STEPS": args.steps} if args.steps else {}
@@ -401,12 +413,11 @@ class RolloutCommand:
         if args.once:
             controller.tick()
             return 0
-        stop = threading.Event()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stop.set())
-        controller.run(stop)
-        logger.info("event=rollout_stopped")
-        return 0
+        started = (
+            f"serving={serving.service_name} endpoint={serving.endpoint} steps={','.join(map(str, settings.steps))}"
+        )
+        port = args.port if args.port is not None else settings.http_port
+        return serve_until_signalled("rollout", settings.http_host, port, RolloutHandler, controller, started)
 
 
 ROLLOUT = RolloutCommand()

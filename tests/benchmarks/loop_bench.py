@@ -50,12 +50,12 @@ def run_all(quick: bool = False) -> dict[str, Any]:
     sessions = 3 if quick else 5
     with tempfile.TemporaryDirectory(prefix="occuloop-loop-bench-") as folder:
         data_dir = Path(folder) / "demo"
-        ports = {name: free_port() for name in ("api", "files", "sync", "trigger", "serving")}
+        ports = {name: free_port() for name in ("api", "files", "sync", "trigger", "rollout", "serving")}
         argv = [
             sys.executable, "-m", "services.cli", "demo", "--data-dir", str(data_dir), "--sessions", str(sessions),
             "--fast", "--api-port", str(ports["api"]), "--files-port", str(ports["files"]),
             "--sync-port", str(ports["sync"]), "--trigger-port", str(ports["trigger"]),
-            "--serving-port", str(ports["serving"]),
+            "--serving-port", str(ports["serving"]), "--rollout-port", str(ports["rollout"]),
         ]  # fmt: skip
         env = inherited_environment(os.environ)
         demo = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=3600, check=True)

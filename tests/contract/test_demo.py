@@ -20,12 +20,12 @@ from tests.support.sync import free_port
 
 def test_the_loop_end_to_end_through_ctrl_c_and_resume(tmp_path: Path) -> None:
     data_dir = tmp_path / "demo"
-    ports = {name: free_port() for name in ("api", "files", "sync", "trigger", "serving")}
+    ports = {name: free_port() for name in ("api", "files", "sync", "trigger", "rollout", "serving")}
     argv = [
         sys.executable, "-m", "services.cli", "demo", "--data-dir", str(data_dir), "--sessions", "3", "--fast",
         "--api-port", str(ports["api"]), "--files-port", str(ports["files"]),
         "--sync-port", str(ports["sync"]), "--trigger-port", str(ports["trigger"]),
-        "--serving-port", str(ports["serving"]),
+        "--serving-port", str(ports["serving"]), "--rollout-port", str(ports["rollout"]),
     ]  # fmt: skip
     # the chain is under test here, not the canary's prediction-shift rule (tests/serving/test_canary.py): two
     # 8-epoch networks may disagree more than the demo's default allows
@@ -48,8 +48,12 @@ def test_the_loop_end_to_end_through_ctrl_c_and_resume(tmp_path: Path) -> None:
     logs = "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted((data_dir / "logs").glob("*.log")))
     assert first.returncode == 0, first.stdout + first.stderr + logs
     lines = first.stdout.splitlines()
-    assert any(line.startswith("2015-02-05 (flipped)") and "quarantined: label_disagreement" in line for line in lines)
-    assert "resuming: 1 of 4 sessions already played" in first.stdout
+    # Ctrl-C came right after the first row; the demo may have finished the (quick) quarantine step meanwhile
+    resumed = re.search(r"resuming: (\d) of 4 sessions already played", first.stdout)
+    assert resumed is not None and resumed.group(1) in ("1", "2"), first.stdout
+    if resumed.group(1) == "1":
+        flipped = [line for line in lines if line.startswith("2015-02-05 (flipped)")]
+        assert flipped and "quarantined: label_disagreement" in flipped[0]
     assert "occuloop demo — done" in first.stdout and str(data_dir.resolve()) in first.stdout
     # the endpoint answered through clearml-serving, naming the model and the data that gave the answer
     curl = next(line for line in lines if line.strip().startswith("curl -s"))

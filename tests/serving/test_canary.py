@@ -35,6 +35,7 @@ CONTROLLER_ENV = {
     "OCCULOOP_CANARY_MAX_P99_MS": "1000",  # two shared cores: the test is about the ramp, not the latency bar
     "OCCULOOP_CANARY_MAX_RATE_SHIFT": "0.6",  # two 3-epoch networks disagree more than real challengers do
     "OCCULOOP_CANARY_PROBE_SECONDS": "8",
+    "OCCULOOP_ROLLOUT_PORT": "0",
 }
 
 
