@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -278,6 +279,7 @@ class Session:
     """Every table, seen through one connection (a reader's or the writer's)."""
 
     def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
         self.tasks = DocumentTable(connection, "tasks", ("project",), TASK_SUMMARY_FIELDS)
         self.models = DocumentTable(connection, "models", ("project", "task"), MODEL_SUMMARY_FIELDS)
         self.projects = DocumentTable(connection, "projects", ("name",))
@@ -292,6 +294,13 @@ class StoreError(Exception):
     pass
 
 
+class _ReadLease:
+    """A thread's hold on a read connection; when the thread ends, its thread-local goes and so does this."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+
 class Store:
     def __init__(self, data_dir: Path, *, durable: bool = False) -> None:
         self.path = data_dir / DATABASE_FILE
@@ -299,6 +308,7 @@ class Store:
         self._write_lock = threading.Lock()
         self._local = threading.local()
         self._all_connections: list[sqlite3.Connection] = []
+        self._idle: list[sqlite3.Connection] = []  # read connections of threads that ended, for the next ones
         self._connections_lock = threading.Lock()
         try:
             self._writer = self._connect()
@@ -317,12 +327,24 @@ class Store:
         return connection
 
     def read(self) -> Session:
-        """A session on this thread's own read connection (sees every committed write)."""
-        session: Session | None = getattr(self._local, "session", None)
-        if session is None:
-            session = Session(self._connect())
-            self._local.session = session
-        return session
+        """A session on this thread's own read connection (sees every committed write).
+
+        Request threads come and go (one per client connection), so a connection is lent to a thread and goes back
+        to the idle pool when the thread ends; without that, every client connection ever made would keep a
+        database connection (and its three file descriptors) open until the server stops."""
+        holder: _ReadLease | None = getattr(self._local, "lease", None)
+        if holder is None:
+            with self._connections_lock:
+                connection = self._idle.pop() if self._idle else None
+            holder = _ReadLease(Session(connection or self._connect()))
+            weakref.finalize(holder, self._give_back, holder.session.connection)
+            self._local.lease = holder
+        return holder.session
+
+    def _give_back(self, connection: sqlite3.Connection) -> None:
+        with self._connections_lock:
+            if connection in self._all_connections:  # not closed by close() meanwhile
+                self._idle.append(connection)
 
     @contextmanager
     def write(self) -> Iterator[Session]:
@@ -341,3 +363,4 @@ class Store:
             for connection in self._all_connections:
                 connection.close()
             self._all_connections.clear()
+            self._idle.clear()
