@@ -1,12 +1,15 @@
-"""Benchmark of one loop iteration (issue 8): from a finished labeled file to the new model promoted, broken down per
-stage, measured on a real `occuloop demo --fast` run (server, clearml-agent, sync, trigger, gate).
+"""Benchmark of one loop iteration (issue 8): from a finished labeled file to the new model taking canary traffic,
+broken down per stage, measured on a real `occuloop demo --fast` run (server, clearml-agent, sync, trigger, gate,
+canary controller, clearml-serving inference app).
 
 Stages per session, from the processes' own structured log lines and the server's task timestamps:
   sync       session file delivered → dataset version finalized (the labeler pressed "upload")
   trigger    version finalized → training run enqueued
   agent      enqueued → training run started by clearml-agent
   training   started → completed (the model's own cost: excluded from the overhead)
-  gate       training completed → gate task started (agent pick-up) → receipt of the promotion written
+  gate       training completed → gate task started (agent pick-up) → gate_passed receipt written
+  serving    gate passed → the version registered, picked up by the inference app and answering its probe →
+             first canary step (the model takes traffic)
 The stock-ClearML comparison uses its default intervals: TriggerScheduler polling 3 min, agent polling 5 s,
 clearml-serving configuration sync 5 min (expected waits: half of each interval; worst case: all of it).
 """
@@ -63,6 +66,7 @@ def run_all(quick: bool = False) -> dict[str, Any]:
         logs = data_dir / "logs"
         finalized = _events((logs / "sync.log").read_text(), "dataset_version_finalized", "dataset_id")
         fired = _events((logs / "trigger.log").read_text(), "trigger_fired", "dataset_id")
+        canary = _events((logs / "rollout.log").read_text(), "canary_step", "model_id")  # first step: traffic
         server = start_embedded_server(data_dir / "server", env=env, api_port=ports["api"], files_port=ports["files"])
         try:
             api = Api(
@@ -72,23 +76,24 @@ def run_all(quick: bool = False) -> dict[str, Any]:
             rows = []
             for version in state.versions:
                 run = state.run_for(version.dataset_id)
-                promoted = state.decision_for(run.model_id if run else None, ("promoted",))
+                passed = state.decision_for(run.model_id if run else None, ("gate_passed",))
                 day = version.sessions.removesuffix(".csv")
-                if run is None or promoted is None or day not in delivered:
-                    continue  # refused at the gate: no promotion to time
+                if run is None or passed is None or day not in delivered or run.model_id not in canary:
+                    continue  # refused at the gate: nothing reaches serving
                 task = api.call("tasks.get_by_id", {"task": run.run_id})["task"]
-                gate = api.call(
-                    "tasks.get_all", {"name": f"^gate {run.model_id}$", "only_fields": ["started", "completed"]}
-                )["tasks"][0]
-                receipt = api.call("tasks.get_by_id", {"task": promoted.receipt_id})["task"]
+                gate = api.call("tasks.get_all", {"name": f"^gate {run.model_id}$", "only_fields": ["started"]})
+                receipt = api.call("tasks.get_by_id", {"task": passed.receipt_id})["task"]
                 started, completed = _when(task["started"]), _when(task["completed"])
+                gate_started = _when(gate["tasks"][0]["started"])
                 stages = {
                     "sync": finalized[version.dataset_id] - delivered[day],
                     "trigger": fired[version.dataset_id] - finalized[version.dataset_id],
                     "agent": started - fired[version.dataset_id],
                     "training": completed - started,
-                    "gate agent pick-up": _when(gate["started"]) - completed,
-                    "gate": _when(receipt["created"]) - _when(gate["started"]),
+                    "gate agent pick-up": gate_started - completed,
+                    "gate": _when(receipt["created"]) - gate_started,
+                    # registering the version, the app picking it up on its next poll, the probe answering
+                    "serving config propagation": canary[str(run.model_id)] - _when(receipt["created"]),
                 }
                 rows.append(stages)
         finally:

@@ -186,7 +186,8 @@ def _markdown_loop(results: dict[str, Any]) -> str:
     stages = results["median_stage_seconds"]
     return "\n".join(
         [
-            f"One loop iteration, median over {results['iterations']} promoted sessions of `occuloop demo --fast`:",
+            "From a finished labeled file to the new model taking canary traffic, median over "
+            f"{results['iterations']} sessions that passed the gate in `occuloop demo --fast`:",
             "",
             "| stage | seconds |",
             "| --- | --- |",
@@ -195,8 +196,8 @@ def _markdown_loop(results: dict[str, Any]) -> str:
             "",
             f"Target (issue 8): ≤ 15 s of overhead. Stock ClearML defaults add, on top of the same work, an expected "
             f"{results['stock_expected_wait_seconds']:.0f} s of waiting (half of: trigger polling 180 s, agent polling "
-            f"5 s, serving sync 300 s) and up to {results['stock_worst_wait_seconds']:.0f} s. Serving propagation is "
-            "not in this table yet: promotions reach the endpoint through the canary controller (issue 7).",
+            f"5 s, serving sync 300 s) and up to {results['stock_worst_wait_seconds']:.0f} s; the canary ramp that "
+            "follows is policy (window length per step), not overhead.",
         ]
     )
 
