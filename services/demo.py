@@ -16,6 +16,7 @@ import json
 import logging
 import random
 import shutil
+import signal
 import sys
 import threading
 import time
@@ -387,8 +388,16 @@ def _record(data_dir: Path, done: list[str]) -> None:
     (data_dir / PROGRESS_FILE).write_text(json.dumps(done))
 
 
+def _interrupt(_number: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     configure_logging(LogSettings.from_env(environ))
+    # Ctrl-C and SIGTERM stop everything cleanly, also when started from a shell that ignores SIGINT for background
+    # jobs (Python would then leave it ignored)
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     data_dir: Path = args.data_dir
     if args.reset and data_dir.exists():
         shutil.rmtree(data_dir)

@@ -32,14 +32,13 @@ def test_the_loop_end_to_end_through_ctrl_c_and_resume(tmp_path: Path) -> None:
     env = inherited_environment(os.environ, OCCULOOP_CANARY_MAX_RATE_SHIFT="0.6")
 
     # Ctrl-C after the first session: every process stops cleanly, nothing is left listening
-    interrupted = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    assert interrupted.stdout is not None
-    for line in interrupted.stdout:
-        if line.startswith("2015-02-04"):
-            interrupted.send_signal(signal.SIGINT)
-            break
-    assert interrupted.wait(timeout=120) == 130
-    interrupted.stdout.close()
+    with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as interrupted:
+        assert interrupted.stdout is not None
+        for line in interrupted.stdout:
+            if line.startswith("2015-02-04"):
+                interrupted.send_signal(signal.SIGINT)
+                break
+        assert interrupted.wait(timeout=120) == 130
     for name, port in ports.items():
         with socket.socket() as probe:
             assert probe.connect_ex(("127.0.0.1", port)) != 0, f"{name} still listening after Ctrl-C"
