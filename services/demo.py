@@ -372,7 +372,7 @@ occuloop demo — done
 Where the state lives (everything is under {root}):
   server/            the embedded ClearML server: SQLite + files (clearml.env has its CLEARML_* variables)
   inbox/             the labeling inbox; inbox/quarantine/ holds rejected sessions with their .reason.json
-  logs/              one log per process: server.log, agent.log, sync.log, trigger.log
+  logs/              one log per process: server, agent, sync, trigger, rollout, serving
   client-home/       the SDK's cache
 Look again any time: occuloop status --data-dir {root}
 Start over: make demo DEMO_ARGS=--reset
