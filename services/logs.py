@@ -49,3 +49,8 @@ def configure_logging(settings: LogSettings, stream: TextIO | None = None) -> No
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.level)
+
+
+def quoted(text: str) -> str:
+    """A free-text value for a `key=value` log line: in double quotes, inner double quotes made single."""
+    return '"' + text.replace('"', "'") + '"'

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..http_base import ServiceHandler, serve_until_signalled
-from ..logs import configure_logging
+from ..logs import configure_logging, quoted
 from ..settings import CanarySettings
 from . import receipts
 from .canary_rules import HEALTHY, UNHEALTHY, Counters, Window, judge, same_weights, step_index, weights_for
@@ -74,10 +74,6 @@ class Ramp:
     @property
     def weight(self) -> float:
         return self.steps[self.index]
-
-
-def _quoted(text: str) -> str:
-    return '"' + text.replace('"', "'") + '"'
 
 
 class Controller:
@@ -158,7 +154,7 @@ class Controller:
             try:
                 self.tick()
             except Exception as error:  # the top of the loop: the next poll retries from server state
-                logger.exception("event=rollout_step_failed detail=%s", _quoted(str(error)))
+                logger.exception("event=rollout_step_failed detail=%s", quoted(str(error)))
                 self.ramp = None  # re-read everything from the server next time
             stop.wait(self.settings.poll_seconds)
 
@@ -173,7 +169,7 @@ class Controller:
                 self.ramp = None
         if self.ramp is not None and self.ramp.model_id not in canaries:
             logger.warning("event=canary_abandoned model_id=%s detail=%s", self.ramp.model_id,
-                           _quoted("no longer tagged canary"))  # fmt: skip
+                           quoted("no longer tagged canary"))  # fmt: skip
             self.ramp = None
         if self.ramp is None and canaries:
             self.ramp = self._start_or_resume(canaries, pointer.model_id, routing)
@@ -249,7 +245,7 @@ class Controller:
             except OSError as error:
                 last = str(error)
             time.sleep(0.5)
-        logger.warning("event=canary_probe_failed version=%d detail=%s", version, _quoted(last))
+        logger.warning("event=canary_probe_failed version=%d detail=%s", version, quoted(last))
         return f"version {version} did not answer a reading within {self.settings.probe_seconds:g} s: {last}"
 
     def _window(self, ramp: Ramp) -> Ramp:
@@ -293,10 +289,10 @@ class Controller:
             if self.clock() - ramp.last_wait_log >= WAIT_LOG_SECONDS:
                 ramp.last_wait_log = self.clock()
                 logger.info("event=canary_waiting model_id=%s weight=%g rule=%s detail=%s", ramp.model_id,
-                            ramp.weight, health.rule, _quoted(health.reason))  # fmt: skip
+                            ramp.weight, health.rule, quoted(health.reason))  # fmt: skip
             return
         logger.info("event=canary_healthy %s weight=%g detail=%s window=%s", self._fields("", ramp.model_id),
-                    ramp.weight, _quoted(health.reason), json.dumps(health.facts))  # fmt: skip
+                    ramp.weight, quoted(health.reason), json.dumps(health.facts))  # fmt: skip
         ramp.passed.append(health.facts)
         if champ is not None and champ.occupied_rate is not None and champ.readings >= self.settings.min_requests:
             ramp.reference_rate = champ.occupied_rate
@@ -320,7 +316,7 @@ class Controller:
                 ramp.model_id, f"canary healthy at {steps} of the traffic ({len(ramp.passed)} windows)", rule="canary"
             )
         except RolloutError as error:  # e.g. an operator made it champion meanwhile
-            logger.warning("event=canary_promote_refused model_id=%s detail=%s", ramp.model_id, _quoted(str(error)))
+            logger.warning("event=canary_promote_refused model_id=%s detail=%s", ramp.model_id, quoted(str(error)))
             return
         self._set_progress(ramp.model_id, "done")
         logger.info("event=canary_done model_id=%s outcome=promoted receipt=%s", ramp.model_id, outcome.receipt_id)
@@ -359,7 +355,7 @@ class Controller:
         self._set_progress(model_id, "done")
         logger.info("event=rolled_back %s %s rule=canary:%s receipt=%s routed_back_seconds=%.2f reason=%s",
                     self._fields("", model_id), self._fields("champion_", champion), rule, task.id, routed,
-                    _quoted(reason))  # fmt: skip
+                    quoted(reason))  # fmt: skip
 
 
 # -- the command --------------------------------------------------------------------------------------------------

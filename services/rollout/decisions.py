@@ -18,6 +18,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ..logs import quoted
 from ..settings import RolloutSettings
 from . import receipts
 from .assessment import CHALLENGER, CHAMPION, Assessment, assess
@@ -72,10 +73,6 @@ def _fields(prefix: str, record: ModelRecord | None) -> str:
         f"{prefix}model_id={record.model_id} {prefix}dataset_id={lineage['dataset_id']} "
         f"{prefix}dataset_version={lineage['dataset_version']}"
     )
-
-
-def _quoted(text: str) -> str:
-    return '"' + text.replace('"', "'") + '"'
 
 
 class Rollout:
@@ -162,7 +159,7 @@ class Rollout:
             logger.info(
                 "event=%s %s %s rule=%s receipt=%s reason=%s",
                 decision, _fields("", challenger), _fields("champion_", champion), verdict.deciding_rule,
-                outcome.receipt_id, _quoted(verdict.reason),
+                outcome.receipt_id, quoted(verdict.reason),
             )  # fmt: skip
             outcomes.append(outcome)
             if verdict.passed and self.settings.on_pass == "canary":
@@ -190,7 +187,7 @@ class Rollout:
                 logger.warning(
                     "event=pointer_conflict model_id=%s detail=%s action=regate",
                     challenger.model_id,
-                    _quoted(str(conflict)),
+                    quoted(str(conflict)),
                 )
         raise RolloutError(f"the champion pointer kept moving; {challenger.model_id} stays a candidate")
 
@@ -221,7 +218,7 @@ class Rollout:
                 )
             except PointerConflict as conflict:
                 logger.warning(
-                    "event=pointer_conflict model_id=%s detail=%s action=retry", model_id, _quoted(str(conflict))
+                    "event=pointer_conflict model_id=%s detail=%s action=retry", model_id, quoted(str(conflict))
                 )
         raise RolloutError("the champion pointer kept moving; nothing was promoted")
 
@@ -257,7 +254,7 @@ class Rollout:
                 )
             except PointerConflict as conflict:
                 logger.warning(
-                    "event=pointer_conflict model_id=%s detail=%s action=retry", target.model_id, _quoted(str(conflict))
+                    "event=pointer_conflict model_id=%s detail=%s action=retry", target.model_id, quoted(str(conflict))
                 )
         raise RolloutError("the champion pointer kept moving; nothing was rolled back")
 
@@ -291,7 +288,7 @@ class Rollout:
         event = "promoted" if decision == "promoted" else "rolled_back"
         logger.info(
             "event=%s %s %s revision=%d rule=%s receipt=%s reason=%s",
-            event, _fields("", target), _fields("previous_", champion), move.revision, rule, task.id, _quoted(reason),
+            event, _fields("", target), _fields("previous_", champion), move.revision, rule, task.id, quoted(reason),
         )  # fmt: skip
         for listener in self.listeners:
             try:

@@ -28,7 +28,7 @@ from typing import Any
 
 from services.child_processes import inherited_environment, start_embedded_server
 from services.loop_state import Api, read
-from tests.support.sync import free_port
+from tests.support.service_process import free_port
 
 STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z) ")
 STOCK_INTERVALS_S = {"trigger": 180.0, "agent": 5.0, "serving": 300.0}

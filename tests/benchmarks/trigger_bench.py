@@ -24,7 +24,7 @@ import requests
 
 from services.child_processes import EmbeddedServer, inherited_environment, spawn, start_embedded_server
 from tests.support.clients import FLOWS, RawApi
-from tests.support.sync import free_port
+from tests.support.service_process import free_port
 
 STOCK_SCHEDULER = """
 import sys

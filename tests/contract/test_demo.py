@@ -15,7 +15,7 @@ from pathlib import Path
 
 from services.child_processes import inherited_environment, start_embedded_server
 from services.loop_state import Api, read, receipt
-from tests.support.sync import free_port
+from tests.support.service_process import free_port
 
 
 def test_the_loop_end_to_end_through_ctrl_c_and_resume(tmp_path: Path) -> None:

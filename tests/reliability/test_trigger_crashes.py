@@ -14,7 +14,7 @@ import pytest
 
 from services.child_processes import inherited_environment, start_embedded_server, tail
 from tests.support.clients import FLOWS, Clients, RawApi
-from tests.support.sync import free_port
+from tests.support.service_process import free_port
 from tests.support.trigger import TriggerProcess, runs
 
 

@@ -8,12 +8,15 @@ from typing import Any
 
 import requests
 
-from services.child_processes import Child
 from tests.support.clients import Clients
-from tests.support.sync import free_port
+from tests.support.service_process import ServiceProcess
 
 
-class TriggerProcess:
+class TriggerProcess(ServiceProcess):
+    ready_timeout = 90.0
+    ready_interval = 0.2
+    status_timeout = 5.0
+
     def __init__(
         self,
         clients: Clients,
@@ -23,48 +26,17 @@ class TriggerProcess:
         queue: str = "training",
         extra: list[str] | None = None,
     ) -> None:
-        self.clients = clients
-        self.name = name
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__(clients, name)
         self.argv = [
             sys.executable, "-m", "services.cli", "trigger", "--dataset-project", project, "--queue", queue,
             "--poll-seconds", "1", "--port", str(self.port), *(extra or []),
         ]  # fmt: skip
-        self.child: Child | None = None
-
-    def start(self, wait: bool = True) -> TriggerProcess:
-        self.child = self.clients.spawn(self.name, self.argv)
-        if wait:
-            self.clients.api.wait_for(f"{self.name} to be ready", self.ready, timeout=90, interval=0.2)
-        return self
 
     def ready(self) -> bool:
-        assert self.child is not None
-        if not self.child.alive():
-            raise self.child.failure("exited")
-        try:
-            return "template_task_id" in requests.get(f"{self.url}/status", timeout=2).json()
-        except requests.ConnectionError:
-            return False
+        return "template_task_id" in requests.get(f"{self.url}/status", timeout=2).json()
 
     def notify(self, dataset_id: str) -> int:
         return requests.post(f"{self.url}/notify", json={"dataset_id": dataset_id}, timeout=5).status_code
-
-    def status(self) -> dict[str, Any]:
-        return dict(requests.get(f"{self.url}/status", timeout=5).json())
-
-    def stop(self) -> int:
-        assert self.child is not None
-        return self.child.stop()
-
-    def kill(self) -> None:
-        assert self.child is not None
-        self.child.kill()
-
-    def log(self) -> str:
-        assert self.child is not None
-        return self.child.log_path.read_text()
 
 
 def runs(clients: Clients) -> list[dict[str, Any]]:
