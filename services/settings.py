@@ -339,6 +339,11 @@ class CanarySettings:
     max_p99_ms: float = 250.0  # the canary's engine p99 latency, worst report in the window
     max_rate_shift: float = 0.15  # |canary - champion| share of readings predicted occupied, same window
     silence_seconds: float = 30.0  # the champion is busy but the canary counts nothing this long: it is failing
+    max_accuracy_drop: float = 0.05  # champion - canary live accuracy on served minutes labeled since ...
+    min_labeled: int = 50  # ... once each has at least this many labeled readings
+    labels_seconds: float = 30.0  # during a ramp, how often to look for a newer labeled dataset version
+    labels_project: str = SyncSettings.dataset_project  # the labeled dataset the sync writes (its labels arrive
+    labels_name: str = SyncSettings.dataset_name  # after the minutes they describe were served)
     probe_url: str = ""  # the inference app (e.g. http://occuloop-serving:9090): a new version must answer a
     # reading on its own endpoint before it gets user traffic; empty: no probe
     probe_seconds: float = 30.0  # ... within this long (the app picks new versions up on its next poll)
@@ -358,6 +363,11 @@ class CanarySettings:
             max_p99_ms=_float(environ, "OCCULOOP_CANARY_MAX_P99_MS", cls.max_p99_ms, low=0.1),
             max_rate_shift=_float(environ, "OCCULOOP_CANARY_MAX_RATE_SHIFT", cls.max_rate_shift),
             silence_seconds=_float(environ, "OCCULOOP_CANARY_SILENCE_SECONDS", cls.silence_seconds, low=0.1),
+            max_accuracy_drop=_float(environ, "OCCULOOP_CANARY_MAX_ACCURACY_DROP", cls.max_accuracy_drop),
+            min_labeled=_int(environ, "OCCULOOP_CANARY_MIN_LABELED", cls.min_labeled, low=1, high=10**9),
+            labels_seconds=_float(environ, "OCCULOOP_CANARY_LABELS_SECONDS", cls.labels_seconds, low=0.1),
+            labels_project=environ.get("OCCULOOP_DATASET_PROJECT") or cls.labels_project,
+            labels_name=environ.get("OCCULOOP_DATASET_NAME") or cls.labels_name,
             probe_url=environ.get("OCCULOOP_CANARY_PROBE_URL") or cls.probe_url,
             probe_seconds=_float(environ, "OCCULOOP_CANARY_PROBE_SECONDS", cls.probe_seconds, low=1.0),
             http_host=environ.get("OCCULOOP_ROLLOUT_HOST") or cls.http_host,

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from serving.telemetry import PREDICTION_EVENT
+from serving.telemetry import PREDICTION_EVENT, SERVED_MINUTES_EVENT
 
 logger = logging.getLogger(__name__)
 
@@ -188,12 +188,27 @@ class ServingPlane:
 
     def read_prediction_log(self, limit: int = 1000) -> list[dict[str, Any]]:
         """The newest sampled predictions (and model loads) of the running apps, oldest first."""
+        return self._console_records(PREDICTION_EVENT, limit)
+
+    def read_served_minutes(self, limit: int = 2000) -> dict[int, list[dict[str, Any]]]:
+        """Per version of the endpoint, the newest `served_minutes` reports of the running apps (telemetry.py):
+        which minutes each version answered for, and how many of those readings it predicted occupied."""
+        prefix = f"{self.endpoint}/"
+        found: dict[int, list[dict[str, Any]]] = {}
+        for record in self._console_records(SERVED_MINUTES_EVENT, limit):
+            endpoint = str(record.get("endpoint", ""))
+            if endpoint.startswith(prefix) and endpoint[len(prefix) :].isdigit():
+                found.setdefault(int(endpoint[len(prefix) :]), []).append(record)
+        return found
+
+    def _console_records(self, event: str, limit: int) -> list[dict[str, Any]]:
+        """The JSON records of the `event=...` lines in the running apps' console logs, oldest first."""
         records: list[dict[str, Any]] = []
         for task in self._instances():
             for message in task.get_reported_console_output(number_of_reports=limit):
                 for line in str(message).splitlines():
-                    if line.startswith(PREDICTION_EVENT):
-                        records.append(json.loads(line[len(PREDICTION_EVENT) :]))
+                    if line.startswith(event):
+                        records.append(json.loads(line[len(event) :]))
         return records[-limit:]
 
     def _instances(self) -> list[Any]:

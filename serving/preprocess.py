@@ -25,7 +25,7 @@ from starlette.responses import Response
 from serving.request import FieldError, Readings, parse
 from serving.served_model import Lineage, ServedModel, served_model
 from serving.telemetry import Telemetry, process_telemetry
-from training.schema import FEATURES
+from training.schema import FEATURES, minute_key
 
 THRESHOLD = 0.5  # P(occupied) above it is "occupied", as in training/evaluate.py
 
@@ -94,7 +94,12 @@ class Preprocess:
         ]
         occupied = sum(1 for answer in answers if answer["occupied"])
         seconds = time.perf_counter() - state["started"]
-        self._telemetry.record(self._url, seconds=seconds, readings=len(answers), occupied=occupied)
+        minutes = [
+            (minute_key(stamp), answer["occupied"])
+            for stamp, answer in zip(readings.timestamps, answers, strict=True)
+            if stamp is not None
+        ]
+        self._telemetry.record(self._url, seconds=seconds, readings=len(answers), occupied=occupied, minutes=minutes)
         if self._telemetry.sampled():
             self._log(request_id, readings, answers, seconds)
         return _json(answers if readings.batch else answers[0], 200, headers)

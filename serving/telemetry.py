@@ -11,6 +11,11 @@ clearml-serving's own statistics path needs Kafka and Prometheus; occuloop runs 
 `serving.endpoints.ServingPlane.read_metrics()` sums them over the running instances. Sampled predictions go to the
 same task's console log as one line `event=prediction {json}` (inputs, output, model and dataset identity).
 
+Readings that carry a `timestamp` are also counted per minute they describe, and each report writes one console
+line per version, `event=served_minutes {"endpoint": "occupancy/2", "instance": ..., "report": n, "minutes":
+{"2015-02-05T10:01": [readings, predicted occupied], ...}}`: every served minute, not a sample, so that the canary
+controller can score each version's live accuracy when a later labeling session brings those minutes' labels.
+
 State lives at module level on purpose: clearml-serving rebuilds the engine objects after every configuration
 change, and the counters must survive that. Without a ClearML task (unit tests) the sinks are Python logging.
 """
@@ -22,7 +27,8 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +40,8 @@ Scalars = dict[str, dict[str, float]]  # title -> series -> value
 ScalarSink = Callable[[Scalars, int], None]
 TextSink = Callable[[str], None]
 PREDICTION_EVENT = "event=prediction "
+SERVED_MINUTES_EVENT = "event=served_minutes "
+MAX_MINUTES_PER_REPORT = 50_000  # a bound on one line; minutes beyond it in one interval are counted as dropped
 
 
 @dataclass
@@ -44,6 +52,8 @@ class EndpointStats:
     failed: int = 0  # the engine raised (the app answers 5xx)
     occupied: int = 0  # readings predicted occupied
     window: list[float] = field(default_factory=list)  # latencies (s) since the last report
+    minutes: dict[str, list[int]] = field(default_factory=dict)  # minute -> [readings, occupied] since the last report
+    minutes_dropped: int = 0
 
     def scalars(self) -> dict[str, float]:
         values = {
@@ -74,8 +84,19 @@ class Telemetry:
         self._reporter: threading.Thread | None = None
         self.interval = 5.0
         self.sample_rate = 0.01
+        self.instance = uuid.uuid4().hex[:12]  # report numbers restart with the process; this tells runs apart
 
-    def record(self, url: str, *, seconds: float, readings: int = 0, occupied: int = 0, outcome: str = "ok") -> None:
+    def record(
+        self,
+        url: str,
+        *,
+        seconds: float,
+        readings: int = 0,
+        occupied: int = 0,
+        outcome: str = "ok",
+        minutes: Iterable[tuple[str, bool]] = (),
+    ) -> None:
+        """One request. `minutes`: (minute_key, predicted occupied) of each reading that carried a timestamp."""
         with self._lock:
             stats = self._stats.setdefault(url, EndpointStats())
             stats.requests += 1
@@ -86,6 +107,15 @@ class Telemetry:
             elif outcome == "failed":
                 stats.failed += 1
             stats.window.append(seconds)
+            for minute, predicted in minutes:
+                counts = stats.minutes.get(minute)
+                if counts is None:
+                    if len(stats.minutes) >= MAX_MINUTES_PER_REPORT:
+                        stats.minutes_dropped += 1
+                        continue
+                    counts = stats.minutes[minute] = [0, 0]
+                counts[0] += 1
+                counts[1] += int(predicted)
             self._dirty.add(url)
 
     def sampled(self) -> bool:
@@ -95,16 +125,25 @@ class Telemetry:
         self._text_sink(PREDICTION_EVENT + json.dumps(record, separators=(",", ":"), default=str))
 
     def report(self) -> Scalars:
-        """Hand the changed endpoints' scalars to the sink (called by the reporter thread)."""
+        """Hand the changed endpoints' scalars to the sink and their served minutes to the log (called by the
+        reporter thread)."""
+        served: list[dict[str, Any]] = []
         with self._lock:
             scalars = {f"endpoint {url}": self._stats[url].scalars() for url in sorted(self._dirty)}
-            for url in self._dirty:
-                self._stats[url].window.clear()
-            self._dirty.clear()
             self._reports += 1
             iteration = self._reports
+            for url in sorted(self._dirty):
+                stats = self._stats[url]
+                if stats.minutes:
+                    served.append({"endpoint": url, "instance": self.instance, "report": iteration,
+                                   "minutes": stats.minutes, "dropped": stats.minutes_dropped})  # fmt: skip
+                stats.window.clear()
+                stats.minutes, stats.minutes_dropped = {}, 0
+            self._dirty.clear()
         if scalars:
             self._scalar_sink(scalars, iteration)
+        for record in served:
+            self._text_sink(SERVED_MINUTES_EVENT + json.dumps(record, separators=(",", ":")))
         return scalars
 
     def start(self) -> None:

@@ -8,6 +8,7 @@ names and ranges from here, so there is one definition of a valid reading.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
@@ -18,6 +19,12 @@ FEATURES = ("Temperature", "Humidity", "Light", "CO2", "HumidityRatio")
 COLUMNS = (TIMESTAMP, *FEATURES, LABEL)  # the exact header of a labeling-session CSV
 
 ATMOSPHERIC_PRESSURE_PA = 101_325.0
+
+
+def minute_key(stamp: datetime) -> str:
+    """The minute a reading belongs to, as "2015-02-05T10:01": the key that joins a served reading to its label
+    when a later labeling session arrives. Rounded like the reader rounds stamps (some end in :59)."""
+    return (stamp + timedelta(seconds=30)).strftime("%Y-%m-%dT%H:%M")
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,11 @@ the start of a window and on every poll; a window is the difference. Pure: no Cl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..settings import CanarySettings
+from .live_accuracy import Tally
 
 HEALTHY, UNHEALTHY, WAIT = "healthy", "unhealthy", "wait"
 WEIGHT_TOLERANCE = 1e-3  # the control plane stores weights rounded to 6 places
@@ -54,12 +55,19 @@ class Window:
     canary: Counters
     champion: Counters | None  # None: no champion (the first model) or the canary has all the traffic
     canary_p99_ms: float | None  # the worst p99 the canary reported during the window
+    canary_live: Tally = field(
+        default_factory=Tally
+    )  # the canary's served readings (whole ramp) whose labels have arrived
+    champion_live: Tally = field(
+        default_factory=Tally
+    )  # the champion's, over everything it served that the controller has seen
 
 
 @dataclass(frozen=True)
 class Health:
     verdict: str  # healthy | unhealthy | wait
-    rule: str  # error_rate | latency_p99 | silent | prediction_shift | min_requests | window | all_rules
+    rule: str  # error_rate | latency_p99 | silent | live_accuracy | prediction_shift | min_requests | window |
+    #            all_rules
     reason: str
     facts: dict[str, Any]
 
@@ -85,6 +93,10 @@ def same_weights(a: dict[int, float], b: dict[int, float]) -> bool:
     return all(abs(a.get(k, 0.0) - b.get(k, 0.0)) <= WEIGHT_TOLERANCE for k in keys)
 
 
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.1f} %"
 
@@ -107,6 +119,10 @@ def judge(window: Window, settings: CanarySettings, reference_rate: float | None
         "champion_occupied_rate": (
             None if champion is None or champion.occupied_rate is None else round(champion.occupied_rate, 4)
         ),
+        "canary_live_labeled": window.canary_live.labeled,
+        "canary_live_accuracy": _rounded(window.canary_live.accuracy),
+        "champion_live_labeled": window.champion_live.labeled,
+        "champion_live_accuracy": _rounded(window.champion_live.accuracy),
     }
     enough = canary.requests >= settings.min_requests
     if enough and canary.failed / canary.requests > settings.max_error_rate:
@@ -123,6 +139,13 @@ def judge(window: Window, settings: CanarySettings, reference_rate: float | None
                           f"{window.seconds:.0f} s, the canary at {_pct(window.weight)} counted none (about "
                           f"{expected:.0f} expected): it fails before answering, e.g. its model does not load",
                           facts)  # fmt: skip
+    live, reference = window.canary_live, window.champion_live
+    if live.labeled >= settings.min_labeled and reference.labeled >= settings.min_labeled:
+        assert live.accuracy is not None and reference.accuracy is not None
+        if reference.accuracy - live.accuracy > settings.max_accuracy_drop:
+            return Health(UNHEALTHY, "live_accuracy", f"right about {_pct(live.accuracy)} of {live.labeled} served "
+                          f"readings labeled since, the champion {_pct(reference.accuracy)} of {reference.labeled} "
+                          f"(drop > {_pct(settings.max_accuracy_drop)})", facts)  # fmt: skip
     mine = canary.occupied_rate if canary.readings >= settings.min_requests else None
     theirs = reference_rate
     if champion is not None and champion.readings >= settings.min_requests:

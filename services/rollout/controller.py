@@ -2,7 +2,8 @@
 `canary` (a passed gate with OCCULOOP_GATE_ON_PASS=canary) through the steps, judging live health at each one.
 
 Every poll (`poll_seconds`, 1 s) it reads the pointer, the canary-tagged models, the serving routing and the live
-metrics, and then:
+metrics (during a ramp also the minutes each version served and, every `labels_seconds`, whether a newer labeled
+dataset version brought those minutes' labels: live_accuracy.py), and then:
 
 - a ramp in progress: judge the current window (canary_rules.judge); healthy: next step (`event=canary_step`), or
   after the last step `Rollout.promote` (receipt, pointer, old champion retired; `event=promoted`); unhealthy:
@@ -42,6 +43,8 @@ from ..settings import CanarySettings
 from . import receipts
 from .canary_rules import HEALTHY, UNHEALTHY, Counters, Window, judge, same_weights, step_index, weights_for
 from .decisions import Rollout
+from .live_accuracy import ServedMinutes, Tally
+from .live_labels import DatasetLabels
 from .receipts import DecidedBy, PointerMove
 from .registry import Registry, RolloutError
 from .states import CANARY, CHAMPION, REJECTED, ModelRecord
@@ -94,6 +97,10 @@ class Controller:
         self.clock = clock
         self.ramp: Ramp | None = None
         self._records: dict[str, ModelRecord] = {}
+        self.served = ServedMinutes()
+        self._served_next_read = 0.0
+        self.labels = DatasetLabels(settings.labels_project, settings.labels_name, settings.labels_seconds,
+                                    clock=clock)  # fmt: skip
 
     def status(self) -> dict[str, Any]:
         """For GET /status: what the controller is doing right now."""
@@ -221,6 +228,7 @@ class Controller:
             return None
         self._set_progress(model_id, "ramping")
         self.plane.set_canary(weights_for(champion_version, version, ramp.weight))
+        self._window(ramp)  # the first window starts with the canary's traffic, not before its probe
         logger.info("event=canary_step %s %s version=%d weight=%g step=1/%d", self._fields("", model_id),
                     self._fields("champion_", champion), version, ramp.weight, len(steps))  # fmt: skip
         return ramp
@@ -259,6 +267,7 @@ class Controller:
         return ramp
 
     def _advance(self, ramp: Ramp, champion: str | None, routing: Any) -> None:
+        read_at = self.clock()  # the window ends when its counters were read, not after slower reads that follow
         champion_version = self._version_of(routing, champion)
         if champion_version != ramp.champion_version:  # the pointer moved during the ramp (an operator)
             if champion and champion_version is None:
@@ -278,7 +287,9 @@ class Controller:
         champ = None
         if ramp.champion_version is not None and ramp.weight < 1.0:
             champ = Counters.of(metrics.get(ramp.champion_version)).since(ramp.champion_base)
-        window = Window(self.clock() - ramp.started, ramp.weight, canary, champ, ramp.worst_p99)
+        canary_live, champion_live = self._live_tallies(ramp)
+        window = Window(read_at - ramp.started, ramp.weight, canary, champ, ramp.worst_p99, canary_live,
+                        champion_live)  # fmt: skip
         health = judge(window, self.settings, ramp.reference_rate)
         if health.verdict == UNHEALTHY:
             self._reject(ramp.model_id, champion, ramp.champion_version, health.rule, health.reason,
@@ -307,6 +318,19 @@ class Controller:
                     self._fields("champion_", champion), ramp.version, ramp.weight, ramp.index + 1,
                     len(ramp.steps))  # fmt: skip
 
+    def _live_tallies(self, ramp: Ramp) -> tuple[Tally, Tally]:
+        """Canary and champion right answers on the served minutes whose labels have arrived (none: no labels)."""
+        labels = self.labels.current()
+        if not labels:
+            return Tally(), Tally()
+        if self.clock() >= self._served_next_read:  # the app writes them once per metrics interval
+            self._served_next_read = self.clock() + max(
+                self.settings.poll_seconds, self.settings.serving.metrics_seconds
+            )
+            for version, reports in self.plane.read_served_minutes().items():
+                self.served.add(version, reports)
+        return self.served.tally(ramp.version, labels), self.served.tally(ramp.champion_version, labels)
+
     # -- the two endings ----------------------------------------------------------------------------------------
 
     def _promote(self, ramp: Ramp, champion: str | None) -> None:
@@ -326,6 +350,7 @@ class Controller:
         facts: dict[str, Any],
     ) -> None:  # fmt: skip
         started = self.clock()
+        logger.info("event=rolling_back model_id=%s rule=canary:%s", model_id, rule)  # the decision; done below
         self._set_progress(model_id, "rolling_back")
         if champion_version is not None:
             self.plane.set_canary({champion_version: 1.0})  # users first: the champion takes everything back
@@ -377,7 +402,8 @@ class RolloutCommand:
             "environment: OCCULOOP_CANARY_POLL_SECONDS (1), OCCULOOP_CANARY_STEPS (10,50,100), "
             "OCCULOOP_CANARY_WINDOW_SECONDS (30), OCCULOOP_CANARY_MIN_REQUESTS (50), OCCULOOP_CANARY_MAX_ERROR_RATE "
             "(0.01), OCCULOOP_CANARY_MAX_P99_MS (250), OCCULOOP_CANARY_MAX_RATE_SHIFT (0.15), "
-            "OCCULOOP_CANARY_SILENCE_SECONDS (30), the OCCULOOP_SERVING_* and rollout variables, CLEARML_*."
+            "OCCULOOP_CANARY_SILENCE_SECONDS (30), OCCULOOP_CANARY_MAX_ACCURACY_DROP (0.05), OCCULOOP_CANARY_MIN_LABELED "
+            "(50), OCCULOOP_CANARY_LABELS_SECONDS (30), OCCULOOP_DATASET_PROJECT / _NAME (the labels), the OCCULOOP_SERVING_* and rollout variables, CLEARML_*."
         )
         parser.add_argument("--once", action="store_true", help="one pass, then exit")
         parser.add_argument("--poll-seconds", type=float, help="how often to read the server state")

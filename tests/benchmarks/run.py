@@ -17,6 +17,7 @@ from typing import Any
 from tests.benchmarks import (
     loop_bench,
     machine,
+    rollout_bench,
     server_bench,
     serving_bench,
     sync_bench,
@@ -202,6 +203,34 @@ def _markdown_loop(results: dict[str, Any]) -> str:
     )
 
 
+def _markdown_rollout(results: dict[str, Any]) -> str:
+    stock = results["stock_expected_s"]
+
+    def row(name: str, key: str) -> str:
+        measured = results[key]
+        return (f"| {name} | {measured['p50']} | {measured['max']} | {stock:.0f} (worst {results['stock_worst_s']:.0f}) "
+                f"| {stock / max(measured['p50'], 0.01):.0f}x faster |")  # fmt: skip
+
+    return "\n".join(
+        [
+            f"The canary controller at its production defaults (controller poll 1 s, inference app config poll 5 s), "
+            f"{results['rounds']} rounds of a challenger that takes traffic and is rolled back by a live rule "
+            f"({', '.join(results['rules'])}), ~40 requests/s on the public endpoint:",
+            "",
+            "| from → to | p50 s | max s | stock clearml-serving, expected s | ratio at p50 |",
+            "| --- | --- | --- | --- | --- |",
+            row("gate passed (model tagged `canary`) → the canary answers its first user request",
+                "gate_passed_to_traffic_s"),
+            row("unhealthy (`event=rolling_back`) → the canary's last user request (rollback complete)",
+                "unhealthy_to_rollback_complete_s"),
+            "",
+            f"Stock clearml-serving re-reads its configuration every 5 minutes (`CLEARML_SERVING_POLL_FREQ`), for a new "
+            f"version and for a rollback by re-publishing alike. Requests during the run: {results['requests']:,}, "
+            f"failed: {results['failed_requests']} (the champion kept answering throughout).",
+        ]
+    )  # fmt: skip
+
+
 def write_section(name: str, body: str, command: str) -> None:
     begin, end = f"<!-- bench:{name}:begin -->", f"<!-- bench:{name}:end -->"
     section = f"{begin}\nMachine: {machine.describe()}  \nCommand: `{command}`\n\n{body}\n{end}"
@@ -214,10 +243,11 @@ def write_section(name: str, body: str, command: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run (not for BENCHMARKS.md)")
-    parser.add_argument("--only", choices=("server", "training", "sync", "trigger", "serving", "loop"), action="append")
+    parser.add_argument("--only", choices=("server", "training", "sync", "trigger", "serving", "rollout", "loop"),
+                        action="append")  # fmt: skip
     args = parser.parse_args(argv)
     command = "make bench" + (" BENCH_ARGS=" + shlex.quote(" ".join(argv or [])) if argv else "")
-    sections = args.only or ["server", "training", "sync", "trigger", "serving", "loop"]
+    sections = args.only or ["server", "training", "sync", "trigger", "serving", "rollout", "loop"]
     if "server" in sections:
         with tempfile.TemporaryDirectory(prefix="occuloop-bench-") as folder:
             results = server_bench.run_all(Path(folder), quick=args.quick)
@@ -248,6 +278,12 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(served, indent=2))
         if not args.quick:
             write_section("serving", serving_bench.markdown(served), command)
+    if "rollout" in sections:
+        with tempfile.TemporaryDirectory(prefix="occuloop-bench-") as folder:
+            rolled = rollout_bench.run_all(Path(folder), quick=args.quick)
+        print(json.dumps(rolled, indent=2))
+        if not args.quick:
+            write_section("rollout", _markdown_rollout(rolled), command)
     if "loop" in sections:
         loop_results = loop_bench.run_all(quick=args.quick)
         print(json.dumps(loop_results, indent=2))

@@ -16,6 +16,7 @@ from services.rollout.canary_rules import (
     step_index,
     weights_for,
 )
+from services.rollout.live_accuracy import ServedMinutes, Tally
 from services.settings import CanarySettings, SettingsError
 from tests.services.test_gate_decisions import TRUTH, MemoryRegistry, _rollout
 
@@ -81,11 +82,56 @@ def test_at_full_traffic_the_prediction_rate_is_compared_with_the_champions_earl
     assert judge(alone, SETTINGS, reference_rate=0.7).verdict == HEALTHY
 
 
+def _report(instance: str, number: int, minutes: dict[str, list[int]]) -> dict[str, object]:
+    return {"endpoint": "occupancy/2", "instance": instance, "report": number, "minutes": minutes}
+
+
+def test_served_minutes_are_joined_with_labels_that_arrive_later() -> None:
+    served = ServedMinutes()
+    assert served.add(2, [_report("a", 1, {"2015-02-05T10:01": [3, 3], "2015-02-05T10:02": [2, 0]})]) == 1
+    assert served.add(2, [_report("a", 1, {"2015-02-05T10:01": [3, 3]})]) == 0  # the same report read again
+    assert served.add(2, [_report("b", 1, {"2015-02-05T10:01": [1, 0]})]) == 1  # another app instance
+    assert served.tally(2, {}) == Tally() and served.tally(None, {"2015-02-05T10:01": 1}) == Tally()
+    # 10:01 occupied: 3 of the 4 readings said so; 10:02 empty: both said empty; 10:03 was never served
+    labels = {"2015-02-05T10:01": 1, "2015-02-05T10:02": 0, "2015-02-05T10:03": 1}
+    assert served.tally(2, labels) == Tally(6, 5)
+    assert served.tally(3, labels) == Tally()  # a version that served nothing labeled
+    assert served.add(3, [_report("a", 1, {"2015-02-05T10:02": [1, 1]})]) == 1  # one report covers every version
+    assert served.tally(3, labels) == Tally(1, 0)
+
+
+def test_live_accuracy_rolls_back_only_with_enough_labeled_readings_on_both_sides() -> None:
+    settings = CanarySettings(window_seconds=10, min_requests=20, max_rate_shift=0.1, min_labeled=30,
+                              max_accuracy_drop=0.05)  # fmt: skip
+    counters, champion = Counters(30, 30, 0, 12), Counters(200, 200, 0, 80)
+
+    def live(canary: Tally, reference: Tally) -> Window:
+        return Window(12, 0.1, counters, champion, 2.0, canary, reference)
+
+    worse = judge(live(Tally(40, 30), Tally(400, 390)), settings)
+    assert (worse.verdict, worse.rule) == (UNHEALTHY, "live_accuracy"), worse.reason
+    assert worse.facts["canary_live_accuracy"] == 0.75 and worse.facts["champion_live_labeled"] == 400
+    assert "75.0 % of 40" in worse.reason and "97.5 % of 400" in worse.reason
+    assert judge(live(Tally(20, 0), Tally(400, 390)), settings).verdict == HEALTHY  # too few labeled yet
+    assert judge(live(Tally(40, 30), Tally(20, 20)), settings).verdict == HEALTHY  # nothing sure to compare with
+    assert judge(live(Tally(40, 38), Tally(400, 390)), settings).verdict == HEALTHY  # 95.0 vs 97.5: within 5 points
+    assert judge(live(Tally(), Tally()), settings).facts["canary_live_accuracy"] is None
+
+
 def test_canary_settings_from_the_environment() -> None:
     settings = CanarySettings.from_env({"OCCULOOP_CANARY_STEPS": "5,25,100", "OCCULOOP_CANARY_WINDOW_SECONDS": "3",
                                         "OCCULOOP_GATE_ON_PASS": "canary"})  # fmt: skip
     assert settings.steps == (0.05, 0.25, 1.0) and settings.window_seconds == 3
     assert settings.rollout.on_pass == "canary"
+    labels = CanarySettings.from_env({"OCCULOOP_DATASET_PROJECT": "p", "OCCULOOP_DATASET_NAME": "n",
+                                      "OCCULOOP_CANARY_MIN_LABELED": "7", "OCCULOOP_CANARY_MAX_ACCURACY_DROP": "0.1"})  # fmt: skip
+    assert (labels.labels_project, labels.labels_name, labels.min_labeled, labels.max_accuracy_drop) == (
+        "p",
+        "n",
+        7,
+        0.1,
+    )
+    assert CanarySettings().labels_name == "labeled"  # the sync's dataset by default
     for bad in ("50,10,100", "10,50", "x", "0,100"):
         with pytest.raises(SettingsError, match="OCCULOOP_CANARY_STEPS"):
             CanarySettings.from_env({"OCCULOOP_CANARY_STEPS": bad})

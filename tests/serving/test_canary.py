@@ -4,7 +4,9 @@ inference app started by `occuloop serving run`, and a request loop standing in 
 In file order: the champion (promoted by `occuloop promote`) serves at 100 % because the controller routes it; a
 healthy challenger tagged `canary` goes 10 -> 50 -> 100 % and is promoted; a challenger whose package does not load
 is rolled back automatically while the champion keeps answering; `occuloop rollback` reaches serving within seconds;
-a controller killed with -9 mid-ramp resumes at the step the routing shows, without taking a step twice.
+a controller killed with -9 mid-ramp resumes at the step the routing shows, without taking a step twice; once a
+labeling session brings the labels of the minutes served, a challenger trained on inverted labels is rolled back on
+live accuracy.
 """
 
 from __future__ import annotations
@@ -33,8 +35,11 @@ CONTROLLER_ENV = {
     "OCCULOOP_CANARY_MIN_REQUESTS": "10",
     "OCCULOOP_CANARY_SILENCE_SECONDS": "6",  # the app polls routing every 1 s, reports every 1 s
     "OCCULOOP_CANARY_MAX_P99_MS": "1000",  # two shared cores: the test is about the ramp, not the latency bar
-    "OCCULOOP_CANARY_MAX_RATE_SHIFT": "0.6",  # two 3-epoch networks disagree more than real challengers do
+    "OCCULOOP_CANARY_MAX_RATE_SHIFT": "1",  # off: 3-epoch networks disagree wildly (unit-tested in test_canary_rules)
     "OCCULOOP_CANARY_PROBE_SECONDS": "8",
+    "OCCULOOP_CANARY_LABELS_SECONDS": "1",
+    "OCCULOOP_CANARY_MIN_LABELED": "10",
+    "OCCULOOP_CANARY_MAX_ACCURACY_DROP": "0.1",  # the labels arrive in the last test: an inverted network
     "OCCULOOP_ROLLOUT_PORT": "0",
 }
 
@@ -70,7 +75,8 @@ class Traffic:
 @dataclass
 class Rig:
     clients: Clients
-    models: dict[str, str]  # seed-1, seed-2, broken -> model id
+    models: dict[str, str]  # seed-1, seed-2, broken, flipped -> model id
+    probe_csv: str  # the labels of the minutes the traffic asks about, as a labeling-session file
     traffic: Traffic
     controller: Child
 
@@ -125,14 +131,16 @@ def _weights(lines: list[str]) -> list[float]:
 def rig(clients: Clients) -> Iterator[Rig]:
     trained = _flow(clients, "tiny_models.py", "occuloop/training", "1,2")
     broken = _flow(clients, "broken_model.py", "occuloop/training")["model_id"]
-    models = {f"seed-{m['seed']}": m["model_id"] for m in trained["models"]} | {"broken": broken}
+    flipped = _flow(clients, "tiny_models.py", "occuloop/training", "3", "--flipped")["models"][0]["model_id"]
+    models = {f"seed-{m['seed']}": m["model_id"] for m in trained["models"]} | {"broken": broken, "flipped": flipped}
     for model_id in models.values():  # as training leaves them
         clients.api.ok("models.update", {"model": model_id, "tags": ["candidate"]})
     clients.run([OCCULOOP, "promote", models["seed-1"], "--reason", "the first champion"], timeout=180)
     port = _free_port()
     CONTROLLER_ENV["OCCULOOP_CANARY_PROBE_URL"] = f"http://127.0.0.1:{port}"  # a new version answers before traffic
     traffic = Traffic(f"http://127.0.0.1:{port}/serve/occupancy", trained["readings"])
-    rig = Rig(clients, models, traffic, clients.spawn("rollout", [OCCULOOP, "rollout"], CONTROLLER_ENV))
+    controller = clients.spawn("rollout", [OCCULOOP, "rollout"], CONTROLLER_ENV)
+    rig = Rig(clients, models, trained["probe_csv"], traffic, controller)
     rig.wait_event("champion_routed", models["seed-1"], timeout=60)  # the controller set up serving
     app = clients.spawn("inference", [OCCULOOP, "serving", *SERVICE, "run", "--port", str(port), "--poll-seconds", "1"])
     thread = threading.Thread(target=traffic.run, daemon=True)
@@ -219,3 +227,23 @@ def test_a_controller_killed_mid_ramp_resumes_without_taking_a_step_twice(rig: R
     assert _weights(rig.events("canary_step", challenger)) == [1.0]  # in the resumed controller's log
     assert "champion" in rig.state(challenger)
     assert second.alive()
+
+
+def test_a_canary_wrong_about_minutes_labeled_later_is_rolled_back_on_live_accuracy(rig: Rig) -> None:
+    flipped, champion = rig.models["flipped"], rig.models["seed-2"]
+    # The traffic has been asking about the probe minutes all along; now a labeling session brings their labels.
+    labels = _flow(rig.clients, "labels_version.py", rig.probe_csv)["dataset_id"]
+    started = time.monotonic()
+    rig.tag(flipped, "canary")
+    line = rig.wait_event("rolled_back", flipped, timeout=90)
+    assert "rule=canary:live_accuracy" in line and f"champion_model_id={champion}" in line, line
+    assert rig.events("canary_step", flipped), "it got traffic: its answers are what the labels judged"
+    loaded = [entry for entry in rig.log().splitlines() if "event=live_labels_loaded" in entry]
+    assert loaded and f"dataset_id={labels}" in loaded[-1] and "minutes=48" in loaded[-1], loaded
+    assert "rejected" in rig.state(flipped) and "champion" in rig.state(champion)
+    rig.served_only(champion)
+    assert {status for _, status, _ in rig.traffic.since(started)} == {200}
+    receipt_task = rig.clients.api.ok("tasks.get_all", {"name": f"^rolled_back {flipped}$", "only_fields": ["id"]})
+    assert len(receipt_task["tasks"]) == 1
+    print(f"inverted canary rolled back on live accuracy {time.monotonic() - started:.1f} s after it was tagged: "
+          f"{line.split('reason=', 1)[-1]}")  # fmt: skip

@@ -1,8 +1,10 @@
 """Train tiny occupancy networks and register each as the training task does (training.train.register_model).
 
 argv: project, comma-separated seeds[, hidden units (default 8; the design's network has 255)[, a folder to keep
-each package in as seed-<seed>/]]. Prints `RESULT {json}`: per model its id and the offline predictions of its
-SavedModel package on the probe readings, plus the probe readings as the endpoint's request bodies.
+each package in as seed-<seed>/]]; `--flipped` anywhere trains on inverted labels (a model that answers, fluently
+and wrongly). Prints `RESULT {json}`: per model its id and the offline predictions of its SavedModel package on the
+probe readings, the probe readings as the endpoint's request bodies (with their timestamps), and `probe_csv`, the
+probe rows with their labels as a labeling-session file (the labels that arrive after the minutes were served).
 """
 
 import json
@@ -18,23 +20,29 @@ from clearml import Task
 from training import features
 from training.model import load_package, train_network, write_package
 from training.params import TrainingParams
-from training.readings import uci
+from training.readings import uci, write_session_csv
 from training.schema import FEATURES
 from training.sessions import training_sessions
 from training.train import register_model, split_for_early_stopping
 
-project, seeds = sys.argv[1], [int(seed) for seed in sys.argv[2].split(",")]
-hidden_units = int(sys.argv[3]) if len(sys.argv) > 3 else 8
-keep = Path(sys.argv[4]) if len(sys.argv) > 4 else None
+flipped = "--flipped" in sys.argv
+argv = [arg for arg in sys.argv if arg != "--flipped"]
+project, seeds = argv[1], [int(seed) for seed in argv[2].split(",")]
+hidden_units = int(argv[3]) if len(argv) > 3 else 8
+keep = Path(argv[4]) if len(argv) > 4 else None
 sessions = training_sessions()[1:3]  # Feb 5 and 6: a few thousand rows, enough for a tiny network
 rows = pd.concat([session.readings for session in sessions], ignore_index=True)
+if flipped:
+    rows["Occupancy"] = 1 - rows["Occupancy"]
 probe = uci("test1").iloc[::53].head(48).reset_index(drop=True)  # both classes, day and night
+probe_csv = Path("probe-labels.csv").resolve()
+write_session_csv(probe, probe_csv)
 models = []
 for seed in seeds:
     # one task per model, as in training: a task's model named "occupancy" has one upload location
     task = Task.init(
         project_name=project,
-        task_name=f"tiny model seed {seed}",
+        task_name=f"tiny model seed {seed}" + (" flipped" if flipped else ""),
         output_uri=True,
         auto_connect_frameworks=False,
         auto_resource_monitoring=False,
@@ -69,5 +77,8 @@ for seed in seeds:
             shutil.copytree(package, keep / f"seed-{seed}")
     models.append({"model_id": model_id, "seed": seed, "card": card, "offline": [float(p) for p in offline]})
     task.close()
-readings = [{name: float(row[name]) for name in FEATURES} for _, row in probe.iterrows()]
-print("RESULT " + json.dumps({"models": models, "readings": readings}))
+readings = [
+    {**{name: float(row[name]) for name in FEATURES}, "timestamp": row["date"].isoformat()}
+    for _, row in probe.iterrows()
+]
+print("RESULT " + json.dumps({"models": models, "readings": readings, "probe_csv": str(probe_csv)}))
