@@ -128,6 +128,7 @@ class SyncSettings:
     production_tag: str = "Production"  # set only on finalized, fully validated versions: the trigger listens to it
     quiet_seconds: float = 30.0  # finalize when no file arrived for this long
     batch_size: int = 50  # ... or when this many files are pending
+    feed_chunk: int = 100  # a step taking in more files uploads each chunk of this many while the next validate
     completion: str = "auto"  # auto: a .done marker or a file unchanged for settle_seconds; marker: markers only
     settle_seconds: float = 2.0
     poll_seconds: float = 1.0
@@ -146,6 +147,7 @@ class SyncSettings:
             production_tag=environ.get("OCCULOOP_PRODUCTION_TAG") or cls.production_tag,
             quiet_seconds=_float(environ, "OCCULOOP_SYNC_QUIET_SECONDS", cls.quiet_seconds),
             batch_size=_int(environ, "OCCULOOP_SYNC_BATCH_SIZE", cls.batch_size, low=1, high=100_000),
+            feed_chunk=_int(environ, "OCCULOOP_SYNC_FEED_CHUNK", cls.feed_chunk, low=1, high=100_000),
             completion=_choice(environ, "OCCULOOP_SYNC_COMPLETION", cls.completion, ("auto", "marker")),
             settle_seconds=_float(environ, "OCCULOOP_SYNC_SETTLE_SECONDS", cls.settle_seconds),
             poll_seconds=_float(environ, "OCCULOOP_SYNC_POLL_SECONDS", cls.poll_seconds, low=0.05),

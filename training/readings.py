@@ -52,6 +52,27 @@ def read_table(source: Source) -> pd.DataFrame:
 
 
 MISSING_MARKERS = frozenset({"", "nan", "NaN", "NA", "null", "None"})
+_TYPED_COLUMNS: dict[str, str] = {TIMESTAMP: "str", **{name: "float64" for name in (*FEATURES, LABEL)}}
+
+
+def read_typed_table(path: Path) -> pd.DataFrame | None:
+    """The fast way in for a file that is probably fine: the numbers parsed by the CSV reader itself (only the
+    missing markers become NaN), the date kept as text. None when anything does not convert or the file does not
+    read; `read_table` then keeps every value as written, so validation can say which values are wrong. Both give
+    validation the same findings and the same readings for a file this reads."""
+    try:
+        table = pd.read_csv(
+            path,
+            dtype=_TYPED_COLUMNS,
+            na_values=sorted(MISSING_MARKERS),
+            keep_default_na=False,
+            skipinitialspace=True,
+        )
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
+        return None
+    table = table.reset_index(drop=True)  # the UCI files' row numbers, as in read_table
+    table.columns = [str(name).strip() for name in table.columns]
+    return table
 
 
 def _to_floats(column: pd.Series) -> pd.Series:

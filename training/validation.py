@@ -13,8 +13,10 @@ Pure: no I/O, no TensorFlow; the champion's predictions come in as a function.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,7 +25,7 @@ import pandas as pd
 
 from .baselines import light_rule
 from .drift import feature_drift
-from .readings import MISSING_MARKERS, ReadError, Source, read_table, to_readings
+from .readings import MISSING_MARKERS, ReadError, Source, read_table, read_typed_table
 from .schema import COLUMNS, FEATURES, LABEL, SENSORS, TIMESTAMP, humidity_ratio
 
 MIN_ROWS = 60
@@ -35,6 +37,7 @@ MAX_NIGHT_CO2_P5 = 650.0  # ppm: above it, CO2 drifts (a warning, Feb 16-18 trip
 MIN_LABEL_AGREEMENT = 0.93
 
 ERROR, WARNING = "error", "warning"
+Stamp = pd.Timestamp | np.datetime64
 Predictor = Callable[[pd.DataFrame], npt.NDArray[np.float64]]
 
 
@@ -53,7 +56,7 @@ class ValidationContext:
 
     holdout_timestamps: frozenset[pd.Timestamp] = frozenset()  # rows of the pinned holdouts must never train
     known_timestamps: frozenset[pd.Timestamp] = frozenset()  # rows already in the dataset
-    known_spans: tuple[tuple[pd.Timestamp, pd.Timestamp], ...] = ()  # (first, last) minutes of files already in it
+    known_spans: tuple[tuple[Stamp, Stamp], ...] = ()  # (first, last) minutes of files already in it
     champion: Predictor | None = None  # P(occupied) of the production model, if there is one
     reference: pd.DataFrame | None = None  # readings to measure drift against
 
@@ -101,8 +104,28 @@ def validate_file(source: Source, name: str, context: ValidationContext = Valida
     try:
         table = read_table(source)
     except ReadError as error:
-        return ValidationReport(name, 0, (Finding("readable", ERROR, error.reason, str(error)),), ("readable",))
+        return _unreadable(name, error)
     return validate_table(table, name, context)
+
+
+def check_file(
+    path: Path, name: str, context: ValidationContext = ValidationContext()
+) -> tuple[ValidationReport, pd.DataFrame | None]:
+    """`validate_file` for a file on disk, plus its typed readings when it passed. The CSV reader parses the
+    numbers itself first (read_typed_table, several times faster); a file it cannot read that way is read as text,
+    so the report names every value that is wrong. The report is the same either way."""
+    table = read_typed_table(path)
+    if table is None:
+        try:
+            table = read_table(path)
+        except ReadError as error:
+            return _unreadable(name, error), None
+    report, readings = check_table(table, name, context)
+    return report, (readings if report.passed else None)
+
+
+def _unreadable(name: str, error: ReadError) -> ValidationReport:
+    return ValidationReport(name, 0, (Finding("readable", ERROR, error.reason, str(error)),), ("readable",))
 
 
 def validate_table(
@@ -127,10 +150,11 @@ def check_table(
     if findings:
         return stop()
     checks.append("parseable")
-    findings.extend(_parseable(table))
-    if findings:
+    problems, parsed = _parse(table)
+    findings.extend(problems)
+    if parsed is None:
         return stop()
-    readings = to_readings(table)
+    readings = parsed
     for check, function in _CONTENT_CHECKS:
         checks.append(check)
         findings.extend(function(readings, context))
@@ -150,9 +174,9 @@ def validate_batch(
     reports: list[ValidationReport] = []
     seen = set(context.known_timestamps)
     for name, table in files:
-        report = validate_table(table, name, dataclasses.replace(context, known_timestamps=frozenset(seen)))
-        if report.passed:
-            seen.update(to_readings(table)[TIMESTAMP])
+        report, readings = check_table(table, name, dataclasses.replace(context, known_timestamps=frozenset(seen)))
+        if report.passed and readings is not None:
+            seen.update(readings[TIMESTAMP])
         reports.append(report)
     return reports
 
@@ -188,22 +212,36 @@ def _schema(table: pd.DataFrame) -> list[Finding]:
     return findings
 
 
-def _parseable(table: pd.DataFrame) -> list[Finding]:
+def _parse(table: pd.DataFrame) -> tuple[list[Finding], pd.DataFrame | None]:
+    """Every value converted once: findings for what does not convert, else the typed readings (the same as
+    readings.to_readings, which would convert everything a second time)."""
     findings = []
-    dates = pd.to_datetime(table[TIMESTAMP].str.strip().str.strip('"'), errors="coerce", format="ISO8601")
+    dates = pd.to_datetime(table[TIMESTAMP], errors="coerce", format="ISO8601")
+    if dates.isna().any():  # quoted or padded stamps: only then the string work
+        dates = pd.to_datetime(table[TIMESTAMP].str.strip().str.strip('"'), errors="coerce", format="ISO8601")
     if dates.isna().any():
         bad = table.loc[dates.isna(), TIMESTAMP].head(3).tolist()
         count = int(dates.isna().sum())
         findings.append(
             Finding("parseable", ERROR, "bad_timestamp", f"{count} dates do not parse, e.g. {bad}", {"count": count})
         )
+    numbers: dict[str, pd.Series] = {}
     not_numbers: dict[str, int] = {}
+    unlabeled = 0
     for name in (*FEATURES, LABEL):
-        numbers = pd.to_numeric(table[name], errors="coerce")  # blanks around a number are fine
-        unparsed = table.loc[numbers.isna(), name].str.strip()  # usually none: string work only on those
-        garbage = ~unparsed.isin(MISSING_MARKERS)
-        if garbage.any():
-            not_numbers[name] = int(garbage.sum())
+        column = table[name]
+        if pd.api.types.is_float_dtype(column):  # readings.read_typed_table: only missing markers became NaN
+            numbers[name] = column
+            garbage, missing = 0, int(column.isna().sum())
+        else:
+            numbers[name] = pd.to_numeric(column, errors="coerce")  # blanks around a number are fine
+            unparsed = column[numbers[name].isna()].str.strip()  # usually none: string work only on those
+            is_missing = unparsed.isin(MISSING_MARKERS)
+            garbage, missing = int((~is_missing).sum()), int(is_missing.sum())
+        if garbage:
+            not_numbers[name] = garbage
+        if name == LABEL:
+            unlabeled = missing
     if not_numbers:
         findings.append(
             Finding(
@@ -214,14 +252,23 @@ def _parseable(table: pd.DataFrame) -> list[Finding]:
                 {"counts": not_numbers},
             )
         )
-    unlabeled = int(table[LABEL].str.strip().isin(MISSING_MARKERS).sum())
     if unlabeled:
         findings.append(
             Finding(
                 "parseable", ERROR, "missing_labels", f"{unlabeled} rows have no Occupancy label", {"count": unlabeled}
             )
         )
-    return findings
+    if findings:
+        return findings, None
+    stamps = dates.dt.round("min").to_numpy(dtype="datetime64[ns]")
+    order = None if bool(np.all(stamps[1:] >= stamps[:-1])) else np.argsort(stamps, kind="stable")  # usually in order
+    columns = {
+        TIMESTAMP: stamps,
+        **{name: numbers[name].to_numpy(dtype=np.float64) for name in FEATURES},
+        LABEL: numbers[LABEL].to_numpy(dtype=np.int64),
+    }
+    readings = pd.DataFrame({name: values if order is None else values[order] for name, values in columns.items()})
+    return [], readings  # built in COLUMNS order
 
 
 # -- content checks (typed readings) ---------------------------------------------------------------------------
@@ -286,7 +333,7 @@ def _duplicates(readings: pd.DataFrame, context: ValidationContext) -> list[Find
                 {"count": repeated},
             )
         )
-    known = int(readings[TIMESTAMP].isin(context.known_timestamps).sum()) if context.known_timestamps else 0
+    known = _count_in(readings[TIMESTAMP], context.known_timestamps)
     known += int(_inside_spans(readings[TIMESTAMP], context.known_spans).sum())
     if known:
         findings.append(
@@ -295,22 +342,38 @@ def _duplicates(readings: pd.DataFrame, context: ValidationContext) -> list[Find
     return findings
 
 
-def _inside_spans(stamps: pd.Series, spans: tuple[tuple[pd.Timestamp, pd.Timestamp], ...]) -> npt.NDArray[np.bool_]:
+@functools.lru_cache(maxsize=8)
+def _sorted_stamps(stamps: frozenset[pd.Timestamp]) -> npt.NDArray[np.int64]:
+    """A set of minutes as sorted nanoseconds, computed once per set (the sync checks every file against the same
+    holdout set; a frozenset caches its hash, so finding it here again is cheap)."""
+    return np.sort(pd.DatetimeIndex(list(stamps)).as_unit("ns").asi8)
+
+
+def _count_in(stamps: pd.Series, known: frozenset[pd.Timestamp]) -> int:
+    if not known:
+        return 0
+    ordered = _sorted_stamps(known)
+    values = stamps.to_numpy(dtype="datetime64[ns]").view(np.int64)
+    index = np.minimum(np.searchsorted(ordered, values), len(ordered) - 1)
+    return int((ordered[index] == values).sum())
+
+
+def _inside_spans(stamps: pd.Series, spans: tuple[tuple[Stamp, Stamp], ...]) -> npt.NDArray[np.bool_]:
     """Which stamps fall inside any [first, last] span (spans may overlap)."""
     if not spans:
         return np.zeros(len(stamps), dtype=bool)
-    ordered = sorted(spans)
-    starts = np.array([first for first, _ in ordered], dtype="datetime64[ns]")
-    # the furthest end reached by any span starting at or before each start
-    ends = np.maximum.accumulate(np.array([last for _, last in ordered], dtype="datetime64[ns]"))
-    values = stamps.to_numpy(dtype="datetime64[ns]")
+    pairs = np.array(spans, dtype="datetime64[ns]").view(np.int64)  # n x 2, in numpy: no per-span Python work
+    pairs = pairs[np.argsort(pairs[:, 0], kind="stable")]
+    starts = pairs[:, 0]
+    ends = np.maximum.accumulate(pairs[:, 1])  # the furthest end reached by any span starting at or before
+    values = stamps.to_numpy(dtype="datetime64[ns]").view(np.int64)
     index = np.searchsorted(starts, values, side="right") - 1
     inside: npt.NDArray[np.bool_] = (index >= 0) & (values <= ends[np.maximum(index, 0)])
     return inside
 
 
 def _holdout(readings: pd.DataFrame, context: ValidationContext) -> list[Finding]:
-    leaked = int(readings[TIMESTAMP].isin(context.holdout_timestamps).sum()) if context.holdout_timestamps else 0
+    leaked = _count_in(readings[TIMESTAMP], context.holdout_timestamps)
     if leaked:
         return [
             Finding(
@@ -327,13 +390,13 @@ def _holdout(readings: pd.DataFrame, context: ValidationContext) -> list[Finding
 def _ranges(readings: pd.DataFrame, _: ValidationContext) -> list[Finding]:
     outside: dict[str, dict[str, float]] = {}
     for name, sensor in SENSORS.items():
-        column = readings[name]
+        column = readings[name].to_numpy()
         bad = (column < sensor.low) | (column > sensor.high)
         if bad.any():
             outside[name] = {
                 "rows": int(bad.sum()),
-                "min": float(column.min()),
-                "max": float(column.max()),
+                "min": float(np.nanmin(column)),
+                "max": float(np.nanmax(column)),
                 "low": sensor.low,
                 "high": sensor.high,
             }
@@ -365,11 +428,12 @@ def _humidity_ratio(readings: pd.DataFrame, _: ValidationContext) -> list[Findin
 
 
 def _night(readings: pd.DataFrame, _: ValidationContext) -> list[Finding]:
-    night = readings[readings[TIMESTAMP].dt.hour.isin(NIGHT_HOURS)]
-    if night.empty:
+    hours = readings[TIMESTAMP].dt.hour.to_numpy()
+    at_night = (hours >= NIGHT_HOURS.start) & (hours < NIGHT_HOURS.stop)
+    if not at_night.any():
         return []
     findings = []
-    light = float(night["Light"].median())
+    light = float(np.nanmedian(readings["Light"].to_numpy()[at_night]))
     if light > MAX_NIGHT_LIGHT_MEDIAN:
         findings.append(
             Finding(
@@ -380,7 +444,7 @@ def _night(readings: pd.DataFrame, _: ValidationContext) -> list[Finding]:
                 {"median_light": light},
             )
         )
-    co2 = float(night["CO2"].quantile(0.05))
+    co2 = float(np.nanquantile(readings["CO2"].to_numpy()[at_night], 0.05))
     if co2 > MAX_NIGHT_CO2_P5:
         findings.append(
             Finding(

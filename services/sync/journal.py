@@ -124,6 +124,14 @@ class Journal:
         rows = self._files("state IN ('staged', 'committed') AND name != ? AND first IS NOT NULL", (except_name,))
         return [(row.first, row.last) for row in rows if row.first and row.last]
 
+    def spans_by_name(self) -> dict[str, list[tuple[str, str]]]:
+        """The same spans keyed by file name, read once for a whole batch of files."""
+        spans: dict[str, list[tuple[str, str]]] = {}
+        for row in self._files("state IN ('staged', 'committed') AND first IS NOT NULL", ()):
+            if row.first and row.last:
+                spans.setdefault(row.name, []).append((row.first, row.last))
+        return spans
+
     def assign(self, file_ids: list[int], draft: str) -> None:
         with self._lock:
             self._db.executemany("UPDATE files SET draft = ? WHERE id = ?", [(draft, file_id) for file_id in file_ids])

@@ -17,6 +17,7 @@ files onto the winner — a fork never reaches `Production`, so it never trains 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -28,12 +29,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import pandas as pd
 
-from training.readings import ReadError, read_table, to_readings
+from training.readings import read_table, to_readings
 from training.schema import LABEL, TIMESTAMP
 from training.sessions import holdouts
-from training.validation import ValidationContext, ValidationReport, check_table, validate_file
+from training.validation import Stamp, ValidationContext, ValidationReport, check_file
 
 from ..clearml_gateway import DatasetGateway, Draft
 from ..settings import SyncSettings
@@ -49,6 +51,36 @@ MAX_BACKOFF_SECONDS = 60.0
 DRIFT_REFERENCE_FILES = 7
 PREVIEW_PLOT_FILES = 24  # sessions drawn in a version's sensor plots (a 1,000-file version would be unreadable)
 DRAFT_OWNER_PREFIX = "sync-draft:"  # + the journal's instance id, on every draft until it is finalized
+
+
+class BackgroundFeed:
+    """At most one draft upload in flight, on its own thread, so that the next files are validated meanwhile
+    (zipping, hashing and HTTP release the GIL). A failure is raised in the caller at the next `wait`."""
+
+    def __init__(self) -> None:
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def submit(self, work: Callable[[], None]) -> None:
+        self.wait()
+
+        def run() -> None:
+            try:
+                work()
+            except BaseException as error:  # handed to the caller's thread, where the step's retry handles it
+                self._error = error
+
+        self._thread = threading.Thread(target=run, name="sync-upload", daemon=True)
+        self._thread.start()
+
+    def wait(self) -> None:
+        """Until the upload in flight is done; raises its failure."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
 
 
 @dataclass
@@ -82,8 +114,10 @@ class SyncService:
         self._retry_at = 0.0
         self._recovered = False
         self._drift: pd.DataFrame | None = None  # the drift reference, until the next version changes it
+        self._spans: dict[str, list[tuple[Stamp, Stamp]]] | None = None  # per name, for one step
         self._chain: set[str] = set()  # versions known to be on the dataset's one chain
         self._owner_tag = f"{DRAFT_OWNER_PREFIX}{journal.instance_id()}"
+        self._feed = BackgroundFeed()
 
     # -- status, shared with the HTTP thread ------------------------------------------------------------------
 
@@ -187,8 +221,14 @@ class SyncService:
     def step(self, now: float, *, shutting_down: bool = False) -> SyncOutcome | None:
         """Take in finished files, feed the draft, finalize if it is time. Raises on server errors (retried)."""
         settle = 0.0 if self._sync_requested.is_set() else None  # "upload" pressed: the labeler says all is written
-        for path in self.inbox.finished(time.time(), settle_seconds=settle):
+        self._spans = None  # re-read from the journal once per step, then kept up to date as files are staged
+        for taken, path in enumerate(self.inbox.finished(time.time(), settle_seconds=settle), start=1):
             self._take_in(path)
+            if taken % self.settings.feed_chunk == 0:  # a big batch: upload what is validated while the rest validates
+                self._feed.wait()
+                chunk = [record for record in self.journal.staged() if record.draft is None]
+                self._feed.submit(functools.partial(self._feed_draft, chunk))
+        self._feed.wait()
         staged = self.journal.staged()
         reason = finalize_reason(
             Batch(len(staged), self._last_accepted, self._sync_requested.is_set(), shutting_down),
@@ -230,6 +270,8 @@ class SyncService:
             logger.warning("event=file_quarantined file=%s reason=%s", path.name, ",".join(report.reasons))
             return
         staged = path if already_staged else self.inbox.stage(path, sha256)
+        stamps = readings[TIMESTAMP].to_numpy(dtype="datetime64[ns]")
+        self._known_spans().setdefault(staged.name, []).append((stamps[0], stamps[-1]))
         self.journal.record(
             sha256,
             staged.name,
@@ -252,18 +294,21 @@ class SyncService:
 
     def _validate(self, path: Path) -> tuple[ValidationReport, pd.DataFrame | None]:
         """The validation report, and the typed readings when the file passed (read once, used twice)."""
-        spans = tuple(
-            (pd.Timestamp(first), pd.Timestamp(last)) for first, last in self.journal.spans(except_name=path.name)
-        )
+        # a file of the same name replaces the earlier one: its rows are not duplicates of themselves
+        spans = tuple(span for name, named in self._known_spans().items() if name != path.name for span in named)
         context = ValidationContext(
             holdout_timestamps=self._holdout, known_spans=spans, reference=self._drift_reference()
         )
-        try:
-            table = read_table(path)
-        except ReadError:
-            return validate_file(path, path.name, context), None
-        report, readings = check_table(table, path.name, context)
-        return report, (readings if report.passed else None)
+        return check_file(path, path.name, context)
+
+    def _known_spans(self) -> dict[str, list[tuple[Stamp, Stamp]]]:
+        """(first, last) minutes of every staged or committed file, by name (journal.spans, read once a step)."""
+        if self._spans is None:  # numpy stamps: validation turns a thousand of them into an array in microseconds
+            self._spans = {
+                name: [(np.datetime64(first, "ns"), np.datetime64(last, "ns")) for first, last in spans]
+                for name, spans in self.journal.spans_by_name().items()
+            }
+        return self._spans
 
     def _drift_reference(self) -> pd.DataFrame | None:
         """The most recently committed sessions, read once per version (the archive changes only then)."""
@@ -438,6 +483,10 @@ class SyncService:
                 self._recovered = True
             self.step(time.monotonic(), shutting_down=shutting_down)
         except Exception as error:  # the loop's top: any server or SDK failure is retried with backoff
+            try:
+                self._feed.wait()  # nothing may use the draft behind recovery's back
+            except Exception:
+                logger.warning("event=background_upload_failed", exc_info=True)
             self._backoff = min(MAX_BACKOFF_SECONDS, max(1.0, self._backoff * 2))
             self._retry_at = time.monotonic() + self._backoff
             self._draft = None  # the SDK object may be half-updated: recovery rebuilds the draft from the journal

@@ -61,7 +61,8 @@ def test_twenty_kill_9_during_a_replay_lose_and_duplicate_nothing(clients: Clien
     rng = random.Random(20261124)
     inbox = tmp_path / "inbox"
     days = list(TRAINING_DAYS)
-    sync = SyncProcess(clients, inbox, quiet=0.3, batch=2, dataset="crashes")
+    # feed_chunk=1: every file taken in uploads on the background thread while the next is validated
+    sync = SyncProcess(clients, inbox, quiet=0.3, batch=2, dataset="crashes", feed_chunk=1)
     for _ in range(20):
         if days:  # sessions keep arriving while the service dies and comes back
             day = days.pop(0)

@@ -22,8 +22,11 @@ class SyncProcess(ServiceProcess):
         quiet: float = 1.0,
         batch: int = 50,
         dataset: str = "labeled",
+        feed_chunk: int = 100,
     ) -> None:
-        super().__init__(clients, name, {"OCCULOOP_SYNC_POLL_SECONDS": "0.2"})
+        super().__init__(
+            clients, name, {"OCCULOOP_SYNC_POLL_SECONDS": "0.2", "OCCULOOP_SYNC_FEED_CHUNK": str(feed_chunk)}
+        )
         self.inbox = inbox
         self.argv = [
             sys.executable, "-m", "services.cli", "sync", "--inbox", str(inbox), "--port", str(self.port),

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from training.readings import uci
+from training.readings import read_table, to_readings, uci
 from training.sessions import holdouts, training_sessions
-from training.validation import ValidationContext, validate_batch, validate_file, validate_table
+from training.validation import ValidationContext, check_file, validate_batch, validate_file, validate_table
 
 CLEAN_WEEKDAY = "2015-02-16"
 
@@ -100,6 +102,45 @@ def test_each_corruption_is_rejected_with_its_reason(case: str) -> None:
     report = validate_file(as_csv(corrupt(session(CLEAN_WEEKDAY))), case)
     assert not report.passed
     assert expected <= set(report.reasons), report.to_dict()
+
+
+def _set_field(text: str, *, row: int, field: int, value: str) -> str:
+    lines = text.splitlines(keepends=True)
+    fields = lines[row].split(",")
+    fields[field] = value
+    lines[row] = ",".join(fields)
+    return "".join(lines)
+
+
+TEXT_QUIRKS: dict[str, Callable[[str], str]] = {  # what the typed read refuses or reads differently from text
+    "padded and quoted dates": lambda text: re.sub(r"^(2015-02-1\d [0-9:]+),", r' "\1",', text, flags=re.M),
+    "N/A in CO2": lambda text: _set_field(text, row=1, field=4, value="N/A"),
+    "blank label": lambda text: text[: text.rindex(",")] + ",\n",
+    "trailing blanks": lambda text: text.replace(",0\n", ",0  \n", 3),
+}
+
+
+@pytest.mark.parametrize("case", [*sorted(CORRUPTIONS), "clean", *sorted(TEXT_QUIRKS)])
+def test_the_fast_typed_read_reports_exactly_what_the_text_read_does(case: str, tmp_path: Path) -> None:
+    readings = session(CLEAN_WEEKDAY)
+    if case in CORRUPTIONS:
+        readings = CORRUPTIONS[case][0](readings)
+    text = as_csv(readings).getvalue()
+    text = TEXT_QUIRKS[case](text) if case in TEXT_QUIRKS else text
+    path = tmp_path / "session.csv"
+    path.write_text(text)
+    report, typed = check_file(path, "session.csv")
+    assert report.to_dict() == validate_file(path, "session.csv").to_dict()
+    if report.passed:
+        assert typed is not None
+        expected = to_readings(read_table(path))
+        pd.testing.assert_frame_equal(typed, expected, check_dtype=False)
+        assert (
+            typed["date"].to_numpy(dtype="datetime64[ns]").tolist()
+            == expected["date"].to_numpy(dtype="datetime64[ns]").tolist()
+        )
+    else:
+        assert typed is None
 
 
 def test_empty_file() -> None:
