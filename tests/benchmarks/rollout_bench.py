@@ -9,8 +9,9 @@
 
 One `occuloop server`, `occuloop rollout`, one inference app (`occuloop serving run`) and ~40 requests/s on the
 public endpoint. The challenger is a tiny network trained on inverted labels: it answers fluently and wrongly, so
-each round it takes traffic and a live rule (prediction shift, or live accuracy once the labels of the served
-minutes are in) rolls it back; then it is tagged `canary` again for the next round.
+each round it takes traffic and the prediction-shift rule rolls it back; then it is tagged `canary` again for the
+next round. (No labels are published here: with them, live accuracy would refuse the re-tagged model at once, on
+the minutes it got wrong in the first round, before it takes any traffic.)
 Stock clearml-serving re-reads its configuration every 5 minutes: expected wait 150 s, worst case 300 s, for a new
 version as for a rollback by re-publishing.
 """
@@ -58,11 +59,12 @@ class Traffic(threading.Thread):
             self.answers.append((time.time(), response.status_code, model))
 
 
-def _wait(what: str, predicate: Any, timeout: float, child: Child) -> Any:
+def _wait(what: str, predicate: Any, timeout: float, *children: Child) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not child.alive():
-            raise child.failure("exited")
+        for child in children:
+            if not child.alive():
+                raise child.failure("exited")
         value = predicate()
         if value:
             return value
@@ -96,7 +98,11 @@ def run_all(folder: Path, quick: bool = False) -> dict[str, Any]:
         env = {"OCCULOOP_CANARY_PROBE_URL": f"http://127.0.0.1:{port}", "OCCULOOP_ROLLOUT_PORT": "0"}
         controller = clients.spawn("rollout", [occuloop, "rollout"], env)
         children.append(controller)
-        children.append(clients.spawn("inference", [occuloop, "serving", "run", "--port", str(port)]))
+        # the controller creates the serving control plane the app needs, then routes the champion
+        _wait("the champion routed", lambda: _event_times(controller.log_path, "champion_routed", champion), 120,
+              controller)  # fmt: skip
+        app = clients.spawn("inference", [occuloop, "serving", "run", "--port", str(port)])
+        children.append(app)
         traffic = Traffic(f"http://127.0.0.1:{port}/serve/occupancy", trained["readings"])
         traffic.start()
 
@@ -104,8 +110,7 @@ def run_all(folder: Path, quick: bool = False) -> dict[str, Any]:
             recent = traffic.answers[-20:] if traffic else []
             return len(recent) == 20 and all(status == 200 and model == champion for _, status, model in recent)
 
-        _wait("the champion serving", champion_only, 240, controller)
-        _flow(clients, "labels_version.py", trained["probe_csv"])  # the served minutes' labels are in
+        _wait("the champion serving", champion_only, 240, controller, app)
         rounds_measured = [_round(clients, controller, traffic, flipped, champion_only) for _ in range(rounds)]
         to_traffic = [measured[0] for measured in rounds_measured]
         to_rollback = [measured[1] for measured in rounds_measured]
