@@ -11,9 +11,11 @@ Two layers, so that validation can see a file as it was written before anything 
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+import numpy as np
 import pandas as pd
 
 from .schema import COLUMNS, FEATURES, LABEL, TIMESTAMP
@@ -75,29 +77,73 @@ def read_typed_table(path: Path) -> pd.DataFrame | None:
     return table
 
 
-def _to_floats(column: pd.Series) -> pd.Series:
-    """Text to float64, vectorised: missing markers become NaN; anything else that is not a number raises."""
-    try:  # the common case, all numbers (surrounding blanks allowed): no per-value string work
-        return pd.to_numeric(column, errors="raise").astype("float64")
-    except (ValueError, TypeError):
-        pass
-    values = column.str.strip()
-    return pd.to_numeric(values.mask(values.isin(MISSING_MARKERS), None), errors="raise").astype("float64")
+@dataclass(frozen=True)
+class Conversion:
+    """Every value of a table converted once, and what did not convert: validation turns the failures into
+    findings, `to_readings` into an error, and both build the readings from the same converted columns."""
+
+    dates: pd.Series  # NaT where a stamp does not parse
+    numbers: dict[str, pd.Series]  # the sensors and the label as float64; NaN where missing or not a number
+    not_numbers: dict[str, int]  # per column, the values that are neither numbers nor missing markers
+    missing_labels: int
+
+    @property
+    def bad_dates(self) -> int:
+        return int(self.dates.isna().sum())
+
+    @property
+    def clean(self) -> bool:
+        return not self.bad_dates and not self.not_numbers and not self.missing_labels
+
+    def readings(self) -> pd.DataFrame:
+        """Typed readings in time order (call on a clean conversion): `date` rounded to the minute (some stamps end
+        in `:59`), the sensors float64 (missing ones NaN), `Occupancy` int64."""
+        stamps = self.dates.dt.round("min").to_numpy(dtype="datetime64[ns]")
+        in_order = bool(np.all(stamps[1:] >= stamps[:-1]))  # usually: no sort
+        order = None if in_order else np.argsort(stamps, kind="stable")
+        columns = {
+            TIMESTAMP: stamps,
+            **{name: self.numbers[name].to_numpy(dtype=np.float64) for name in FEATURES},
+            LABEL: self.numbers[LABEL].to_numpy(dtype=np.int64),
+        }
+        return pd.DataFrame({name: values if order is None else values[order] for name, values in columns.items()})
+
+
+def convert(table: pd.DataFrame) -> Conversion:
+    """Convert a table from `read_table` (text) or `read_typed_table` (numbers already parsed)."""
+    dates = pd.to_datetime(table[TIMESTAMP], errors="coerce", format="ISO8601")
+    if dates.isna().any():  # quoted or padded stamps: only then the string work
+        dates = pd.to_datetime(table[TIMESTAMP].str.strip().str.strip('"'), errors="coerce", format="ISO8601")
+    numbers: dict[str, pd.Series] = {}
+    not_numbers: dict[str, int] = {}
+    missing_labels = 0
+    for name in (*FEATURES, LABEL):
+        column = table[name]
+        if pd.api.types.is_float_dtype(column):  # read_typed_table: only missing markers became NaN
+            numbers[name] = column
+            garbage, missing = 0, int(column.isna().sum())
+        else:
+            numbers[name] = pd.to_numeric(column, errors="coerce")  # blanks around a number are fine
+            unparsed = column[numbers[name].isna()].str.strip()  # usually none: string work only on those
+            is_missing = unparsed.isin(MISSING_MARKERS)
+            garbage, missing = int((~is_missing).sum()), int(is_missing.sum())
+        if garbage:
+            not_numbers[name] = garbage
+        if name == LABEL:
+            missing_labels = missing
+    return Conversion(dates, numbers, not_numbers, missing_labels)
 
 
 def to_readings(table: pd.DataFrame) -> pd.DataFrame:
     """Typed readings in time order; raises ValueError if a value does not convert. Empty or NaN sensor values
     become NaN (the validation's `finite` check reports them); labels must all be present."""
-    readings = pd.DataFrame(
-        {
-            TIMESTAMP: pd.to_datetime(
-                table[TIMESTAMP].str.strip().str.strip('"'), errors="raise", format="ISO8601"
-            ).dt.round("min"),
-            **{name: _to_floats(table[name]) for name in FEATURES},
-            LABEL: pd.to_numeric(table[LABEL], errors="raise").astype("int64"),
-        }
-    )
-    return readings.sort_values(TIMESTAMP, kind="stable").reset_index(drop=True)[list(COLUMNS)]
+    converted = convert(table)
+    if not converted.clean:
+        raise ValueError(
+            f"values do not convert: {converted.bad_dates} dates, not numbers {converted.not_numbers}, "
+            f"{converted.missing_labels} missing labels"
+        )
+    return converted.readings()
 
 
 def read_readings(source: Source) -> pd.DataFrame:

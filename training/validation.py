@@ -25,7 +25,7 @@ import pandas as pd
 
 from .baselines import light_rule
 from .drift import feature_drift
-from .readings import MISSING_MARKERS, ReadError, Source, read_table, read_typed_table
+from .readings import ReadError, Source, convert, read_table, read_typed_table
 from .schema import COLUMNS, FEATURES, LABEL, SENSORS, TIMESTAMP, humidity_ratio
 
 MIN_ROWS = 60
@@ -213,36 +213,17 @@ def _schema(table: pd.DataFrame) -> list[Finding]:
 
 
 def _parse(table: pd.DataFrame) -> tuple[list[Finding], pd.DataFrame | None]:
-    """Every value converted once: findings for what does not convert, else the typed readings (the same as
-    readings.to_readings, which would convert everything a second time)."""
+    """Every value converted once (readings.convert): findings for what does not convert, else the readings."""
+    converted = convert(table)
     findings = []
-    dates = pd.to_datetime(table[TIMESTAMP], errors="coerce", format="ISO8601")
-    if dates.isna().any():  # quoted or padded stamps: only then the string work
-        dates = pd.to_datetime(table[TIMESTAMP].str.strip().str.strip('"'), errors="coerce", format="ISO8601")
-    if dates.isna().any():
-        bad = table.loc[dates.isna(), TIMESTAMP].head(3).tolist()
-        count = int(dates.isna().sum())
+    if converted.bad_dates:
+        bad = table.loc[converted.dates.isna(), TIMESTAMP].head(3).tolist()
+        count = converted.bad_dates
         findings.append(
             Finding("parseable", ERROR, "bad_timestamp", f"{count} dates do not parse, e.g. {bad}", {"count": count})
         )
-    numbers: dict[str, pd.Series] = {}
-    not_numbers: dict[str, int] = {}
-    unlabeled = 0
-    for name in (*FEATURES, LABEL):
-        column = table[name]
-        if pd.api.types.is_float_dtype(column):  # readings.read_typed_table: only missing markers became NaN
-            numbers[name] = column
-            garbage, missing = 0, int(column.isna().sum())
-        else:
-            numbers[name] = pd.to_numeric(column, errors="coerce")  # blanks around a number are fine
-            unparsed = column[numbers[name].isna()].str.strip()  # usually none: string work only on those
-            is_missing = unparsed.isin(MISSING_MARKERS)
-            garbage, missing = int((~is_missing).sum()), int(is_missing.sum())
-        if garbage:
-            not_numbers[name] = garbage
-        if name == LABEL:
-            unlabeled = missing
-    if not_numbers:
+    if converted.not_numbers:
+        not_numbers = converted.not_numbers
         findings.append(
             Finding(
                 "parseable",
@@ -252,23 +233,14 @@ def _parse(table: pd.DataFrame) -> tuple[list[Finding], pd.DataFrame | None]:
                 {"counts": not_numbers},
             )
         )
-    if unlabeled:
+    if converted.missing_labels:
+        unlabeled = converted.missing_labels
         findings.append(
             Finding(
                 "parseable", ERROR, "missing_labels", f"{unlabeled} rows have no Occupancy label", {"count": unlabeled}
             )
         )
-    if findings:
-        return findings, None
-    stamps = dates.dt.round("min").to_numpy(dtype="datetime64[ns]")
-    order = None if bool(np.all(stamps[1:] >= stamps[:-1])) else np.argsort(stamps, kind="stable")  # usually in order
-    columns = {
-        TIMESTAMP: stamps,
-        **{name: numbers[name].to_numpy(dtype=np.float64) for name in FEATURES},
-        LABEL: numbers[LABEL].to_numpy(dtype=np.int64),
-    }
-    readings = pd.DataFrame({name: values if order is None else values[order] for name, values in columns.items()})
-    return [], readings  # built in COLUMNS order
+    return findings, (None if findings else converted.readings())
 
 
 # -- content checks (typed readings) ---------------------------------------------------------------------------
