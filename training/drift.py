@@ -6,7 +6,7 @@ day (KS 0.67-0.93, PSI 5.7-8.3 on days where every model is at 99 %+), so these 
 
 from __future__ import annotations
 
-import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,25 +75,17 @@ def ks_statistic(reference: npt.ArrayLike | Reference, current: npt.ArrayLike) -
     return float(np.max(np.abs(gap)))
 
 
-# by id, with a weak reference to tell a reused id apart (a DataFrame is not hashable)
-_PREPARED: dict[int, tuple[weakref.ref[pd.DataFrame], dict[str, Reference]]] = {}
+DriftReference = Mapping[str, Reference]  # per sensor
 
 
-def _prepared(reference: pd.DataFrame) -> dict[str, Reference]:
-    """Each sensor of the reference frame prepared once: the sync measures every file of a batch against the same
-    frame, and preparing it again per file was most of the cost."""
-    found = _PREPARED.get(id(reference))
-    if found is not None and found[0]() is reference:
-        return found[1]
-    prepared = {name: Reference.of(reference[name]) for name in FEATURES}
-    key = id(reference)
-    _PREPARED[key] = (weakref.ref(reference), prepared)
-    weakref.finalize(reference, _PREPARED.pop, key, None)
-    return prepared
+def prepare(reference: pd.DataFrame) -> DriftReference:
+    """Each sensor of a reference frame prepared once; a caller measuring many files against the same frame (the
+    sync, every file of a batch) prepares it once and passes this instead of the frame."""
+    return {name: Reference.of(reference[name]) for name in FEATURES}
 
 
-def feature_drift(reference: pd.DataFrame, current: pd.DataFrame) -> list[FeatureDrift]:
-    prepared = _prepared(reference)
+def feature_drift(reference: pd.DataFrame | DriftReference, current: pd.DataFrame) -> list[FeatureDrift]:
+    prepared = prepare(reference) if isinstance(reference, pd.DataFrame) else reference
     return [
         FeatureDrift(
             name, round(psi(prepared[name], current[name]), 4), round(ks_statistic(prepared[name], current[name]), 4)

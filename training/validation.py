@@ -24,7 +24,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from .baselines import light_rule
-from .drift import feature_drift
+from .drift import DriftReference, feature_drift
 from .readings import ReadError, Source, convert, read_table, read_typed_table
 from .schema import COLUMNS, FEATURES, LABEL, SENSORS, TIMESTAMP, humidity_ratio
 
@@ -58,7 +58,7 @@ class ValidationContext:
     known_timestamps: frozenset[pd.Timestamp] = frozenset()  # rows already in the dataset
     known_spans: tuple[tuple[Stamp, Stamp], ...] = ()  # (first, last) minutes of files already in it
     champion: Predictor | None = None  # P(occupied) of the production model, if there is one
-    reference: pd.DataFrame | None = None  # readings to measure drift against
+    reference: pd.DataFrame | DriftReference | None = None  # readings to measure drift against (drift.prepare)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
+from training.drift import DriftReference, prepare
 from training.readings import read_table, to_readings
 from training.schema import LABEL, TIMESTAMP
 from training.sessions import holdouts
@@ -113,7 +114,7 @@ class SyncService:
         self._backoff = 0.0
         self._retry_at = 0.0
         self._recovered = False
-        self._drift: pd.DataFrame | None = None  # the drift reference, until the next version changes it
+        self._drift: DriftReference | None = None  # the drift reference, until the next version changes it
         self._spans: dict[str, list[tuple[Stamp, Stamp]]] | None = None  # per name, for one step
         self._chain: set[str] = set()  # versions known to be on the dataset's one chain
         self._owner_tag = f"{DRAFT_OWNER_PREFIX}{journal.instance_id()}"
@@ -310,16 +311,14 @@ class SyncService:
             }
         return self._spans
 
-    def _drift_reference(self) -> pd.DataFrame | None:
-        """The most recently committed sessions, read once per version (the archive changes only then)."""
+    def _drift_reference(self) -> DriftReference | None:
+        """The most recently committed sessions, read and prepared once per version (the archive changes only
+        then), so that no file of a batch sorts the reference again."""
         if self._drift is None:
             files = self.inbox.archived_files(DRIFT_REFERENCE_FILES)
-            self._drift = (
-                pd.concat([to_readings(read_table(path)) for path in files], ignore_index=True)
-                if files
-                else pd.DataFrame()
-            )
-        return None if self._drift.empty else self._drift
+            frame = pd.concat([to_readings(read_table(path)) for path in files], ignore_index=True) if files else None
+            self._drift = prepare(frame) if frame is not None else {}
+        return self._drift or None
 
     def _feed_draft(self, records: list[FileRecord]) -> None:
         if self._draft is None:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from training.drift import prepare
 from training.readings import read_table, to_readings, uci
 from training.sessions import holdouts, training_sessions
 from training.validation import ValidationContext, check_file, validate_batch, validate_file, validate_table
@@ -181,6 +182,8 @@ def test_drift_is_reported_but_never_blocks() -> None:
     co2 = next(item for item in report.drift if item["feature"] == "CO2")
     assert co2["ks"] > 0.5 and co2["psi"] > 1  # enormous drift on a perfectly clean day
     assert any(finding.reason == "night_co2_high" and finding.severity == "warning" for finding in report.findings)
+    prepared = ValidationContext(reference=prepare(uci("training")))  # what the sync passes: prepared once a batch
+    assert validate_table(pd.read_csv(as_csv(session(CLEAN_WEEKDAY)), dtype=str), "d", prepared).drift == report.drift
 
 
 def test_report_serializes_for_an_artifact_and_a_table() -> None:
