@@ -118,14 +118,9 @@ class Journal:
     def by_state(self, state: str) -> list[FileRecord]:
         return self._files("state = ?", (state,))
 
-    def spans(self, except_name: str) -> list[tuple[str, str]]:
-        """(first, last) minutes of every staged or committed file other than `except_name` (which a new file of
-        the same name replaces)."""
-        rows = self._files("state IN ('staged', 'committed') AND name != ? AND first IS NOT NULL", (except_name,))
-        return [(row.first, row.last) for row in rows if row.first and row.last]
-
     def spans_by_name(self) -> dict[str, list[tuple[str, str]]]:
-        """The same spans keyed by file name, read once for a whole batch of files."""
+        """(first, last) minutes of every staged or committed file, by name: a new file is checked against every
+        name but its own (a file of the same name replaces it)."""
         spans: dict[str, list[tuple[str, str]]] = {}
         for row in self._files("state IN ('staged', 'committed') AND first IS NOT NULL", ()):
             if row.first and row.last:
