@@ -2,21 +2,33 @@
 
 `XSettings.from_env(os.environ)` is called once in a command's entry point; the frozen result is passed down.
 No other module reads `os.environ` (CI greps for it). Command-line flags override the environment through
-`dataclasses.replace`. A bad value fails at start-up naming the variable, the value and what was expected.
+`with_flags`. A bad value fails at start-up naming the variable, the value and what was expected.
 
 The ClearML clients keep reading their own `CLEARML_*` variables; occuloop never parses those itself.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+    S = TypeVar("S", bound=DataclassInstance)
 
 
 class SettingsError(ValueError):
     pass
+
+
+def with_flags(settings: S, **flags: Any) -> S:
+    """The settings with the command-line flags that were given (not None): flags win over the environment."""
+    return dataclasses.replace(settings, **{name: value for name, value in flags.items() if value is not None})
 
 
 def _int(environ: Mapping[str, str], key: str, default: int, *, low: int = 0, high: int = 65535) -> int:

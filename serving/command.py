@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from services.logs import configure_logging
-from services.settings import ServingSettings, SettingsError
+from services.settings import ServingSettings, SettingsError, with_flags
 
 from .endpoints import Routing, ServingError, ensure_control_plane, find_control_plane, newest_model
 
@@ -77,7 +77,7 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> Servi
         "prediction_log_rate": getattr(args, "log_rate", None),
         "metrics_seconds": getattr(args, "metrics_seconds", None),
     }
-    return dataclasses.replace(settings, **{key: value for key, value in overrides.items() if value is not None})
+    return with_flags(settings, **overrides)
 
 
 def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:

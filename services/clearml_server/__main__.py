@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ..logs import configure_logging
-from ..settings import ServerSettings, SettingsError, process_environment
+from ..settings import ServerSettings, SettingsError, process_environment, with_flags
 
 DESCRIPTION = """\
 Run the embedded ClearML-compatible server: the ClearML REST API and a file server in one process,
@@ -69,7 +69,7 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> Serve
         "public_host": args.public_host,
         "durable": args.fsync,
     }
-    settings = dataclasses.replace(settings, **{key: value for key, value in overrides.items() if value is not None})
+    settings = with_flags(settings, **overrides)
     if args.no_files_auth:
         settings = dataclasses.replace(settings, files_auth=False)
     return settings.validate()

@@ -39,7 +39,7 @@ from typing import Any
 
 from ..http_base import ServiceHandler, serve_until_signalled
 from ..logs import configure_logging, quoted
-from ..settings import CanarySettings
+from ..settings import CanarySettings, with_flags
 from . import receipts
 from .canary_rules import HEALTHY, UNHEALTHY, Counters, Window, judge, same_weights, step_index, weights_for
 from .decisions import Rollout
@@ -414,10 +414,9 @@ class RolloutCommand:
     def run(self, args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         overrides = {"OCCULOOP_CANARY_STEPS": args.steps} if args.steps else {}
         settings = CanarySettings.from_env({**environ, **overrides})
-        if args.poll_seconds:
-            settings = dataclasses.replace(settings, poll_seconds=args.poll_seconds)
-        if args.window_seconds:
-            settings = dataclasses.replace(settings, window_seconds=args.window_seconds)
+        settings = with_flags(
+            settings, poll_seconds=args.poll_seconds or None, window_seconds=args.window_seconds or None
+        )
         configure_logging(settings.rollout.log)
         from serving.endpoints import ensure_control_plane
 

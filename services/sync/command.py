@@ -16,7 +16,7 @@ from typing import IO
 from ..clearml_gateway import DatasetGateway
 from ..http_base import serve_until_signalled
 from ..logs import configure_logging
-from ..settings import SettingsError, SyncSettings
+from ..settings import SettingsError, SyncSettings, with_flags
 from .http import SyncHandler
 from .inbox import Inbox
 from .journal import Journal
@@ -68,7 +68,7 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> SyncS
         "http_host": args.host,
         "trigger_url": args.trigger_url,
     }
-    return dataclasses.replace(settings, **{key: value for key, value in overrides.items() if value is not None})
+    return with_flags(settings, **overrides)
 
 
 @contextlib.contextmanager

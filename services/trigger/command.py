@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 from collections.abc import Mapping
 
 from ..http_base import serve_until_signalled
 from ..logs import configure_logging
-from ..settings import SettingsError, TriggerSettings
+from ..settings import SettingsError, TriggerSettings, with_flags
 from .http import TriggerHandler
 from .service import TriggerService
 
@@ -64,7 +63,7 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> Trigg
         "http_host": args.host,
         "remote_queue": args.remote,
     }
-    settings = dataclasses.replace(settings, **{key: value for key, value in overrides.items() if value is not None})
+    settings = with_flags(settings, **overrides)
     if settings.poll_seconds < 0.1:
         raise SettingsError("--poll-seconds must be at least 0.1")
     if "/" not in settings.parameter:
