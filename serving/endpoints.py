@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from serving.telemetry import PREDICTION_EVENT, SERVED_MINUTES_EVENT
+from serving.telemetry import METRICS_TITLE, PREDICTION_EVENT, SERVED_MINUTES_EVENT
 
 logger = logging.getLogger(__name__)
 
@@ -85,10 +85,15 @@ class ServingPlane:
     def _versions(self, processor: Any) -> dict[int, Any]:
         found: dict[int, Any] = {}
         for url, endpoint in processor.get_endpoints().items():
-            base, _, version = url.rpartition("/")
-            if base == self.endpoint and version.isdigit():
-                found[int(version)] = endpoint
+            number = self._version_number(url)
+            if number is not None:
+                found[number] = endpoint
         return found
+
+    def _version_number(self, url: str) -> int | None:
+        """n for `<endpoint>/<n>` (a version of this endpoint), else None."""
+        base, _, version = url.rpartition("/")
+        return int(version) if base == self.endpoint and version.isdigit() else None
 
     def register_version(self, model_id: str) -> int:
         """Serve `model_id` as `<endpoint>/<n>`; the same model id always gets the same n."""
@@ -151,9 +156,9 @@ class ServingPlane:
             return {}
         weights: dict[int, float] = {}
         for url, weight in zip(canary.load_endpoints, canary.weights, strict=False):
-            base, _, version = str(url).rpartition("/")
-            if base == self.endpoint and version.isdigit():
-                weights[int(version)] = float(weight)
+            number = self._version_number(str(url))
+            if number is not None:
+                weights[number] = float(weight)
         return weights
 
     def read_metrics(self) -> dict[int, VersionMetrics]:
@@ -161,10 +166,12 @@ class ServingPlane:
         totals: dict[int, dict[str, Any]] = {}
         for task in self._instances():
             for title, series in task.get_last_scalar_metrics().items():
-                prefix = f"endpoint {self.endpoint}/"
-                if not title.startswith(prefix) or not title[len(prefix) :].isdigit():
+                if not title.startswith(METRICS_TITLE):
                     continue
-                into = totals.setdefault(int(title[len(prefix) :]), {"instances": 0})
+                number = self._version_number(title.removeprefix(METRICS_TITLE))
+                if number is None:
+                    continue
+                into = totals.setdefault(number, {"instances": 0})
                 into["instances"] += 1
                 for name, values in series.items():
                     value = float(values["last"])
@@ -193,12 +200,11 @@ class ServingPlane:
     def read_served_minutes(self, limit: int = 2000) -> dict[int, list[dict[str, Any]]]:
         """Per version of the endpoint, the newest `served_minutes` reports of the running apps (telemetry.py):
         which minutes each version answered for, and how many of those readings it predicted occupied."""
-        prefix = f"{self.endpoint}/"
         found: dict[int, list[dict[str, Any]]] = {}
         for record in self._console_records(SERVED_MINUTES_EVENT, limit):
-            endpoint = str(record.get("endpoint", ""))
-            if endpoint.startswith(prefix) and endpoint[len(prefix) :].isdigit():
-                found.setdefault(int(endpoint[len(prefix) :]), []).append(record)
+            number = self._version_number(str(record.get("endpoint", "")))
+            if number is not None:
+                found.setdefault(number, []).append(record)
         return found
 
     def _console_records(self, event: str, limit: int) -> list[dict[str, Any]]:

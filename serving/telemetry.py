@@ -41,6 +41,7 @@ ScalarSink = Callable[[Scalars, int], None]
 TextSink = Callable[[str], None]
 PREDICTION_EVENT = "event=prediction "
 SERVED_MINUTES_EVENT = "event=served_minutes "
+METRICS_TITLE = "endpoint "  # + the version's URL ("occupancy/2"): the title of its scalars
 MAX_MINUTES_PER_REPORT = 50_000  # a bound on one line; minutes beyond it in one interval are counted as dropped
 
 
@@ -129,7 +130,7 @@ class Telemetry:
         reporter thread)."""
         served: list[dict[str, Any]] = []
         with self._lock:
-            scalars = {f"endpoint {url}": self._stats[url].scalars() for url in sorted(self._dirty)}
+            scalars = {f"{METRICS_TITLE}{url}": self._stats[url].scalars() for url in sorted(self._dirty)}
             self._reports += 1
             iteration = self._reports
             for url in sorted(self._dirty):
