@@ -11,6 +11,7 @@ import re
 import shlex
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from tests.benchmarks import (
     trigger_bench,
 )
 
+SECTIONS = ("server", "training", "sync", "trigger", "serving", "rollout", "loop")  # in the order they run
 BENCHMARKS_MD = Path(__file__).resolve().parents[2] / "BENCHMARKS.md"
 
 
@@ -243,52 +245,44 @@ def write_section(name: str, body: str, command: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run (not for BENCHMARKS.md)")
-    parser.add_argument("--only", choices=("server", "training", "sync", "trigger", "serving", "rollout", "loop"),
-                        action="append")  # fmt: skip
+    parser.add_argument("--only", choices=SECTIONS, action="append")
     args = parser.parse_args(argv)
     command = "make bench" + (" BENCH_ARGS=" + shlex.quote(" ".join(argv or [])) if argv else "")
-    sections = args.only or ["server", "training", "sync", "trigger", "serving", "rollout", "loop"]
+    sections = args.only or SECTIONS
+
+    def report(name: str, results: Any, markdown: Callable[[], str]) -> None:
+        print(json.dumps(results, indent=2, default=str))
+        if not args.quick:  # a quick run is a smoke test: its numbers do not go into BENCHMARKS.md
+            write_section(name, markdown(), command)
+
     if "server" in sections:
         with tempfile.TemporaryDirectory(prefix="occuloop-bench-") as folder:
             results = server_bench.run_all(Path(folder), quick=args.quick)
-        print(json.dumps(results, indent=2))
-        if not args.quick:
-            write_section("server", _markdown_server(results), command)
+        report("server", results, lambda: _markdown_server(results))
     if "training" in sections:
         seeds = training_bench.SEEDS[:2] if args.quick else training_bench.SEEDS
         published = training_bench.published_split(seeds)
         by_sessions = training_bench.quality_vs_sessions() if not args.quick else []
         timing = training_bench.full_training_time(1 if args.quick else 3)
-        print(json.dumps({"published": published, "sessions": by_sessions, "timing": timing}, indent=2, default=str))
-        if not args.quick:
-            write_section("training", _markdown_training(published, by_sessions, timing), command)
+        report("training", {"published": published, "sessions": by_sessions, "timing": timing},
+               lambda: _markdown_training(published, by_sessions, timing))  # fmt: skip
     if "sync" in sections:
         sync_results = sync_bench.run_all(quick=args.quick)
-        print(json.dumps(sync_results, indent=2))
-        if not args.quick:
-            write_section("sync", _markdown_sync(sync_results), command)
+        report("sync", sync_results, lambda: _markdown_sync(sync_results))
     if "trigger" in sections:
         trigger_results = trigger_bench.run_all(quick=args.quick)
-        print(json.dumps(trigger_results, indent=2))
-        if not args.quick:
-            write_section("trigger", _markdown_trigger(trigger_results), command)
+        report("trigger", trigger_results, lambda: _markdown_trigger(trigger_results))
     if "serving" in sections:
         with tempfile.TemporaryDirectory(prefix="occuloop-bench-") as folder:
             served = serving_bench.run_all(Path(folder), quick=args.quick)
-        print(json.dumps(served, indent=2))
-        if not args.quick:
-            write_section("serving", serving_bench.markdown(served), command)
+        report("serving", served, lambda: serving_bench.markdown(served))
     if "rollout" in sections:
         with tempfile.TemporaryDirectory(prefix="occuloop-bench-") as folder:
             rolled = rollout_bench.run_all(Path(folder), quick=args.quick)
-        print(json.dumps(rolled, indent=2))
-        if not args.quick:
-            write_section("rollout", _markdown_rollout(rolled), command)
+        report("rollout", rolled, lambda: _markdown_rollout(rolled))
     if "loop" in sections:
         loop_results = loop_bench.run_all(quick=args.quick)
-        print(json.dumps(loop_results, indent=2))
-        if not args.quick:
-            write_section("loop", _markdown_loop(loop_results), command)
+        report("loop", loop_results, lambda: _markdown_loop(loop_results))
     if not args.quick:
         print(f"updated {BENCHMARKS_MD}")
     return 0
