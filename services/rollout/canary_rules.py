@@ -55,12 +55,10 @@ class Window:
     canary: Counters
     champion: Counters | None  # None: no champion (the first model) or the canary has all the traffic
     canary_p99_ms: float | None  # the worst p99 the canary reported during the window
-    canary_live: Tally = field(
-        default_factory=Tally
-    )  # the canary's served readings (whole ramp) whose labels have arrived
-    champion_live: Tally = field(
-        default_factory=Tally
-    )  # the champion's, over everything it served that the controller has seen
+    # live accuracy on served minutes whose labels have arrived: the canary's over its whole ramp, the champion's
+    # over everything it served that the controller has seen
+    canary_live: Tally = field(default_factory=Tally)
+    champion_live: Tally = field(default_factory=Tally)
 
 
 @dataclass(frozen=True)

@@ -402,8 +402,9 @@ class RolloutCommand:
             "environment: OCCULOOP_CANARY_POLL_SECONDS (1), OCCULOOP_CANARY_STEPS (10,50,100), "
             "OCCULOOP_CANARY_WINDOW_SECONDS (30), OCCULOOP_CANARY_MIN_REQUESTS (50), OCCULOOP_CANARY_MAX_ERROR_RATE "
             "(0.01), OCCULOOP_CANARY_MAX_P99_MS (250), OCCULOOP_CANARY_MAX_RATE_SHIFT (0.15), "
-            "OCCULOOP_CANARY_SILENCE_SECONDS (30), OCCULOOP_CANARY_MAX_ACCURACY_DROP (0.05), OCCULOOP_CANARY_MIN_LABELED "
-            "(50), OCCULOOP_CANARY_LABELS_SECONDS (30), OCCULOOP_DATASET_PROJECT / _NAME (the labels), the OCCULOOP_SERVING_* and rollout variables, CLEARML_*."
+            "OCCULOOP_CANARY_SILENCE_SECONDS (30), OCCULOOP_CANARY_MAX_ACCURACY_DROP (0.05), "
+            "OCCULOOP_CANARY_MIN_LABELED (50), OCCULOOP_CANARY_LABELS_SECONDS (30), OCCULOOP_DATASET_PROJECT / "
+            "OCCULOOP_DATASET_NAME (where the labels arrive), the OCCULOOP_SERVING_* and rollout variables, CLEARML_*."
         )
         parser.add_argument("--once", action="store_true", help="one pass, then exit")
         parser.add_argument("--poll-seconds", type=float, help="how often to read the server state")
