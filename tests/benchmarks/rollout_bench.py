@@ -26,37 +26,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from services.child_processes import Child, inherited_environment, start_embedded_server
 from tests.benchmarks.loop_bench import STAMP, _when
 from tests.benchmarks.serving_bench import _flow, _free_port
 from tests.support.clients import BIN, Clients
+from tests.support.traffic import Traffic
 
 STOCK_SYNC_SECONDS = 300.0
 STATES = {"candidate", "canary", "champion", "rejected", "retired"}
-
-
-class Traffic(threading.Thread):
-    """The users: one reading at a time on the public endpoint, (wall time answered, status, model id) each."""
-
-    def __init__(self, url: str, readings: list[dict[str, Any]]) -> None:
-        super().__init__(daemon=True)
-        self.url, self.readings = url, readings
-        self.answers: list[tuple[float, int, str]] = []
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        session = requests.Session()
-        index = 0
-        while not self.stop.wait(0.025):
-            try:
-                response = session.post(self.url, json=self.readings[index % len(self.readings)], timeout=30)
-            except requests.ConnectionError:
-                continue
-            index += 1
-            model = response.headers.get("X-Occuloop-Model-Id", "")
-            self.answers.append((time.time(), response.status_code, model))
 
 
 def _wait(what: str, predicate: Any, timeout: float, *children: Child) -> Any:
@@ -103,8 +80,8 @@ def run_all(folder: Path, quick: bool = False) -> dict[str, Any]:
               controller)  # fmt: skip
         app = clients.spawn("inference", [occuloop, "serving", "run", "--port", str(port)])
         children.append(app)
-        traffic = Traffic(f"http://127.0.0.1:{port}/serve/occupancy", trained["readings"])
-        traffic.start()
+        traffic = Traffic(f"http://127.0.0.1:{port}/serve/occupancy", trained["readings"], pause=0.025, clock=time.time)
+        threading.Thread(target=traffic.run, daemon=True).start()
 
         def champion_only() -> bool:
             recent = traffic.answers[-20:] if traffic else []

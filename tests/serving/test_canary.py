@@ -11,19 +11,18 @@ live accuracy.
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
-import requests
 
 from services.child_processes import Child
-from tests.serving.test_endpoint import JSON, OCCULOOP, SERVICE, _flow, _free_port
+from tests.serving.test_endpoint import OCCULOOP, SERVICE, _flow, _free_port
 from tests.support.clients import Clients
+from tests.support.traffic import Traffic
 
 pytestmark = pytest.mark.contract
 
@@ -42,34 +41,6 @@ CONTROLLER_ENV = {
     "OCCULOOP_CANARY_MAX_ACCURACY_DROP": "0.1",  # the labels arrive in the last test: an inverted network
     "OCCULOOP_ROLLOUT_PORT": "0",
 }
-
-
-@dataclass
-class Traffic:
-    """A request loop on the public endpoint: (time, status, model id) per answer."""
-
-    url: str
-    readings: list[dict[str, float]]
-    answers: list[tuple[float, int, str]] = field(default_factory=list)
-    stop: threading.Event = field(default_factory=threading.Event)
-
-    def run(self) -> None:
-        session = requests.Session()
-        index = 0
-        while not self.stop.is_set():
-            body = json.dumps(self.readings[index % len(self.readings)])
-            index += 1
-            try:
-                response = session.post(self.url, data=body, headers=JSON, timeout=30)
-            except requests.ConnectionError:
-                time.sleep(0.1)
-                continue
-            model = response.headers.get("X-Occuloop-Model-Id", "") if response.status_code == 200 else ""
-            self.answers.append((time.monotonic(), response.status_code, model))
-            time.sleep(0.01)
-
-    def since(self, start: float) -> list[tuple[float, int, str]]:
-        return [answer for answer in list(self.answers) if answer[0] >= start]
 
 
 @dataclass
