@@ -39,8 +39,8 @@ from .child_processes import (
     tail,
 )
 from .logs import configure_logging
-from .loop_state import Api, LoopState, accuracy_with_ci, holdout_accuracy, read, receipt
-from .settings import LogSettings
+from .loop_state import Api, LoopState, StateError, accuracy_with_ci, holdout_accuracy, read, receipt
+from .settings import LogSettings, absolute_path
 from .sync.replay import deliver
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ T = TypeVar("T")
 DEFAULT_DATA_DIR = Path(".occuloop")
 STEP_TIMEOUT_SECONDS = 900.0
 PROGRESS_FILE = "demo-progress.json"
+INTERRUPTED_FILE = "demo-interrupted-tasks.json"
 BIN = Path(sys.executable).parent
 
 
@@ -70,7 +71,9 @@ def plan(count: int) -> list[Step]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = __doc__
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="where all state lives (.occuloop)")
+    parser.add_argument(
+        "--data-dir", type=absolute_path, default=str(DEFAULT_DATA_DIR), help="where all state lives (.occuloop)"
+    )
     parser.add_argument("--sessions", type=int, default=14, help="how many daily labeling sessions to play (14)")
     parser.add_argument("--fast", action="store_true", help="fewer epochs, for a quick look")
     parser.add_argument("--reset", action="store_true", help="delete the data dir first and start over")
@@ -89,6 +92,8 @@ class Loop:
     def __init__(
         self, data_dir: Path, server: EmbeddedServer, env: dict[str, str], fast: bool, ports: dict[str, int]
     ) -> None:
+        if not data_dir.is_absolute():  # children run in it: a relative path would mean another place to them
+            raise ValueError(f"the demo's data dir must be absolute, not {data_dir}")
         self.data_dir = data_dir
         self.ports = ports
         (data_dir / "demo.json").write_text(json.dumps(ports))  # for `occuloop status --data-dir`
@@ -103,6 +108,7 @@ class Loop:
     def start(self) -> None:
         if not self.api.call("queues.get_all", {"name": "^training$"})["queues"]:
             self.api.call("queues.create", {"name": "training"})
+        self._requeue_interrupted()
         agent_env = {
             "CLEARML_AGENT_SKIP_PYTHON_ENV_INSTALL": "1",  # run tasks with this interpreter: no venv, no pip
             "CLEARML_AGENT_SKIP_PIP_VENV_INSTALL": sys.executable,
@@ -198,8 +204,40 @@ class Loop:
             self.traffic.stop.set()
         for name in ("sync", "trigger", "rollout", "serving", "agent"):  # the sync first: it finalizes its batch
             child = self.children.get(name)
-            if child is not None:
-                child.stop(timeout=60)
+            if child is None:
+                continue
+            if name == "agent":
+                self._record_interrupted()
+            child.stop(timeout=60)
+
+    # A training run or gate task that the agent was running when the demo stopped is killed with the agent and
+    # stays in progress for ever; the next start puts it back on the queue (the same task: still one run per
+    # version), so that a session interrupted in the middle resumes instead of waiting for a run that never ends.
+    @property
+    def _interrupted_file(self) -> Path:
+        return self.data_dir / INTERRUPTED_FILE
+
+    def _record_interrupted(self) -> None:
+        try:
+            workers = self.api.call("workers.get_all", {}).get("workers") or []
+        except (OSError, StateError):
+            return  # the server is gone: nothing can be recorded, nor requeued later
+        running = [str(worker["task"]["id"]) for worker in workers if (worker.get("task") or {}).get("id")]
+        if running:
+            self._interrupted_file.write_text(json.dumps(running))
+            logger.info("event=demo_tasks_interrupted tasks=%s", ",".join(running))
+
+    def _requeue_interrupted(self) -> None:
+        if not self._interrupted_file.exists():
+            return
+        for task_id in json.loads(self._interrupted_file.read_text()):
+            found = self.api.call("tasks.get_all", {"id": [task_id], "only_fields": ["id", "status"]})["tasks"]
+            if not found or found[0].get("status") not in ("in_progress", "stopped"):
+                continue  # finished after all, or already queued again
+            self.api.call("tasks.reset", {"task": task_id, "force": True})
+            self.api.call("tasks.enqueue", {"task": task_id, "queue_name": "training"})
+            logger.info("event=demo_task_requeued task_id=%s reason=interrupted_by_the_demo_stopping", task_id)
+        self._interrupted_file.unlink()
 
 
 # The demo's canary: short windows, because its users are a request loop of ~40 readings a second, not a building
@@ -278,25 +316,78 @@ def _row(values: tuple[str, ...]) -> str:
     return "  ".join(str(value)[:width].ljust(width) for value, width in zip(values, WIDTHS, strict=True))
 
 
-def play(loop: Loop, step: Step) -> tuple[str, ...]:
-    """Deliver one session as the labeling tool would, press "upload", follow it through the loop. A session the
-    loop already took in before an interrupt is not delivered again: it is followed from where it is."""
-    label = f"{step.day}" + (f" ({step.corrupt})" if step.corrupt else "")
-    reason_file = loop.inbox / "quarantine" / f"{step.day}.csv.reason.json"
-    taken = next(
-        (v for v in read(loop.api).versions if f"{step.day}.csv" in v.sessions.split(", ") and v.completed), None
+class DeliveryLost(ChildFailed):
+    """A delivered session yielded neither a dataset version nor a quarantine entry: the demo must not go on as if
+    it had (issue 14: a sync watching another folder answered "nothing to sync" to every upload)."""
+
+
+@dataclass(frozen=True)
+class Intake:
+    """What became of one delivered session: a version (dataset_id set), a quarantine (reasons set), or, when the
+    upload button's wait ran out, a version still being finalized (neither set)."""
+
+    dataset_id: str | None = None
+    version: str = "-"
+    rows: str = "-"
+    reasons: tuple[str, ...] = ()
+
+
+def intake_of(answer: Mapping[str, Any], new_reasons: list[str] | None, *, day: str, sync_log: Path) -> Intake:
+    """The outcome of pressing "upload" after delivering `day`: the sync's answer, and the reasons of a quarantine
+    entry written for it since the delivery (None: none was). Anything else is a lost delivery, named loudly."""
+    status = answer.get("status")
+    if status == "synced" and answer.get("dataset_id"):
+        return Intake(str(answer["dataset_id"]), str(answer.get("version")), str(answer.get("rows")))
+    if new_reasons is not None:
+        return Intake(reasons=tuple(new_reasons) or ("rejected",))
+    if status == "finalizing":
+        return Intake()
+    raise DeliveryLost(
+        f"session {day} was delivered, but the sync answered {status!r} and quarantined nothing: it did not see "
+        f"the file. Read the sync's log: {sync_log}"
     )
+
+
+def _reason_stamp(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return None
+
+
+def _version_with(state: LoopState, day: str) -> Any:
+    return next((v for v in state.versions if f"{day}.csv" in v.sessions.split(", ") and v.completed), None)
+
+
+def take_in(loop: Loop, step: Step) -> Intake:
+    """Deliver one session as the labeling tool would and press "upload" — unless the loop already took it in
+    before an interrupt, in which case it is followed from where it is."""
+    reason_file = loop.inbox / "quarantine" / f"{step.day}.csv.reason.json"
+    taken = _version_with(read(loop.api), step.day)
     if step.corrupt and reason_file.exists():
-        answer: dict[str, Any] = {"status": "quarantined"}
-    elif not step.corrupt and taken is not None:
-        answer = {"status": "synced", "dataset_id": taken.dataset_id, "version": taken.version, "rows": "-"}
-    else:
-        deliver(loop.inbox, days=[step.day], corrupt={step.day: step.corrupt} if step.corrupt else None)
-        answer = _press_upload(f"http://127.0.0.1:{loop.ports['sync']}")
-    if answer.get("status") != "synced":
-        reasons = json.loads(reason_file.read_text())["reasons"] if reason_file.exists() else [answer.get("status")]
-        return (label, "-", "-", f"quarantined: {','.join(map(str, reasons))}", "-", "-", "never trained", "-")
-    dataset_id = str(answer["dataset_id"])
+        return Intake(reasons=tuple(json.loads(reason_file.read_text())["reasons"]))
+    if not step.corrupt and taken is not None:
+        return Intake(taken.dataset_id, taken.version)
+    before = _reason_stamp(reason_file)  # a corrected delivery follows the quarantined one of the same day
+    deliver(loop.inbox, days=[step.day], corrupt={step.day: step.corrupt} if step.corrupt else None)
+    answer = _press_upload(f"http://127.0.0.1:{loop.ports['sync']}")
+    quarantined = _reason_stamp(reason_file) not in (None, before)
+    reasons = json.loads(reason_file.read_text())["reasons"] if quarantined else None
+    intake = intake_of(answer, reasons, day=step.day, sync_log=loop.logs / "sync.log")
+    if intake.dataset_id is None and not intake.reasons:  # still finalizing when the button's wait ran out
+        version = loop.wait(f"the version of {step.day}", lambda: _version_with(read(loop.api), step.day), 300)
+        intake = Intake(version.dataset_id, version.version)
+    return intake
+
+
+def play(loop: Loop, step: Step) -> tuple[str, ...]:
+    """One session through the loop: its intake, then its training run, gate and canary, as one table row."""
+    label = f"{step.day}" + (f" ({step.corrupt})" if step.corrupt else "")
+    intake = take_in(loop, step)
+    if intake.dataset_id is None:
+        return (label, "-", "-", f"quarantined: {','.join(intake.reasons)}", "-", "-", "never trained", "-")
+    answer = {"version": intake.version, "rows": intake.rows}
+    dataset_id = intake.dataset_id
 
     def finished() -> LoopState | None:
         state = read(loop.api)
@@ -331,7 +422,8 @@ def play(loop: Loop, step: Step) -> tuple[str, ...]:
             canary = "-> champion" if ended and ended.decision == "promoted" else "rolled back"
             gate = f"{gate}; canary {canary}"
     return (
-        label, str(answer.get("version")), str(answer.get("rows")), "accepted", run.run_id[:12], scores, gate,
+        label, str(answer.get("version")), str(answer.get("rows")),
+        "accepted" if not step.corrupt else "accepted: the damage was NOT caught", run.run_id[:12], scores, gate,
         (state.champion or "-")[:12],
     )  # fmt: skip
 
@@ -384,6 +476,28 @@ def _progress(data_dir: Path) -> list[str]:
     return list(json.loads(path.read_text())) if path.exists() else []
 
 
+def step_key(index: int, step: Step) -> str:
+    return f"{index}:{step.day}:{step.corrupt or ''}"
+
+
+def observed(steps: list[Step], done: list[str], state: LoopState, quarantine: Path) -> list[str]:
+    """The recorded steps whose outcome the server and the inbox still show: a progress file is a cache, and a
+    step it names without a trace (a server directory deleted, a progress file from an older run) is played again."""
+    kept = []
+    for index, step in enumerate(steps):
+        key = step_key(index, step)
+        if key not in done:
+            continue
+        if step.corrupt:
+            seen = (quarantine / f"{step.day}.csv.reason.json").exists()
+        else:
+            version = _version_with(state, step.day)
+            seen = version is not None and state.run_for(version.dataset_id) is not None
+        if seen:
+            kept.append(key)
+    return kept
+
+
 def _record(data_dir: Path, done: list[str]) -> None:
     (data_dir / PROGRESS_FILE).write_text(json.dumps(done))
 
@@ -398,7 +512,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     # jobs (Python would then leave it ignored)
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
-    data_dir: Path = args.data_dir
+    data_dir = absolute_path(args.data_dir)  # once, before any child starts with its own working directory
     if args.reset and data_dir.exists():
         shutil.rmtree(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -421,11 +535,20 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     try:
         print(f"occuloop demo: starting the server, agent, sync and trigger (logs in {(data_dir / 'logs').resolve()})")
         loop.start()
-        if done:
+        kept = observed(steps, done, read(loop.api), loop.inbox / "quarantine")
+        if len(kept) < len(done):
+            print(f"{len(done) - len(kept)} recorded sessions left no trace on the server: playing them again")
+            done = kept
+            _record(data_dir, done)
+        if len(done) == len(steps):
+            print(f"nothing to play: all {len(steps)} sessions were already played, nothing changes "
+                  "(make demo DEMO_ARGS=--reset starts over)")  # fmt: skip
+        elif done:
             print(f"resuming: {len(done)} of {len(steps)} sessions already played")
-        print(_row(COLUMNS))
+        if len(done) < len(steps):
+            print(_row(COLUMNS))
         for index, step in enumerate(steps):
-            key = f"{index}:{step.day}:{step.corrupt or ''}"
+            key = step_key(index, step)
             if key in done:
                 continue
             row = play(loop, step)

@@ -31,6 +31,17 @@ def with_flags(settings: S, **flags: Any) -> S:
     return dataclasses.replace(settings, **{name: value for name, value in flags.items() if value is not None})
 
 
+def absolute_path(text: str | Path) -> Path:
+    """A path from the command line or the environment, resolved once against the directory the command was run
+    from, before any child process starts or any working directory changes (issue 14: relative paths handed to a
+    child with another `cwd` pointed somewhere else). Also the argparse `type=` of every path flag."""
+    return Path(text).expanduser().resolve()
+
+
+def _path(environ: Mapping[str, str], key: str, default: Path) -> Path:
+    return absolute_path(environ.get(key) or default)
+
+
 def _int(environ: Mapping[str, str], key: str, default: int, *, low: int = 0, high: int = 65535) -> int:
     raw = environ.get(key)
     if raw is None or raw == "":
@@ -94,7 +105,7 @@ class ServerSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> ServerSettings:
         return cls(
-            data_dir=Path(environ.get("OCCULOOP_DATA_DIR") or cls.data_dir),
+            data_dir=_path(environ, "OCCULOOP_DATA_DIR", cls.data_dir),
             host=environ.get("OCCULOOP_SERVER_HOST") or cls.host,
             api_port=_int(environ, "OCCULOOP_API_PORT", cls.api_port),
             files_port=_int(environ, "OCCULOOP_FILES_PORT", cls.files_port),
@@ -153,7 +164,7 @@ class SyncSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> SyncSettings:
         return cls(
-            inbox=Path(environ.get("OCCULOOP_SYNC_INBOX") or cls.inbox),
+            inbox=_path(environ, "OCCULOOP_SYNC_INBOX", cls.inbox),
             dataset_project=environ.get("OCCULOOP_DATASET_PROJECT") or cls.dataset_project,
             dataset_name=environ.get("OCCULOOP_DATASET_NAME") or cls.dataset_name,
             production_tag=environ.get("OCCULOOP_PRODUCTION_TAG") or cls.production_tag,

@@ -8,10 +8,10 @@ import argparse
 import json
 import urllib.request
 from collections.abc import Mapping
-from pathlib import Path
 
 from .clearml_server.app import read_env_file
 from .loop_state import Api, StateError, holdout_accuracy, read
+from .settings import absolute_path
 
 SERVICES = {
     "sync": "http://127.0.0.1:8090/status",
@@ -22,7 +22,7 @@ SERVICES = {
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = __doc__
-    parser.add_argument("--data-dir", type=Path, help="a demo data dir (uses its server/clearml.env)")
+    parser.add_argument("--data-dir", type=absolute_path, help="a demo data dir (uses its server/clearml.env)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 

@@ -61,10 +61,16 @@ def write(out: Path) -> tuple[list[Path], list[Path]]:
     return session_files, holdout_files
 
 
+def _absolute(text: str) -> Path:
+    # resolved against the directory the command was run from (training must not import services.settings,
+    # whose absolute_path does the same for every service command)
+    return Path(text).expanduser().resolve()
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = __doc__
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("--out", type=Path, required=True, help="folder for sessions/ and holdout/")
+    parser.add_argument("--out", type=_absolute, required=True, help="folder for sessions/ and holdout/")
 
 
 def run_command(args: argparse.Namespace) -> int:

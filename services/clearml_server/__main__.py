@@ -6,10 +6,9 @@ import argparse
 import dataclasses
 import sys
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 from ..logs import configure_logging
-from ..settings import ServerSettings, SettingsError, process_environment, with_flags
+from ..settings import ServerSettings, SettingsError, absolute_path, process_environment, with_flags
 
 DESCRIPTION = """\
 Run the embedded ClearML-compatible server: the ClearML REST API and a file server in one process,
@@ -46,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = DESCRIPTION
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("--data-dir", type=Path, help="state directory (default .occuloop/server)")
+    parser.add_argument("--data-dir", type=absolute_path, help="state directory (default .occuloop/server)")
     parser.add_argument("--host", help="interface to bind (default 127.0.0.1; 0.0.0.0 in a container)")
     parser.add_argument("--api-port", type=int, help="API port (default 8008; 0 picks a free port)")
     parser.add_argument("--files-port", type=int, help="file server port (default 8081; 0 picks a free port)")

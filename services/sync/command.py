@@ -10,13 +10,12 @@ import json
 import logging
 import time
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import IO
 
 from ..clearml_gateway import DatasetGateway
 from ..http_base import serve_until_signalled
 from ..logs import configure_logging
-from ..settings import SettingsError, SyncSettings, with_flags
+from ..settings import SettingsError, SyncSettings, absolute_path, with_flags
 from .http import SyncHandler
 from .inbox import Inbox
 from .journal import Journal
@@ -41,7 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("--inbox", type=Path, help="the labeling tool's output folder (default .occuloop/inbox)")
+    parser.add_argument(
+        "--inbox", type=absolute_path, help="the labeling tool's output folder (default .occuloop/inbox)"
+    )
     parser.add_argument("--once", action="store_true", help="take every file in the inbox now, finalize, exit")
     parser.add_argument("--dataset-project", help="project of the labeled dataset (default occuloop/labels)")
     parser.add_argument("--dataset-name", help="name of the labeled dataset (default labeled)")

@@ -20,6 +20,7 @@ import pandas as pd
 from training.readings import write_session_csv
 from training.sessions import training_sessions
 
+from ..settings import absolute_path
 from .client import finish_session, request_sync
 
 logger = logging.getLogger(__name__)
@@ -121,7 +122,7 @@ def deliver(
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = __doc__
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("--inbox", type=Path, required=True, help="the sync service's inbox folder")
+    parser.add_argument("--inbox", type=absolute_path, required=True, help="the sync service's inbox folder")
     parser.add_argument("--sessions", type=int, help="deliver the first N of the 14 daily sessions (default: all)")
     parser.add_argument("--days", help="comma-separated days to deliver instead, e.g. 2015-02-05,2015-02-06")
     parser.add_argument(

@@ -8,11 +8,10 @@ import signal
 import sys
 import threading
 from collections.abc import Mapping
-from pathlib import Path
 from types import FrameType
 
 from ..logs import configure_logging
-from ..settings import LogSettings
+from ..settings import LogSettings, absolute_path
 
 logger = logging.getLogger(__name__)
 
@@ -23,18 +22,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     glue = actions.add_parser("glue", help="run the clearml-agent k8s glue on a queue with a pod template")
     glue.add_argument("--queue", required=True)
     glue.add_argument("--namespace", required=True)
-    glue.add_argument("--template", type=Path, required=True, help="pod template YAML (the chart's ConfigMap)")
+    glue.add_argument("--template", type=absolute_path, required=True, help="pod template YAML (the chart's ConfigMap)")
     glue.add_argument("--max-pods", type=int, default=2)
     record = actions.add_parser("record", help="copy finished training pods' reason, events and logs to their tasks")
     record.add_argument("--namespace", required=True)
     record.add_argument("--log-lines", type=int, default=200)
     record.add_argument("--poll-seconds", type=float, default=10.0)
-    record.add_argument("--heartbeat", type=Path, help="touched after every successful round (liveness probe)")
+    record.add_argument("--heartbeat", type=absolute_path, help="touched after every successful round (liveness probe)")
     record.add_argument("--kubeconfig", help="outside a cluster: the kubeconfig file to use")
     alive = actions.add_parser("worker-alive", help="probe: exit 0 if the ClearML server lists this worker")
     alive.add_argument("--worker-id", required=True)
     beat = actions.add_parser("heartbeat-ok", help="probe: exit 0 if the heartbeat file is fresh")
-    beat.add_argument("--heartbeat", type=Path, required=True)
+    beat.add_argument("--heartbeat", type=absolute_path, required=True)
     beat.add_argument("--max-age", type=float, default=120.0)
 
 
