@@ -32,9 +32,7 @@ class _TrainingCommand:
 
 
 def _commands() -> dict[str, tuple[str, Any]]:
-    from serving import command as serving
-
-    from . import demo, status
+    from . import demo, serving_command, status
     from .clearml_server import __main__ as server
     from .rollout import command as rollout
     from .sync import command as sync
@@ -56,7 +54,7 @@ def _commands() -> dict[str, tuple[str, Any]]:
         "promote": ("force a model to champion (with a receipt)", rollout.PROMOTE),
         "rollback": ("move the champion pointer back to an earlier model", rollout.ROLLBACK),
         "rollout": ("the canary controller: ramp, promote, roll back", rollout.ROLLOUT),
-        "serving": ("the occupancy endpoint on clearml-serving: setup and run", serving),
+        "serving": ("the occupancy endpoint on clearml-serving: setup and run", serving_command),
         "sessions": (
             "cut the UCI data into daily labeling sessions and the pinned holdouts",
             _TrainingCommand("training.sessions"),
