@@ -1,4 +1,5 @@
-"""The `occuloop` command: one subcommand per service or tool, each defined beside the code it runs."""
+"""The `occuloop` command: one subcommand per service or tool; each module in the table defines its own arguments
+(`add_arguments`) and what they run (`run`)."""
 
 from __future__ import annotations
 

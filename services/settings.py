@@ -1,7 +1,7 @@
 """All of occuloop's own configuration, read from the environment in one place.
 
 `XSettings.from_env(os.environ)` is called once in a command's entry point; the frozen result is passed down.
-No other module reads `os.environ` (CI greps for it). Command-line flags override the environment through
+No other module reads `os.environ` (`make lint` greps for it, and CI runs `make lint`). Command-line flags override the environment through
 `with_flags`. A bad value fails at start-up naming the variable, the value and what was expected.
 
 The ClearML clients keep reading their own `CLEARML_*` variables; occuloop never parses those itself.

@@ -6,9 +6,9 @@ A pointer that moved meanwhile voids the decision (its draft receipt is deleted)
 new champion, so a receipt never describes a move that did not happen.
 
 What a passed gate leads to is `RolloutSettings.on_pass`: `promote` (now) moves the pointer at once; `hold`
-leaves the model a `candidate` for `occuloop promote`. The canary step plugs in here as a third mode: tag the
-challenger `canary`, `serving.register_version(model_id)` and ramp `serving.set_canary(weights)`, then call
-`Rollout.promote(..., decided_by=<canary>)` or reject it — the pointer, receipts and tags below stay as they are.
+leaves the model a `candidate` for `occuloop promote`; `canary` tags it `canary`, and the canary controller
+(controller.py) registers it with serving, ramps it, and then calls `Rollout.promote(..., decided_by=<canary>)` or
+rolls it back — the pointer, receipts and tags here stay the same in all three modes.
 `ChampionListener`s hear every pointer move (serving can also poll `ChampionPointer.read()`; one cheap call).
 """
 

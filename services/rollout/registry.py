@@ -1,5 +1,7 @@
 """The rollout code's edge to the ClearML server: models and their state tags, their holdout predictions, the
-champion pointer and the write-once decision receipts. Everything else in services/rollout is plain data.
+champion pointer and the write-once decision receipts. The other modules of services/rollout that talk to ClearML
+are `controller.py` (the serving plane and canary tags), `live_labels.py` (the labeled dataset) and `command.py`
+(the gate task); the decisions, rules, receipts and states are plain data.
 
 Where the champion pointer lives. ClearML has no model alias, and clearml-serving's auto-update picks models by
 creation time (C15), so "the champion" must be a record of its own on the server. It is a dedicated draft task,

@@ -2,9 +2,9 @@
 
 A model carries exactly one state tag at a time (other tags are kept):
     candidate   registered by a training run, not yet gated
-    canary      passed the gate, receiving part of the traffic (the canary step, later)
+    canary      passed the gate, receiving part of the traffic while the controller ramps it
     champion    the model the champion pointer names; serving follows the pointer
-    rejected    refused by the gate (or, later, by the canary)
+    rejected    refused by the gate, or rolled back by the canary controller
     retired     was champion, replaced by a promotion or a rollback
 The tag is for people and for `Model.query_models(tags=[...])`; the pointer (registry.ChampionPointer) is the
 authority on which model is champion. Keeping the tag unique also means a stock clearml-serving
