@@ -198,10 +198,3 @@ class DatasetGateway:
         Task.get_task(task_id=dataset_id).delete(delete_artifacts_and_models=True, raise_on_error=False)
         if self.version(dataset_id) is not None:
             raise RuntimeError(f"draft {dataset_id} could not be deleted")
-
-    def latest_finalized(self) -> DatasetVersion | None:
-        try:
-            dataset = Dataset.get(dataset_project=self.project, dataset_name=self.name, only_completed=True)
-        except ValueError:
-            return None
-        return _describe(dataset.id)
