@@ -5,7 +5,7 @@ Every poll (`poll_seconds`, 1 s) it reads the pointer, the canary-tagged models,
 metrics (during a ramp also the minutes each version served and, every `labels_seconds`, whether a newer labeled
 dataset version brought those minutes' labels: live_accuracy.py), and then:
 
-- a ramp in progress: judge the current window (canary_rules.judge); healthy: next step (`event=canary_step`), or
+- a ramp in progress: judge the current window (canary_rules.judge, one function per rule); healthy: next step (`event=canary_step`), or
   after the last step `Rollout.promote` (receipt, pointer, old champion retired; `event=promoted`); unhealthy:
   weights back to the champion at 100 %, a `rolled_back` receipt with the window's evidence, the model tagged
   `rejected` (`event=rolled_back reason=...`);
@@ -18,6 +18,9 @@ subject is the `canary` tag, and a rollback in progress is the model's metadata 
 After a restart (kill -9 included) the controller resumes at the step the weights show and judges it on a fresh
 full window before moving on: a step is never skipped or taken twice. One controller per control plane (writes
 are read-modify-write); run a single replica.
+
+What it talks to are Protocols (seams.py): the serving plane, the registry, the promoter and the label source,
+with the clock injected, so tests/services/test_canary_controller.py runs `tick()` on fakes of them.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..http_base import ServiceHandler, serve_until_signalled
 from ..logs import configure_logging, quoted
@@ -47,11 +50,14 @@ from .live_accuracy import ServedMinutes, Tally
 from .live_labels import DatasetLabels
 from .receipts import DecidedBy, PointerMove
 from .registry import Registry, RolloutError
-from .states import CANARY, CHAMPION, REJECTED, ModelRecord
+from .seams import CanaryRegistry, LabelSource, Promoter, ServingPlane
+from .states import CHAMPION, REJECTED, ModelRecord
+
+if TYPE_CHECKING:
+    from serving.endpoints import Routing
 
 logger = logging.getLogger(__name__)
 
-PROGRESS = "canary_progress"  # model metadata: ramping | rolling_back | done
 WAIT_LOG_SECONDS = 10.0
 
 
@@ -83,24 +89,27 @@ class Controller:
     def __init__(
         self,
         settings: CanarySettings,
-        plane: Any,  # serving.endpoints.ServingPlane
-        registry: Registry,
+        plane: ServingPlane,
+        registry: CanaryRegistry,
+        rollout: Promoter,
         decided_by: DecidedBy,
         *,
+        labels: LabelSource | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.plane = plane
         self.registry = registry
-        self.rollout = Rollout(registry, settings.rollout, decided_by)
+        self.rollout = rollout
         self.decided_by = decided_by
         self.clock = clock
         self.ramp: Ramp | None = None
         self._records: dict[str, ModelRecord] = {}
         self.served = ServedMinutes()
         self._served_next_read = 0.0
-        self.labels = DatasetLabels(settings.labels_project, settings.labels_name, settings.labels_seconds,
-                                    clock=clock)  # fmt: skip
+        self.labels = labels or DatasetLabels(
+            settings.labels_project, settings.labels_name, settings.labels_seconds, clock=clock
+        )
 
     def status(self) -> dict[str, Any]:
         """For GET /status: what the controller is doing right now."""
@@ -125,25 +134,7 @@ class Controller:
             f"{prefix}dataset_version={lineage['dataset_version']}"
         )
 
-    def _canaries(self) -> list[str]:
-        from clearml import Model
-
-        found = Model.query_models(model_name=self.settings.rollout.model_name, tags=[CANARY], max_results=20)
-        return [str(model.id) for model in found]  # newest first
-
-    @staticmethod
-    def _progress(model_id: str) -> str:
-        from clearml import Model
-
-        return str(Model(model_id=model_id).get_metadata(PROGRESS) or "")
-
-    @staticmethod
-    def _set_progress(model_id: str, value: str) -> None:
-        from clearml import Model
-
-        Model(model_id=model_id).set_metadata(PROGRESS, value, "str")
-
-    def _version_of(self, routing: Any, model_id: str | None) -> int | None:
+    def _version_of(self, routing: Routing, model_id: str | None) -> int | None:
         if not model_id:
             return None
         for number, served in routing.versions.items():
@@ -168,7 +159,7 @@ class Controller:
     def tick(self) -> None:
         pointer = self.registry.pointer.read()
         routing = self.plane.current_routing()
-        canaries = self._canaries()
+        canaries = self.registry.canaries()  # newest first
         if pointer.model_id in canaries:  # promoted meanwhile (or a crash between pointer move and retag)
             self.registry.set_state(self._record(pointer.model_id), CHAMPION, pointer.decision_id or "")
             canaries.remove(pointer.model_id)
@@ -185,7 +176,7 @@ class Controller:
             return
         self._follow_champion(pointer.model_id, routing)
 
-    def _follow_champion(self, champion: str | None, routing: Any) -> None:
+    def _follow_champion(self, champion: str | None, routing: Routing) -> None:
         if not champion:
             return
         version = self._version_of(routing, champion)
@@ -200,10 +191,10 @@ class Controller:
 
     # -- the ramp -----------------------------------------------------------------------------------------------
 
-    def _start_or_resume(self, canaries: list[str], champion: str | None, routing: Any) -> Ramp | None:
+    def _start_or_resume(self, canaries: list[str], champion: str | None, routing: Routing) -> Ramp | None:
         routed = [m for m in canaries if routing.weights.get(self._version_of(routing, m) or -1, 0.0) > 0]
         model_id = (routed or canaries)[0]
-        if self._progress(model_id) == "rolling_back":  # a rollback was under way when the controller stopped
+        if self.registry.progress(model_id) == "rolling_back":  # a rollback was under way when the controller stopped
             champion_version = self._version_of(routing, champion)
             self._reject(model_id, champion, champion_version, "resumed", "finishing an interrupted rollback", {})
             return None
@@ -226,7 +217,7 @@ class Controller:
         if failure is not None:  # it cannot answer: no user request ever reaches it
             self._reject(model_id, champion, champion_version, "probe", failure, {"probe": failure})
             return None
-        self._set_progress(model_id, "ramping")
+        self.registry.set_progress(model_id, "ramping")
         self.plane.set_canary(weights_for(champion_version, version, ramp.weight))
         self._window(ramp)  # the first window starts with the canary's traffic, not before its probe
         logger.info("event=canary_step %s %s version=%d weight=%g step=1/%d", self._fields("", model_id),
@@ -266,7 +257,7 @@ class Controller:
         ramp.worst_p99 = None
         return ramp
 
-    def _advance(self, ramp: Ramp, champion: str | None, routing: Any) -> None:
+    def _advance(self, ramp: Ramp, champion: str | None, routing: Routing) -> None:
         read_at = self.clock()  # the window ends when its counters were read, not after slower reads that follow
         champion_version = self._version_of(routing, champion)
         if champion_version != ramp.champion_version:  # the pointer moved during the ramp (an operator)
@@ -342,7 +333,7 @@ class Controller:
         except RolloutError as error:  # e.g. an operator made it champion meanwhile
             logger.warning("event=canary_promote_refused model_id=%s detail=%s", ramp.model_id, quoted(str(error)))
             return
-        self._set_progress(ramp.model_id, "done")
+        self.registry.set_progress(ramp.model_id, "done")
         logger.info("event=canary_done model_id=%s outcome=promoted receipt=%s", ramp.model_id, outcome.receipt_id)
 
     def _reject(
@@ -351,7 +342,7 @@ class Controller:
     ) -> None:  # fmt: skip
         started = self.clock()
         logger.info("event=rolling_back model_id=%s rule=canary:%s", model_id, rule)  # the decision; done below
-        self._set_progress(model_id, "rolling_back")
+        self.registry.set_progress(model_id, "rolling_back")
         if champion_version is not None:
             self.plane.set_canary({champion_version: 1.0})  # users first: the champion takes everything back
         routed = self.clock() - started
@@ -377,7 +368,7 @@ class Controller:
         task = self.registry.open_receipt("rolled_back", model_id)
         self.registry.seal_receipt(task, receipt, model_id)
         self.registry.set_state(record, REJECTED, str(task.id))
-        self._set_progress(model_id, "done")
+        self.registry.set_progress(model_id, "done")
         logger.info("event=rolled_back %s %s rule=canary:%s receipt=%s routed_back_seconds=%.2f reason=%s",
                     self._fields("", model_id), self._fields("champion_", champion), rule, task.id, routed,
                     quoted(reason))  # fmt: skip
@@ -430,8 +421,9 @@ class RolloutCommand:
                             "metrics_seconds": serving.metrics_seconds},
         )  # fmt: skip
         who = f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()}"
-        controller = Controller(settings, plane, Registry(settings.rollout), DecidedBy("canary", who,
-                                                                                       "occuloop rollout"))  # fmt: skip
+        registry = Registry(settings.rollout)
+        decided_by = DecidedBy("canary", who, "occuloop rollout")
+        controller = Controller(settings, plane, registry, Rollout(registry, settings.rollout, decided_by), decided_by)
         if args.once:
             controller.tick()
             return 0
