@@ -34,12 +34,11 @@ import os
 import socket
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .. import http_client
 from ..http_base import ServiceHandler, serve_until_signalled
 from ..logs import configure_logging, quoted
 from ..settings import CanarySettings, with_flags
@@ -230,19 +229,13 @@ class Controller:
         if not self.settings.probe_url:
             return None
         url = f"{self.settings.probe_url.rstrip('/')}/serve/{self.settings.serving.endpoint}/{version}"
-        body = json.dumps(PROBE_READING).encode()
         deadline = time.monotonic() + self.settings.probe_seconds
         last = "no answer"
         while time.monotonic() < deadline:
-            request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-            try:
-                with urllib.request.urlopen(request, timeout=10) as response:
-                    if response.status == 200:
-                        return None
-            except urllib.error.HTTPError as error:
-                last = f"HTTP {error.code} {error.read()[:200].decode(errors='replace')}"
-            except OSError as error:
-                last = str(error)
+            answer = http_client.post(url, json_body=PROBE_READING, timeout=10)
+            if answer.status == 200:
+                return None
+            last = answer.detail()
             time.sleep(0.5)
         logger.warning("event=canary_probe_failed version=%d detail=%s", version, quoted(last))
         return f"version {version} did not answer a reading within {self.settings.probe_seconds:g} s: {last}"
