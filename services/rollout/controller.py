@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import getpass
-import json
 import logging
 import os
 import socket
@@ -40,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import http_client
 from ..http_base import ServiceHandler, serve_until_signalled
-from ..logs import configure_logging, quoted
+from ..logs import configure_logging, log_event, quoted
 from ..settings import CanarySettings, with_flags
 from . import receipts
 from .canary_rules import HEALTHY, UNHEALTHY, Counters, Window, judge, same_weights, step_index, weights_for
@@ -50,7 +49,7 @@ from .live_labels import DatasetLabels
 from .receipts import DecidedBy, PointerMove
 from .registry import Registry, RolloutError
 from .seams import CanaryRegistry, LabelSource, Promoter, ServingPlane
-from .states import CHAMPION, REJECTED, ModelRecord
+from .states import CHAMPION, REJECTED, ModelRecord, model_fields
 
 if TYPE_CHECKING:
     from serving.endpoints import Routing
@@ -124,14 +123,8 @@ class Controller:
             self._records[model_id] = self.registry.model(model_id)
         return self._records[model_id]
 
-    def _fields(self, prefix: str, model_id: str | None) -> str:
-        if not model_id:
-            return f"{prefix}model_id=none"
-        lineage = self._record(model_id).lineage()
-        return (
-            f"{prefix}model_id={model_id} {prefix}dataset_id={lineage['dataset_id']} "
-            f"{prefix}dataset_version={lineage['dataset_version']}"
-        )
+    def _fields(self, model_id: str | None, prefix: str = "") -> dict[str, Any]:
+        return model_fields(self._record(model_id) if model_id else None, prefix)
 
     def _version_of(self, routing: Routing, model_id: str | None) -> int | None:
         if not model_id:
@@ -144,9 +137,15 @@ class Controller:
     # -- the loop -----------------------------------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
-        logger.info("event=rollout_ready service_id=%s endpoint=%s steps=%s window_seconds=%g poll_seconds=%g",
-                    self.plane.service_id, self.plane.endpoint, ",".join(f"{s:g}" for s in self.settings.steps),
-                    self.settings.window_seconds, self.settings.poll_seconds)  # fmt: skip
+        log_event(
+            logger,
+            "rollout_ready",
+            service_id=self.plane.service_id,
+            endpoint=self.plane.endpoint,
+            steps=",".join(f"{s:g}" for s in self.settings.steps),
+            window_seconds=self.settings.window_seconds,
+            poll_seconds=self.settings.poll_seconds,
+        )
         while not stop.is_set():
             try:
                 self.tick()
@@ -165,8 +164,13 @@ class Controller:
             if self.ramp is not None and self.ramp.model_id == pointer.model_id:
                 self.ramp = None
         if self.ramp is not None and self.ramp.model_id not in canaries:
-            logger.warning("event=canary_abandoned model_id=%s detail=%s", self.ramp.model_id,
-                           quoted("no longer tagged canary"))  # fmt: skip
+            log_event(
+                logger,
+                "canary_abandoned",
+                level=logging.WARNING,
+                model_id=self.ramp.model_id,
+                detail="no longer tagged canary",
+            )
             self.ramp = None
         if self.ramp is None and canaries:
             self.ramp = self._start_or_resume(canaries, pointer.model_id, routing)
@@ -185,8 +189,13 @@ class Controller:
         if version is None:
             version = self.plane.register_version(champion)
         self.plane.set_canary({version: 1.0})
-        logger.info("event=champion_routed %s version=%d seconds=%.2f", self._fields("", champion), version,
-                    self.clock() - started)  # fmt: skip
+        log_event(
+            logger,
+            "champion_routed",
+            **self._fields(champion),
+            version=version,
+            seconds=round(self.clock() - started, 2),
+        )
 
     # -- the ramp -----------------------------------------------------------------------------------------------
 
@@ -209,8 +218,7 @@ class Controller:
             Ramp(model_id, version, steps, max(index, 0), 0.0, Counters(), Counters(), champion_version)
         )
         if index >= 0:
-            logger.info("event=canary_resumed %s %s version=%d weight=%g step=%d/%d", self._fields("", model_id),
-                        self._fields("champion_", champion), version, ramp.weight, index + 1, len(steps))  # fmt: skip
+            self._log_step("canary_resumed", ramp, champion)
             return ramp
         failure = self._probe(version)
         if failure is not None:  # it cannot answer: no user request ever reaches it
@@ -219,8 +227,7 @@ class Controller:
         self.registry.set_progress(model_id, "ramping")
         self.plane.set_canary(weights_for(champion_version, version, ramp.weight))
         self._window(ramp)  # the first window starts with the canary's traffic, not before its probe
-        logger.info("event=canary_step %s %s version=%d weight=%g step=1/%d", self._fields("", model_id),
-                    self._fields("champion_", champion), version, ramp.weight, len(steps))  # fmt: skip
+        self._log_step("canary_step", ramp, champion)
         return ramp
 
     def _probe(self, version: int) -> str | None:
@@ -272,22 +279,33 @@ class Controller:
         if ramp.champion_version is not None and ramp.weight < 1.0:
             champ = Counters.of(metrics.get(ramp.champion_version)).since(ramp.champion_base)
         canary_live, champion_live = self._live_tallies(ramp)
-        window = Window(read_at - ramp.started, ramp.weight, canary, champ, ramp.worst_p99, canary_live,
-                        champion_live)  # fmt: skip
+        window = Window(read_at - ramp.started, ramp.weight, canary, champ, ramp.worst_p99, canary_live, champion_live)
         health = judge(window, self.settings, ramp.reference_rate)
         if health.verdict == UNHEALTHY:
-            self._reject(ramp.model_id, champion, ramp.champion_version, health.rule, health.reason,
-                         {**health.facts, "steps_passed": ramp.passed})  # fmt: skip
+            evidence = {**health.facts, "steps_passed": ramp.passed}
+            self._reject(ramp.model_id, champion, ramp.champion_version, health.rule, health.reason, evidence)
             self.ramp = None
             return
         if health.verdict != HEALTHY:
             if self.clock() - ramp.last_wait_log >= WAIT_LOG_SECONDS:
                 ramp.last_wait_log = self.clock()
-                logger.info("event=canary_waiting model_id=%s weight=%g rule=%s detail=%s", ramp.model_id,
-                            ramp.weight, health.rule, quoted(health.reason))  # fmt: skip
+                log_event(
+                    logger,
+                    "canary_waiting",
+                    model_id=ramp.model_id,
+                    weight=ramp.weight,
+                    rule=health.rule,
+                    detail=health.reason,
+                )
             return
-        logger.info("event=canary_healthy %s weight=%g detail=%s window=%s", self._fields("", ramp.model_id),
-                    ramp.weight, quoted(health.reason), json.dumps(health.facts))  # fmt: skip
+        log_event(
+            logger,
+            "canary_healthy",
+            **self._fields(ramp.model_id),
+            weight=ramp.weight,
+            detail=health.reason,
+            window=health.facts,
+        )
         ramp.passed.append(health.facts)
         if champ is not None and champ.occupied_rate is not None and champ.readings >= self.settings.min_requests:
             ramp.reference_rate = champ.occupied_rate
@@ -298,9 +316,18 @@ class Controller:
         ramp.index += 1
         self.plane.set_canary(weights_for(ramp.champion_version, ramp.version, ramp.weight))
         self._window(ramp)
-        logger.info("event=canary_step %s %s version=%d weight=%g step=%d/%d", self._fields("", ramp.model_id),
-                    self._fields("champion_", champion), ramp.version, ramp.weight, ramp.index + 1,
-                    len(ramp.steps))  # fmt: skip
+        self._log_step("canary_step", ramp, champion)
+
+    def _log_step(self, event: str, ramp: Ramp, champion: str | None) -> None:
+        log_event(
+            logger,
+            event,
+            **self._fields(ramp.model_id),
+            **self._fields(champion, "champion_"),
+            version=ramp.version,
+            weight=ramp.weight,
+            step=f"{ramp.index + 1}/{len(ramp.steps)}",
+        )
 
     def _live_tallies(self, ramp: Ramp) -> tuple[Tally, Tally]:
         """Canary and champion right answers on the served minutes whose labels have arrived (none: no labels)."""
@@ -330,9 +357,14 @@ class Controller:
         logger.info("event=canary_done model_id=%s outcome=promoted receipt=%s", ramp.model_id, outcome.receipt_id)
 
     def _reject(
-        self, model_id: str, champion: str | None, champion_version: int | None, rule: str, reason: str,
+        self,
+        model_id: str,
+        champion: str | None,
+        champion_version: int | None,
+        rule: str,
+        reason: str,
         facts: dict[str, Any],
-    ) -> None:  # fmt: skip
+    ) -> None:
         started = self.clock()
         logger.info("event=rolling_back model_id=%s rule=canary:%s", model_id, rule)  # the decision; done below
         self.registry.set_progress(model_id, "rolling_back")
@@ -362,9 +394,16 @@ class Controller:
         self.registry.seal_receipt(task, receipt, model_id)
         self.registry.set_state(record, REJECTED, str(task.id))
         self.registry.set_progress(model_id, "done")
-        logger.info("event=rolled_back %s %s rule=canary:%s receipt=%s routed_back_seconds=%.2f reason=%s",
-                    self._fields("", model_id), self._fields("champion_", champion), rule, task.id, routed,
-                    quoted(reason))  # fmt: skip
+        log_event(
+            logger,
+            "rolled_back",
+            **self._fields(model_id),
+            **self._fields(champion, "champion_"),
+            rule=f"canary:{rule}",
+            receipt=str(task.id),
+            routed_back_seconds=round(routed, 2),
+            reason=reason,
+        )
 
 
 # -- the command --------------------------------------------------------------------------------------------------
@@ -410,9 +449,11 @@ class RolloutCommand:
             serving.service_name,
             serving.service_project,
             endpoint=serving.endpoint,
-            engine_options={"prediction_log_rate": serving.prediction_log_rate,
-                            "metrics_seconds": serving.metrics_seconds},
-        )  # fmt: skip
+            engine_options={
+                "prediction_log_rate": serving.prediction_log_rate,
+                "metrics_seconds": serving.metrics_seconds,
+            },
+        )
         who = f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()}"
         registry = Registry(settings.rollout)
         decided_by = DecidedBy("canary", who, "occuloop rollout")

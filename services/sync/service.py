@@ -38,7 +38,7 @@ from training.validation import Stamp, ValidationContext, ValidationReport, chec
 
 from .. import http_client
 from ..clearml_gateway import DatasetGateway, Draft
-from ..logs import quoted
+from ..logs import log_event, quoted
 from ..settings import SyncSettings
 from .decisions import Batch, Version, finalize_reason, fork_verdict, orphan_verdict
 from .inbox import Inbox, sha256_of
@@ -417,10 +417,16 @@ class SyncService:
             sum(record.rows for record in records),
             reason,
         )
-        logger.info(
-            "event=dataset_version_finalized dataset_id=%s version=%s files=%d rows=%d reason=%s sessions=%s",
-            dataset_id, ours.version, len(records), outcome.rows, reason, ",".join(outcome.files),
-        )  # fmt: skip
+        log_event(
+            logger,
+            "dataset_version_finalized",
+            dataset_id=dataset_id,
+            version=ours.version,
+            files=len(records),
+            rows=outcome.rows,
+            reason=reason,
+            sessions=",".join(outcome.files),
+        )
         self._set_status(
             state="idle",
             last_version={"dataset_id": dataset_id, "version": ours.version, "files": outcome.files},

@@ -4,6 +4,8 @@ real `Rollout` on top), a label source, and a clock that moves only when the tes
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -153,7 +155,8 @@ class Loop:
         return receipt
 
 
-def test_a_healthy_canary_is_ramped_through_every_step_to_champion() -> None:
+def test_a_healthy_canary_is_ramped_through_every_step_to_champion(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="services.rollout")
     loop = Loop()
     loop.controller.tick()
     assert loop.plane.weights == {2: 0.1, 1: 0.9} and loop.registry.progress("m2") == "ramping"
@@ -166,6 +169,13 @@ def test_a_healthy_canary_is_ramped_through_every_step_to_champion() -> None:
     promoted = [r for r in loop.registry.receipts.values() if r["decision"] == "promoted"][-1]
     assert promoted["rule"] == "canary" and promoted["pointer"]["before"] == "m1"
     assert loop.registry.progress("m2") == "done" and loop.controller.status() == {"state": "following_champion"}
+    steps = [r.getMessage() for r in caplog.records if r.getMessage().startswith("event=canary_step ")]
+    assert [re.search(r" weight=(\S+) step=(\S+)", line).groups() for line in steps] == [  # type: ignore[union-attr]
+        ("0.1", "1/3"),
+        ("0.5", "2/3"),
+        ("1", "3/3"),
+    ]
+    assert all(line.startswith("event=canary_step model_id=m2 dataset_id=d ") for line in steps)
 
 
 def test_a_step_waits_for_enough_requests_even_after_its_window() -> None:
