@@ -144,8 +144,8 @@ class ServingPlane:
             )
         )
         processor.serialize()
-        weights = json.dumps({str(k): v for k, v in wanted.items()}, separators=(",", ":"))
-        logger.info("event=canary_set service_id=%s endpoint=%s weights=%s", self.service_id, self.endpoint, weights)
+        shares = json.dumps({str(k): v for k, v in wanted.items()}, separators=(",", ":"))
+        logger.info("event=canary_set service_id=%s endpoint=%s weights=%s", self.service_id, self.endpoint, shares)
         return self._routing(processor)
 
     def current_routing(self) -> Routing:
