@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from training.schema import EXAMPLE_READING
 from training.sessions import holdouts, training_sessions
 
 from . import http_client
@@ -238,7 +239,7 @@ class Traffic:
 
 def _status_of(url: str, reading: dict[str, Any] | None = None) -> int | None:
     """The HTTP status of one prediction request (None: nothing listens)."""
-    return http_client.post(url, json_body=reading or SAMPLE_READING, timeout=10).status
+    return http_client.post(url, json_body=reading or EXAMPLE_READING, timeout=10).status
 
 
 def _get(url: str) -> dict[str, Any] | None:
@@ -322,15 +323,12 @@ def play(loop: Loop, step: Step) -> tuple[str, ...]:
     )  # fmt: skip
 
 
-SAMPLE_READING = {"Temperature": 23.2, "Humidity": 27.27, "Light": 426.0, "CO2": 721.25, "HumidityRatio": 0.00479}
-
-
 def ask_endpoint(loop: Loop, champion: str) -> tuple[str, dict[str, Any]]:
     """One prediction from the public `occupancy` endpoint, once it answers with the champion (the canary
     controller routes it there); returns the URL and the answer, which names the model and data behind it."""
 
     def answer() -> dict[str, Any] | None:
-        value = http_client.post(loop.serving_url, json_body=SAMPLE_READING, timeout=10).json_object()
+        value = http_client.post(loop.serving_url, json_body=EXAMPLE_READING, timeout=10).json_object()
         return value if value is not None and value.get("model_id") == champion else None
 
     return loop.serving_url, loop.wait("the endpoint to answer with the champion", answer, 120)
@@ -415,7 +413,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         print(_summary(loop, state))
         if state.champion:
             url, answer = ask_endpoint(loop, state.champion)
-            body = json.dumps(SAMPLE_READING)
+            body = json.dumps(EXAMPLE_READING)
             print(f"The endpoint (clearml-serving inference app, log in {loop.logs / 'serving.log'}):")
             print(f"  curl -s {url} -H 'Content-Type: application/json' -d '{body}'")
             print(f"  {json.dumps(answer)}")

@@ -37,6 +37,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from training.schema import EXAMPLE_READING
+
 from .. import http_client
 from ..http_base import ServiceHandler, serve_until_signalled
 from ..logs import configure_logging, log_event, quoted
@@ -57,9 +59,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 WAIT_LOG_SECONDS = 10.0
-
-
-PROBE_READING = {"Temperature": 23.2, "Humidity": 27.27, "Light": 426.0, "CO2": 721.25, "HumidityRatio": 0.00479}
 
 
 @dataclass
@@ -239,7 +238,7 @@ class Controller:
         deadline = time.monotonic() + self.settings.probe_seconds
         last = "no answer"
         while time.monotonic() < deadline:
-            answer = http_client.post(url, json_body=PROBE_READING, timeout=10)
+            answer = http_client.post(url, json_body=EXAMPLE_READING, timeout=10)
             if answer.status == 200:
                 return None
             last = answer.detail()
