@@ -34,6 +34,7 @@ lint: $(INSTALLED)
 	$(BIN)/ruff check services training serving tests
 	$(BIN)/ruff format --check services training serving tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo
 	@! grep -rn "os\.environ\|os\.getenv" services --include=*.py | grep -v "services/settings.py" \
 	  || (echo "os.environ is read only in services/settings.py" && exit 1)
 
@@ -48,6 +49,6 @@ lock:
 	rm -rf .lock-venv
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .occuloop
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .occuloop
 
 include mk/k8s.mk

@@ -1,1 +1,1 @@
-"""occuloop's long-running processes: the embedded ClearML server and (later) sync, trigger and rollout."""
+"""occuloop's long-running processes and commands: the embedded ClearML server, sync, trigger, rollout, training pods."""

@@ -10,11 +10,11 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import http_client
 from .clearml_server.app import ENV_FILE, RUNTIME_FILE, read_env_file
 
 
@@ -126,11 +126,7 @@ def _read_runtime(path: Path) -> dict[str, object] | None:
 
 
 def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
+    return http_client.get(url, timeout=2).status == 200
 
 
 SDK_CONFIG = Path(__file__).resolve().parent / "clearml-sdk.conf"

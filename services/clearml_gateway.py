@@ -1,5 +1,8 @@
-"""The only module in `services/` that imports `clearml`: SDK calls behind small typed functions, so the services'
-decisions see plain values, and their tests need no ClearML objects.
+"""The sync service's ClearML side: the labeled dataset's versions, drafts and tags, as SDK calls behind small typed
+functions, so the sync's decisions see plain values and their tests need no ClearML objects.
+
+One of the few modules allowed to import `clearml` (the `clearml` import contract in pyproject.toml names them all:
+the trigger's scheduler, the rollout registry and controller, the training pods' sink, ...).
 
 Every function here talks to the server; callers run them on one thread (SDK objects are not thread-safe) and
 treat any exception as "try again later" — nothing here keeps state that a retry could corrupt.
@@ -195,10 +198,3 @@ class DatasetGateway:
         Task.get_task(task_id=dataset_id).delete(delete_artifacts_and_models=True, raise_on_error=False)
         if self.version(dataset_id) is not None:
             raise RuntimeError(f"draft {dataset_id} could not be deleted")
-
-    def latest_finalized(self) -> DatasetVersion | None:
-        try:
-            dataset = Dataset.get(dataset_project=self.project, dataset_name=self.name, only_completed=True)
-        except ValueError:
-            return None
-        return _describe(dataset.id)

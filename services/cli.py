@@ -1,4 +1,5 @@
-"""The `occuloop` command: one subcommand per service or tool, each defined beside the code it runs."""
+"""The `occuloop` command: one subcommand per service or tool; each module in the table defines its own arguments
+(`add_arguments`) and what they run (`run`)."""
 
 from __future__ import annotations
 
@@ -32,9 +33,7 @@ class _TrainingCommand:
 
 
 def _commands() -> dict[str, tuple[str, Any]]:
-    from serving import command as serving
-
-    from . import demo, status
+    from . import demo, serving_command, status
     from .clearml_server import __main__ as server
     from .rollout import command as rollout
     from .sync import command as sync
@@ -56,7 +55,7 @@ def _commands() -> dict[str, tuple[str, Any]]:
         "promote": ("force a model to champion (with a receipt)", rollout.PROMOTE),
         "rollback": ("move the champion pointer back to an earlier model", rollout.ROLLBACK),
         "rollout": ("the canary controller: ramp, promote, roll back", rollout.ROLLOUT),
-        "serving": ("the occupancy endpoint on clearml-serving: setup and run", serving),
+        "serving": ("the occupancy endpoint on clearml-serving: setup and run", serving_command),
         "sessions": (
             "cut the UCI data into daily labeling sessions and the pinned holdouts",
             _TrainingCommand("training.sessions"),

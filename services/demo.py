@@ -20,15 +20,15 @@ import signal
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from training.schema import EXAMPLE_READING
 from training.sessions import holdouts, training_sessions
 
+from . import http_client
 from .child_processes import (
     Child,
     ChildFailed,
@@ -277,32 +277,19 @@ class Traffic:
 
 def _status_of(url: str, reading: dict[str, Any] | None = None) -> int | None:
     """The HTTP status of one prediction request (None: nothing listens)."""
-    request = urllib.request.Request(
-        url, data=json.dumps(reading or SAMPLE_READING).encode(), headers={"Content-Type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
-    except OSError:
-        return None
+    return http_client.post(url, json_body=reading or EXAMPLE_READING, timeout=10).status
 
 
 def _get(url: str) -> dict[str, Any] | None:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            value = json.loads(response.read())
-            return value if isinstance(value, dict) else None
-    except OSError:
-        return None
+    answer = http_client.get(url, timeout=5)
+    return answer.json_object() if answer.ok else None
 
 
 def _press_upload(url: str) -> dict[str, Any]:
-    request = urllib.request.Request(f"{url}/sync?wait=120", data=b"", method="POST")
-    with urllib.request.urlopen(request, timeout=150) as response:
-        answer: dict[str, Any] = json.loads(response.read())
-        return answer
+    answer = http_client.post(f"{url}/sync?wait=120", timeout=150)
+    if not answer.ok:
+        raise RuntimeError(f"the sync's upload button: {answer.detail()}")
+    return answer.json_object() or {}
 
 
 COLUMNS = (
@@ -428,23 +415,13 @@ def play(loop: Loop, step: Step) -> tuple[str, ...]:
     )  # fmt: skip
 
 
-SAMPLE_READING = {"Temperature": 23.2, "Humidity": 27.27, "Light": 426.0, "CO2": 721.25, "HumidityRatio": 0.00479}
-
-
 def ask_endpoint(loop: Loop, champion: str) -> tuple[str, dict[str, Any]]:
     """One prediction from the public `occupancy` endpoint, once it answers with the champion (the canary
     controller routes it there); returns the URL and the answer, which names the model and data behind it."""
 
     def answer() -> dict[str, Any] | None:
-        request = urllib.request.Request(
-            loop.serving_url, data=json.dumps(SAMPLE_READING).encode(), headers={"Content-Type": "application/json"}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                value = json.loads(response.read())
-        except OSError:
-            return None
-        return value if isinstance(value, dict) and value.get("model_id") == champion else None
+        value = http_client.post(loop.serving_url, json_body=EXAMPLE_READING, timeout=10).json_object()
+        return value if value is not None and value.get("model_id") == champion else None
 
     return loop.serving_url, loop.wait("the endpoint to answer with the champion", answer, 120)
 
@@ -559,7 +536,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         print(_summary(loop, state))
         if state.champion:
             url, answer = ask_endpoint(loop, state.champion)
-            body = json.dumps(SAMPLE_READING)
+            body = json.dumps(EXAMPLE_READING)
             print(f"The endpoint (clearml-serving inference app, log in {loop.logs / 'serving.log'}):")
             print(f"  curl -s {url} -H 'Content-Type: application/json' -d '{body}'")
             print(f"  {json.dumps(answer)}")

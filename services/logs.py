@@ -1,7 +1,9 @@
 """Logging set-up, done once by each command's entry point: one line per decision, `event=... key=value`.
 
 Text on a terminal, JSON in the cluster (`OCCULOOP_LOG_FORMAT=json`), so `kubectl logs` reads as a story and a
-log pipeline can still parse it. Modules only call `logging.getLogger(__name__)`.
+log pipeline can still parse it. Modules only call `logging.getLogger(__name__)`, and write a decision as
+`log_event(logger, "canary_step", model_id=..., weight=0.5)`: keyword fields, rendered the same way everywhere
+(free text quoted, floats `%g`, structures as compact JSON), so no call site hand-wraps a format string.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import logging
 import re
 import sys
 import time
-from typing import TextIO
+from typing import Any, TextIO
 
 from .settings import LogSettings
 
@@ -54,3 +56,28 @@ def configure_logging(settings: LogSettings, stream: TextIO | None = None) -> No
 def quoted(text: str) -> str:
     """A free-text value for a `key=value` log line: in double quotes, inner double quotes made single."""
     return '"' + text.replace('"', "'") + '"'
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return quoted(value) if not value or any(c.isspace() or c in '"=' for c in value) else value
+    return json.dumps(value, separators=(",", ":"), default=str)  # no spaces: one `\S+` value for the JSON logs
+
+
+def fields(**values: Any) -> str:
+    """`key=value` pairs for a log line, in the order given."""
+    return " ".join(f"{key}={_value(value)}" for key, value in values.items())
+
+
+def log_event(logger: logging.Logger, event: str, *, level: int = logging.INFO, **values: Any) -> None:
+    """One decision, one line: `event=<event> key=value ...`."""
+    if logger.isEnabledFor(level):
+        logger.log(level, "event=%s %s", event, fields(**values), stacklevel=2)

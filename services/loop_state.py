@@ -8,10 +8,10 @@ from __future__ import annotations
 import base64
 import json
 import re
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
+
+from . import http_client
 
 RECEIPTS_PROJECT = "occuloop/rollout/receipts"
 POINTER_TAG = "champion-pointer"
@@ -68,7 +68,7 @@ class LoopState:
 
 
 class Api:
-    """A minimal authenticated client of the ClearML REST API (standard library only)."""
+    """A minimal authenticated client of the ClearML REST API (plain HTTP, no SDK)."""
 
     def __init__(self, api_host: str, access_key: str, secret_key: str) -> None:
         self.base = api_host.rstrip("/")
@@ -76,20 +76,15 @@ class Api:
         self._token: str | None = None
 
     def _post(self, endpoint: str, body: dict[str, Any], authorization: str) -> dict[str, Any]:
-        request = urllib.request.Request(
-            f"{self.base}/{endpoint}",
-            data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json", "Authorization": authorization},
-            method="POST",
+        answer = http_client.post(
+            f"{self.base}/{endpoint}", json_body=body, headers={"Authorization": authorization}, timeout=30
         )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                payload = json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            detail = json.loads(error.read() or b"{}").get("meta", {}).get("result_msg")
-            raise StateError(f"{endpoint}: HTTP {error.code} {detail}") from None
-        except OSError as error:
-            raise StateError(f"{self.base} does not answer: {error}") from None
+        if answer.status is None:
+            raise StateError(f"{self.base} does not answer: {answer.error}")
+        payload = answer.json_object() or {}
+        if not answer.ok:
+            detail = (payload.get("meta") or {}).get("result_msg")
+            raise StateError(f"{endpoint}: HTTP {answer.status} {detail}")
         data: dict[str, Any] = payload.get("data") or {}
         return data
 
@@ -102,12 +97,10 @@ class Api:
         """A file from the file server (which takes the same token)."""
         if self._token is None:
             self.call("projects.get_all", {"only_fields": ["id"], "page": 0, "page_size": 1})
-        request = urllib.request.Request(uri, headers={"Authorization": f"Bearer {self._token}"})
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return bytes(response.read())
-        except OSError as error:
-            raise StateError(f"cannot download {uri}: {error}") from None
+        answer = http_client.get(uri, headers={"Authorization": f"Bearer {self._token}"}, timeout=30)
+        if not answer.ok:
+            raise StateError(f"cannot download {uri}: {answer.detail()}")
+        return answer.body
 
     def project_ids(self, pattern: str) -> list[str]:
         found = self.call("projects.get_all", {"name": pattern, "search_hidden": True, "only_fields": ["id"]})

@@ -1,7 +1,7 @@
 """All of occuloop's own configuration, read from the environment in one place.
 
 `XSettings.from_env(os.environ)` is called once in a command's entry point; the frozen result is passed down.
-No other module reads `os.environ` (CI greps for it). Command-line flags override the environment through
+No other module reads `os.environ` (`make lint` greps for it, and CI runs `make lint`). Command-line flags override the environment through
 `with_flags`. A bad value fails at start-up naming the variable, the value and what was expected.
 
 The ClearML clients keep reading their own `CLEARML_*` variables; occuloop never parses those itself.
@@ -271,18 +271,17 @@ class ServingSettings:
         )
 
 
-SLICE_NAMES = ("day", "night", "weekday", "weekend")  # the evaluation slices (training/evaluate.py)
-
-
 def _slice_margins(environ: Mapping[str, str], key: str) -> tuple[tuple[str, float], ...]:
     """`night=0.01,day=0.03` -> (("night", 0.01), ("day", 0.03)); slice names must be known."""
+    from training.schema import SLICES  # numpy: only the gate's settings pay for it
+
     pairs: list[tuple[str, float]] = []
     for item in (environ.get(key) or "").split(","):
         if not item.strip():
             continue
         name, _, raw = item.partition("=")
-        if name.strip() not in SLICE_NAMES:
-            raise SettingsError(f"{key}={environ[key]!r}: unknown slice {name.strip()!r} (expected {SLICE_NAMES})")
+        if name.strip() not in SLICES:
+            raise SettingsError(f"{key}={environ[key]!r}: unknown slice {name.strip()!r} (expected {SLICES})")
         pairs.append((name.strip(), _float({key: raw.strip()}, key, 0.0)))
     return tuple(pairs)
 

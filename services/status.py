@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import urllib.request
 from collections.abc import Mapping
 
+from . import http_client
 from .clearml_server.app import read_env_file
 from .loop_state import Api, StateError, holdout_accuracy, read
 from .settings import absolute_path
@@ -27,11 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _health(url: str) -> str:
-    try:
-        with urllib.request.urlopen(url, timeout=3) as response:
-            return str(json.loads(response.read()).get("state", "up"))
-    except OSError:
+    answer = http_client.get(url, timeout=3)
+    if answer.status is None:
         return "not running"
+    return str((answer.json_object() or {}).get("state", "up"))
 
 
 def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:

@@ -117,8 +117,13 @@ class ServingPlane:
             preprocess_code=str(ENGINE_FILE),
         )
         processor.serialize()
-        logger.info("event=version_registered service_id=%s endpoint=%s/%d model_id=%s", self.service_id,
-                    self.endpoint, number, model_id)  # fmt: skip
+        logger.info(
+            "event=version_registered service_id=%s endpoint=%s/%d model_id=%s",
+            self.service_id,
+            self.endpoint,
+            number,
+            model_id,
+        )
         return number
 
     def set_canary(self, weights: Mapping[int, float]) -> Routing:
@@ -139,8 +144,8 @@ class ServingPlane:
             )
         )
         processor.serialize()
-        logger.info("event=canary_set service_id=%s endpoint=%s weights=%s", self.service_id, self.endpoint,
-                    json.dumps({str(k): v for k, v in wanted.items()}))  # fmt: skip
+        shares = json.dumps({str(k): v for k, v in wanted.items()}, separators=(",", ":"))
+        logger.info("event=canary_set service_id=%s endpoint=%s weights=%s", self.service_id, self.endpoint, shares)
         return self._routing(processor)
 
     def current_routing(self) -> Routing:
@@ -249,8 +254,8 @@ def ensure_control_plane(
     if found:
         service_id = str(found[0]["id"])
         if len(found) > 1:
-            logger.warning("event=control_plane_ambiguous name=%r using=%s also=%s", name, service_id,
-                           ",".join(str(task["id"]) for task in found[1:]))  # fmt: skip
+            also = ",".join(str(task["id"]) for task in found[1:])
+            logger.warning("event=control_plane_ambiguous name=%r using=%s also=%s", name, service_id, also)
     else:
         processor = ModelRequestProcessor(force_create=True, name=name, project=project)
         processor.serialize()

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .schema import LABEL, TIMESTAMP
+from .schema import LABEL, SLICES, TIMESTAMP
 
 Probabilities = npt.NDArray[np.float64]
 DAY_HOURS = range(7, 19)  # 07:00-18:59 is "day"; the rest, including the dark winter evening, is "night"
@@ -89,12 +89,9 @@ def roc_curve(labels: npt.ArrayLike, scores: npt.ArrayLike) -> tuple[list[float]
 def slices(readings: pd.DataFrame) -> dict[str, npt.NDArray[np.bool_]]:
     hours = readings[TIMESTAMP].dt.hour
     weekend = readings[TIMESTAMP].dt.day_of_week >= 5
-    return {
-        "day": hours.isin(DAY_HOURS).to_numpy(),
-        "night": (~hours.isin(DAY_HOURS)).to_numpy(),
-        "weekday": (~weekend).to_numpy(),
-        "weekend": weekend.to_numpy(),
-    }
+    day = hours.isin(DAY_HOURS)
+    masks = (day, ~day, ~weekend, weekend)  # in the order of schema.SLICES: day, night, weekday, weekend
+    return {name: mask.to_numpy() for name, mask in zip(SLICES, masks, strict=True)}
 
 
 @dataclass(frozen=True)
@@ -175,13 +172,10 @@ class EvaluationReport:
         return next(item for item in self.scores if item.name == name)
 
     def table(self) -> list[list[str]]:
-        rows = [["model", "accuracy", "F1", "AUC", *(f"acc {name}" for name in ("day", "night", "weekday", "weekend"))]]
+        rows = [["model", "accuracy", "F1", "AUC", *(f"acc {name}" for name in SLICES)]]
         for item in self.scores:
             auc = "n/a" if item.overall.auc is None else f"{item.overall.auc:.4f}"
-            per_slice = [
-                f"{item.by_slice[name].accuracy:.4f}" if name in item.by_slice else "-"
-                for name in ("day", "night", "weekday", "weekend")
-            ]
+            per_slice = [f"{item.by_slice[name].accuracy:.4f}" if name in item.by_slice else "-" for name in SLICES]
             rows.append([item.name, f"{item.overall.accuracy:.4f}", f"{item.overall.f1:.4f}", auc, *per_slice])
         return rows
 

@@ -1,6 +1,6 @@
 """The Keras network of the design, its training, and its export as a TensorFlow SavedModel.
 
-One of the two modules that import TensorFlow (with `train.py`), and only inside functions: importing it costs
+The only training module that imports TensorFlow (serving/served_model.py is the other), and only inside functions: importing it costs
 ~3 s and ~600 MB, which data validation and its tests must never pay.
 
 A model package is a folder:

@@ -17,6 +17,10 @@ TIMESTAMP = "date"
 LABEL = "Occupancy"
 FEATURES = ("Temperature", "Humidity", "Light", "CO2", "HumidityRatio")
 COLUMNS = (TIMESTAMP, *FEATURES, LABEL)  # the exact header of a labeling-session CSV
+SLICES = ("day", "night", "weekday", "weekend")  # what the gate scores a model on besides all rows (evaluate.py)
+# One plausible minute of an occupied office (Feb 4 2015, 17:51 in the UCI data): the request the canary probe
+# sends a new version before it gets traffic, and the one the demo asks the endpoint.
+EXAMPLE_READING = {"Temperature": 23.2, "Humidity": 27.27, "Light": 426.0, "CO2": 721.25, "HumidityRatio": 0.00479}
 
 ATMOSPHERIC_PRESSURE_PA = 101_325.0
 

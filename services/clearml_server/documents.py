@@ -65,18 +65,6 @@ def get_path(doc: Any, path: str) -> Any:
     return current
 
 
-def set_path(doc: Doc, path: str, value: Any) -> None:
-    parts = path.split(".")
-    current = doc
-    for part in parts[:-1]:
-        child = current.get(part)
-        if not isinstance(child, dict):
-            child = {}
-            current[part] = child
-        current = child
-    current[parts[-1]] = value
-
-
 def project_fields(doc: Doc, only_fields: list[str] | None) -> Doc:
     """Mongo-style projection with dotted paths.
 

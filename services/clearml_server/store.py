@@ -69,12 +69,6 @@ class DocumentTable:
     def all(self) -> list[Doc]:
         return [json.loads(text) for (text,) in self._db.execute(f"SELECT doc FROM {self._table} ORDER BY rowid")]
 
-    def count_where(self, column: str, value: Any) -> int:
-        if column not in self._columns:
-            raise ValueError(f"{self._table}.{column} is not an indexed column")
-        row = self._db.execute(f"SELECT COUNT(*) FROM {self._table} WHERE {column} = ?", (value,)).fetchone()
-        return int(row[0])
-
     def summaries(self, column: str | None = None, values: Iterable[Any] = ()) -> list[Doc]:
         """The summaries of every row (or of rows whose indexed `column` is in `values`), in insertion order."""
         if not self._summary_order:

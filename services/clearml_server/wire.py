@@ -7,7 +7,6 @@ This module must not touch the store, the clock or the network.
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 import uuid
@@ -118,12 +117,6 @@ def parse_body(raw: bytes, content_type: str) -> Any:
             except (ValueError, RecursionError):
                 pass
         fail(INVALID_REQUEST, f"body is not valid JSON ({whole_error})")
-
-
-def parse_python_repr_batch(text: str) -> list[Any]:
-    """Recorded traffic stores a few event batches as Python reprs; tests turn them back into events with this."""
-    value = ast.literal_eval(text)
-    return list(value) if isinstance(value, list | tuple) else [value]
 
 
 class Body:

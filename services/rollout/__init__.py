@@ -1,1 +1,2 @@
-"""Gate, receipts, model states and the champion pointer (issue 7): `occuloop gate | promote | rollback`."""
+"""Gate, receipts, model states, the champion pointer and the canary controller: `occuloop gate | promote | rollback |
+rollout`."""

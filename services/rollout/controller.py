@@ -5,7 +5,7 @@ Every poll (`poll_seconds`, 1 s) it reads the pointer, the canary-tagged models,
 metrics (during a ramp also the minutes each version served and, every `labels_seconds`, whether a newer labeled
 dataset version brought those minutes' labels: live_accuracy.py), and then:
 
-- a ramp in progress: judge the current window (canary_rules.judge); healthy: next step (`event=canary_step`), or
+- a ramp in progress: judge the current window (canary_rules.judge, one function per rule); healthy: next step (`event=canary_step`), or
   after the last step `Rollout.promote` (receipt, pointer, old champion retired; `event=promoted`); unhealthy:
   weights back to the champion at 100 %, a `rolled_back` receipt with the window's evidence, the model tagged
   `rejected` (`event=rolled_back reason=...`);
@@ -18,6 +18,9 @@ subject is the `canary` tag, and a rollback in progress is the model's metadata 
 After a restart (kill -9 included) the controller resumes at the step the weights show and judges it on a fresh
 full window before moving on: a step is never skipped or taken twice. One controller per control plane (writes
 are read-modify-write); run a single replica.
+
+What it talks to are Protocols (seams.py): the serving plane, the registry, the promoter and the label source,
+with the clock injected, so tests/services/test_canary_controller.py runs `tick()` on fakes of them.
 """
 
 from __future__ import annotations
@@ -25,20 +28,20 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import getpass
-import json
 import logging
 import os
 import socket
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from training.schema import EXAMPLE_READING
+
+from .. import http_client
 from ..http_base import ServiceHandler, serve_until_signalled
-from ..logs import configure_logging, quoted
+from ..logs import configure_logging, log_event, quoted
 from ..settings import CanarySettings, with_flags
 from . import receipts
 from .canary_rules import HEALTHY, UNHEALTHY, Counters, Window, judge, same_weights, step_index, weights_for
@@ -47,15 +50,15 @@ from .live_accuracy import ServedMinutes, Tally
 from .live_labels import DatasetLabels
 from .receipts import DecidedBy, PointerMove
 from .registry import Registry, RolloutError
-from .states import CANARY, CHAMPION, REJECTED, ModelRecord
+from .seams import CanaryRegistry, LabelSource, Promoter, ServingPlane
+from .states import CHAMPION, REJECTED, ModelRecord, model_fields
+
+if TYPE_CHECKING:
+    from serving.endpoints import Routing
 
 logger = logging.getLogger(__name__)
 
-PROGRESS = "canary_progress"  # model metadata: ramping | rolling_back | done
 WAIT_LOG_SECONDS = 10.0
-
-
-PROBE_READING = {"Temperature": 23.2, "Humidity": 27.27, "Light": 426.0, "CO2": 721.25, "HumidityRatio": 0.00479}
 
 
 @dataclass
@@ -83,24 +86,27 @@ class Controller:
     def __init__(
         self,
         settings: CanarySettings,
-        plane: Any,  # serving.endpoints.ServingPlane
-        registry: Registry,
+        plane: ServingPlane,
+        registry: CanaryRegistry,
+        rollout: Promoter,
         decided_by: DecidedBy,
         *,
+        labels: LabelSource | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.plane = plane
         self.registry = registry
-        self.rollout = Rollout(registry, settings.rollout, decided_by)
+        self.rollout = rollout
         self.decided_by = decided_by
         self.clock = clock
         self.ramp: Ramp | None = None
         self._records: dict[str, ModelRecord] = {}
         self.served = ServedMinutes()
         self._served_next_read = 0.0
-        self.labels = DatasetLabels(settings.labels_project, settings.labels_name, settings.labels_seconds,
-                                    clock=clock)  # fmt: skip
+        self.labels = labels or DatasetLabels(
+            settings.labels_project, settings.labels_name, settings.labels_seconds, clock=clock
+        )
 
     def status(self) -> dict[str, Any]:
         """For GET /status: what the controller is doing right now."""
@@ -116,34 +122,10 @@ class Controller:
             self._records[model_id] = self.registry.model(model_id)
         return self._records[model_id]
 
-    def _fields(self, prefix: str, model_id: str | None) -> str:
-        if not model_id:
-            return f"{prefix}model_id=none"
-        lineage = self._record(model_id).lineage()
-        return (
-            f"{prefix}model_id={model_id} {prefix}dataset_id={lineage['dataset_id']} "
-            f"{prefix}dataset_version={lineage['dataset_version']}"
-        )
+    def _fields(self, model_id: str | None, prefix: str = "") -> dict[str, Any]:
+        return model_fields(self._record(model_id) if model_id else None, prefix)
 
-    def _canaries(self) -> list[str]:
-        from clearml import Model
-
-        found = Model.query_models(model_name=self.settings.rollout.model_name, tags=[CANARY], max_results=20)
-        return [str(model.id) for model in found]  # newest first
-
-    @staticmethod
-    def _progress(model_id: str) -> str:
-        from clearml import Model
-
-        return str(Model(model_id=model_id).get_metadata(PROGRESS) or "")
-
-    @staticmethod
-    def _set_progress(model_id: str, value: str) -> None:
-        from clearml import Model
-
-        Model(model_id=model_id).set_metadata(PROGRESS, value, "str")
-
-    def _version_of(self, routing: Any, model_id: str | None) -> int | None:
+    def _version_of(self, routing: Routing, model_id: str | None) -> int | None:
         if not model_id:
             return None
         for number, served in routing.versions.items():
@@ -154,9 +136,15 @@ class Controller:
     # -- the loop -----------------------------------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
-        logger.info("event=rollout_ready service_id=%s endpoint=%s steps=%s window_seconds=%g poll_seconds=%g",
-                    self.plane.service_id, self.plane.endpoint, ",".join(f"{s:g}" for s in self.settings.steps),
-                    self.settings.window_seconds, self.settings.poll_seconds)  # fmt: skip
+        log_event(
+            logger,
+            "rollout_ready",
+            service_id=self.plane.service_id,
+            endpoint=self.plane.endpoint,
+            steps=",".join(f"{s:g}" for s in self.settings.steps),
+            window_seconds=self.settings.window_seconds,
+            poll_seconds=self.settings.poll_seconds,
+        )
         while not stop.is_set():
             try:
                 self.tick()
@@ -168,15 +156,20 @@ class Controller:
     def tick(self) -> None:
         pointer = self.registry.pointer.read()
         routing = self.plane.current_routing()
-        canaries = self._canaries()
+        canaries = self.registry.canaries()  # newest first
         if pointer.model_id in canaries:  # promoted meanwhile (or a crash between pointer move and retag)
             self.registry.set_state(self._record(pointer.model_id), CHAMPION, pointer.decision_id or "")
             canaries.remove(pointer.model_id)
             if self.ramp is not None and self.ramp.model_id == pointer.model_id:
                 self.ramp = None
         if self.ramp is not None and self.ramp.model_id not in canaries:
-            logger.warning("event=canary_abandoned model_id=%s detail=%s", self.ramp.model_id,
-                           quoted("no longer tagged canary"))  # fmt: skip
+            log_event(
+                logger,
+                "canary_abandoned",
+                level=logging.WARNING,
+                model_id=self.ramp.model_id,
+                detail="no longer tagged canary",
+            )
             self.ramp = None
         if self.ramp is None and canaries:
             self.ramp = self._start_or_resume(canaries, pointer.model_id, routing)
@@ -185,7 +178,7 @@ class Controller:
             return
         self._follow_champion(pointer.model_id, routing)
 
-    def _follow_champion(self, champion: str | None, routing: Any) -> None:
+    def _follow_champion(self, champion: str | None, routing: Routing) -> None:
         if not champion:
             return
         version = self._version_of(routing, champion)
@@ -195,15 +188,20 @@ class Controller:
         if version is None:
             version = self.plane.register_version(champion)
         self.plane.set_canary({version: 1.0})
-        logger.info("event=champion_routed %s version=%d seconds=%.2f", self._fields("", champion), version,
-                    self.clock() - started)  # fmt: skip
+        log_event(
+            logger,
+            "champion_routed",
+            **self._fields(champion),
+            version=version,
+            seconds=round(self.clock() - started, 2),
+        )
 
     # -- the ramp -----------------------------------------------------------------------------------------------
 
-    def _start_or_resume(self, canaries: list[str], champion: str | None, routing: Any) -> Ramp | None:
+    def _start_or_resume(self, canaries: list[str], champion: str | None, routing: Routing) -> Ramp | None:
         routed = [m for m in canaries if routing.weights.get(self._version_of(routing, m) or -1, 0.0) > 0]
         model_id = (routed or canaries)[0]
-        if self._progress(model_id) == "rolling_back":  # a rollback was under way when the controller stopped
+        if self.registry.progress(model_id) == "rolling_back":  # a rollback was under way when the controller stopped
             champion_version = self._version_of(routing, champion)
             self._reject(model_id, champion, champion_version, "resumed", "finishing an interrupted rollback", {})
             return None
@@ -219,18 +217,16 @@ class Controller:
             Ramp(model_id, version, steps, max(index, 0), 0.0, Counters(), Counters(), champion_version)
         )
         if index >= 0:
-            logger.info("event=canary_resumed %s %s version=%d weight=%g step=%d/%d", self._fields("", model_id),
-                        self._fields("champion_", champion), version, ramp.weight, index + 1, len(steps))  # fmt: skip
+            self._log_step("canary_resumed", ramp, champion)
             return ramp
         failure = self._probe(version)
         if failure is not None:  # it cannot answer: no user request ever reaches it
             self._reject(model_id, champion, champion_version, "probe", failure, {"probe": failure})
             return None
-        self._set_progress(model_id, "ramping")
+        self.registry.set_progress(model_id, "ramping")
         self.plane.set_canary(weights_for(champion_version, version, ramp.weight))
         self._window(ramp)  # the first window starts with the canary's traffic, not before its probe
-        logger.info("event=canary_step %s %s version=%d weight=%g step=1/%d", self._fields("", model_id),
-                    self._fields("champion_", champion), version, ramp.weight, len(steps))  # fmt: skip
+        self._log_step("canary_step", ramp, champion)
         return ramp
 
     def _probe(self, version: int) -> str | None:
@@ -239,19 +235,13 @@ class Controller:
         if not self.settings.probe_url:
             return None
         url = f"{self.settings.probe_url.rstrip('/')}/serve/{self.settings.serving.endpoint}/{version}"
-        body = json.dumps(PROBE_READING).encode()
         deadline = time.monotonic() + self.settings.probe_seconds
         last = "no answer"
         while time.monotonic() < deadline:
-            request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-            try:
-                with urllib.request.urlopen(request, timeout=10) as response:
-                    if response.status == 200:
-                        return None
-            except urllib.error.HTTPError as error:
-                last = f"HTTP {error.code} {error.read()[:200].decode(errors='replace')}"
-            except OSError as error:
-                last = str(error)
+            answer = http_client.post(url, json_body=EXAMPLE_READING, timeout=10)
+            if answer.status == 200:
+                return None
+            last = answer.detail()
             time.sleep(0.5)
         logger.warning("event=canary_probe_failed version=%d detail=%s", version, quoted(last))
         return f"version {version} did not answer a reading within {self.settings.probe_seconds:g} s: {last}"
@@ -266,7 +256,7 @@ class Controller:
         ramp.worst_p99 = None
         return ramp
 
-    def _advance(self, ramp: Ramp, champion: str | None, routing: Any) -> None:
+    def _advance(self, ramp: Ramp, champion: str | None, routing: Routing) -> None:
         read_at = self.clock()  # the window ends when its counters were read, not after slower reads that follow
         champion_version = self._version_of(routing, champion)
         if champion_version != ramp.champion_version:  # the pointer moved during the ramp (an operator)
@@ -288,22 +278,33 @@ class Controller:
         if ramp.champion_version is not None and ramp.weight < 1.0:
             champ = Counters.of(metrics.get(ramp.champion_version)).since(ramp.champion_base)
         canary_live, champion_live = self._live_tallies(ramp)
-        window = Window(read_at - ramp.started, ramp.weight, canary, champ, ramp.worst_p99, canary_live,
-                        champion_live)  # fmt: skip
+        window = Window(read_at - ramp.started, ramp.weight, canary, champ, ramp.worst_p99, canary_live, champion_live)
         health = judge(window, self.settings, ramp.reference_rate)
         if health.verdict == UNHEALTHY:
-            self._reject(ramp.model_id, champion, ramp.champion_version, health.rule, health.reason,
-                         {**health.facts, "steps_passed": ramp.passed})  # fmt: skip
+            evidence = {**health.facts, "steps_passed": ramp.passed}
+            self._reject(ramp.model_id, champion, ramp.champion_version, health.rule, health.reason, evidence)
             self.ramp = None
             return
         if health.verdict != HEALTHY:
             if self.clock() - ramp.last_wait_log >= WAIT_LOG_SECONDS:
                 ramp.last_wait_log = self.clock()
-                logger.info("event=canary_waiting model_id=%s weight=%g rule=%s detail=%s", ramp.model_id,
-                            ramp.weight, health.rule, quoted(health.reason))  # fmt: skip
+                log_event(
+                    logger,
+                    "canary_waiting",
+                    model_id=ramp.model_id,
+                    weight=ramp.weight,
+                    rule=health.rule,
+                    detail=health.reason,
+                )
             return
-        logger.info("event=canary_healthy %s weight=%g detail=%s window=%s", self._fields("", ramp.model_id),
-                    ramp.weight, quoted(health.reason), json.dumps(health.facts))  # fmt: skip
+        log_event(
+            logger,
+            "canary_healthy",
+            **self._fields(ramp.model_id),
+            weight=ramp.weight,
+            detail=health.reason,
+            window=health.facts,
+        )
         ramp.passed.append(health.facts)
         if champ is not None and champ.occupied_rate is not None and champ.readings >= self.settings.min_requests:
             ramp.reference_rate = champ.occupied_rate
@@ -314,9 +315,18 @@ class Controller:
         ramp.index += 1
         self.plane.set_canary(weights_for(ramp.champion_version, ramp.version, ramp.weight))
         self._window(ramp)
-        logger.info("event=canary_step %s %s version=%d weight=%g step=%d/%d", self._fields("", ramp.model_id),
-                    self._fields("champion_", champion), ramp.version, ramp.weight, ramp.index + 1,
-                    len(ramp.steps))  # fmt: skip
+        self._log_step("canary_step", ramp, champion)
+
+    def _log_step(self, event: str, ramp: Ramp, champion: str | None) -> None:
+        log_event(
+            logger,
+            event,
+            **self._fields(ramp.model_id),
+            **self._fields(champion, "champion_"),
+            version=ramp.version,
+            weight=ramp.weight,
+            step=f"{ramp.index + 1}/{len(ramp.steps)}",
+        )
 
     def _live_tallies(self, ramp: Ramp) -> tuple[Tally, Tally]:
         """Canary and champion right answers on the served minutes whose labels have arrived (none: no labels)."""
@@ -342,16 +352,21 @@ class Controller:
         except RolloutError as error:  # e.g. an operator made it champion meanwhile
             logger.warning("event=canary_promote_refused model_id=%s detail=%s", ramp.model_id, quoted(str(error)))
             return
-        self._set_progress(ramp.model_id, "done")
+        self.registry.set_progress(ramp.model_id, "done")
         logger.info("event=canary_done model_id=%s outcome=promoted receipt=%s", ramp.model_id, outcome.receipt_id)
 
     def _reject(
-        self, model_id: str, champion: str | None, champion_version: int | None, rule: str, reason: str,
+        self,
+        model_id: str,
+        champion: str | None,
+        champion_version: int | None,
+        rule: str,
+        reason: str,
         facts: dict[str, Any],
-    ) -> None:  # fmt: skip
+    ) -> None:
         started = self.clock()
         logger.info("event=rolling_back model_id=%s rule=canary:%s", model_id, rule)  # the decision; done below
-        self._set_progress(model_id, "rolling_back")
+        self.registry.set_progress(model_id, "rolling_back")
         if champion_version is not None:
             self.plane.set_canary({champion_version: 1.0})  # users first: the champion takes everything back
         routed = self.clock() - started
@@ -377,10 +392,17 @@ class Controller:
         task = self.registry.open_receipt("rolled_back", model_id)
         self.registry.seal_receipt(task, receipt, model_id)
         self.registry.set_state(record, REJECTED, str(task.id))
-        self._set_progress(model_id, "done")
-        logger.info("event=rolled_back %s %s rule=canary:%s receipt=%s routed_back_seconds=%.2f reason=%s",
-                    self._fields("", model_id), self._fields("champion_", champion), rule, task.id, routed,
-                    quoted(reason))  # fmt: skip
+        self.registry.set_progress(model_id, "done")
+        log_event(
+            logger,
+            "rolled_back",
+            **self._fields(model_id),
+            **self._fields(champion, "champion_"),
+            rule=f"canary:{rule}",
+            receipt=str(task.id),
+            routed_back_seconds=round(routed, 2),
+            reason=reason,
+        )
 
 
 # -- the command --------------------------------------------------------------------------------------------------
@@ -426,12 +448,15 @@ class RolloutCommand:
             serving.service_name,
             serving.service_project,
             endpoint=serving.endpoint,
-            engine_options={"prediction_log_rate": serving.prediction_log_rate,
-                            "metrics_seconds": serving.metrics_seconds},
-        )  # fmt: skip
+            engine_options={
+                "prediction_log_rate": serving.prediction_log_rate,
+                "metrics_seconds": serving.metrics_seconds,
+            },
+        )
         who = f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()}"
-        controller = Controller(settings, plane, Registry(settings.rollout), DecidedBy("canary", who,
-                                                                                       "occuloop rollout"))  # fmt: skip
+        registry = Registry(settings.rollout)
+        decided_by = DecidedBy("canary", who, "occuloop rollout")
+        controller = Controller(settings, plane, registry, Rollout(registry, settings.rollout, decided_by), decided_by)
         if args.once:
             controller.tick()
             return 0

@@ -6,9 +6,9 @@ A pointer that moved meanwhile voids the decision (its draft receipt is deleted)
 new champion, so a receipt never describes a move that did not happen.
 
 What a passed gate leads to is `RolloutSettings.on_pass`: `promote` (now) moves the pointer at once; `hold`
-leaves the model a `candidate` for `occuloop promote`. The canary step plugs in here as a third mode: tag the
-challenger `canary`, `serving.register_version(model_id)` and ramp `serving.set_canary(weights)`, then call
-`Rollout.promote(..., decided_by=<canary>)` or reject it — the pointer, receipts and tags below stay as they are.
+leaves the model a `candidate` for `occuloop promote`; `canary` tags it `canary`, and the canary controller
+(controller.py) registers it with serving, ramps it, and then calls `Rollout.promote(..., decided_by=<canary>)` or
+rolls it back — the pointer, receipts and tags here stay the same in all three modes.
 `ChampionListener`s hear every pointer move (serving can also poll `ChampionPointer.read()`; one cheap call).
 """
 
@@ -18,14 +18,14 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..logs import quoted
+from ..logs import log_event, quoted
 from ..settings import RolloutSettings
 from . import receipts
 from .assessment import CHALLENGER, CHAMPION, Assessment, assess
 from .gate_rules import TrainingFacts, Verdict, decide
 from .receipts import DecidedBy, HoldoutInfo, PointerMove
 from .registry import PointerConflict, PointerState, Registry, RolloutError
-from .states import CANARY, CANDIDATE, REJECTED, RETIRED, ModelRecord
+from .states import CANARY, CANDIDATE, REJECTED, RETIRED, ModelRecord, model_fields
 from .states import CHAMPION as CHAMPION_STATE
 
 logger = logging.getLogger(__name__)
@@ -61,17 +61,6 @@ def training_facts(record: ModelRecord) -> TrainingFacts:
         days=len(card.get("labeling_sessions") or ()),
         rows=int(card.get("rows") or 0),
         occupied=int(card.get("occupied") or 0),
-    )
-
-
-def _fields(prefix: str, record: ModelRecord | None) -> str:
-    """`model_id=.. dataset_id=.. dataset_version=..` (keys prefixed for the other model) for the log line."""
-    if record is None:
-        return f"{prefix}model_id=none"
-    lineage = record.lineage()
-    return (
-        f"{prefix}model_id={record.model_id} {prefix}dataset_id={lineage['dataset_id']} "
-        f"{prefix}dataset_version={lineage['dataset_version']}"
     )
 
 
@@ -156,16 +145,20 @@ class Rollout:
             )
             outcome = self._seal(decision, challenger, receipt, pointer.model_id)
             self.registry.set_state(challenger, CANDIDATE if verdict.passed else REJECTED, outcome.receipt_id)
-            logger.info(
-                "event=%s %s %s rule=%s receipt=%s reason=%s",
-                decision, _fields("", challenger), _fields("champion_", champion), verdict.deciding_rule,
-                outcome.receipt_id, quoted(verdict.reason),
-            )  # fmt: skip
+            log_event(
+                logger,
+                decision,
+                **model_fields(challenger),
+                **model_fields(champion, "champion_"),
+                rule=verdict.deciding_rule,
+                receipt=outcome.receipt_id,
+                reason=verdict.reason,
+            )
             outcomes.append(outcome)
             if verdict.passed and self.settings.on_pass == "canary":
                 # `occuloop rollout` (controller.py) ramps it and then promotes or rejects it
                 self.registry.set_state(challenger, CANARY, outcome.receipt_id)
-                logger.info("event=canary_requested %s receipt=%s", _fields("", challenger), outcome.receipt_id)
+                log_event(logger, "canary_requested", **model_fields(challenger), receipt=outcome.receipt_id)
             if not verdict.passed or self.settings.on_pass != "promote":
                 return outcomes
             try:
@@ -286,10 +279,16 @@ class Rollout:
         if champion is not None:
             self.registry.set_state(champion, old_state, str(task.id))
         event = "promoted" if decision == "promoted" else "rolled_back"
-        logger.info(
-            "event=%s %s %s revision=%d rule=%s receipt=%s reason=%s",
-            event, _fields("", target), _fields("previous_", champion), move.revision, rule, task.id, quoted(reason),
-        )  # fmt: skip
+        log_event(
+            logger,
+            event,
+            **model_fields(target),
+            **model_fields(champion, "previous_"),
+            revision=move.revision,
+            rule=rule,
+            receipt=str(task.id),
+            reason=reason,
+        )
         for listener in self.listeners:
             try:
                 listener.champion_changed(target.model_id, receipt)

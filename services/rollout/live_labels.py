@@ -16,7 +16,7 @@ from pathlib import Path
 from training.readings import read_readings
 from training.schema import LABEL, TIMESTAMP, minute_key
 
-from ..logs import quoted
+from ..logs import log_event, quoted
 
 logger = logging.getLogger(__name__)
 
@@ -67,5 +67,11 @@ class DatasetLabels:
             for stamp, label in zip(readings[TIMESTAMP].dt.to_pydatetime(), readings[LABEL].tolist(), strict=True):
                 labels[minute_key(stamp)] = int(label)
         self._labels, self.version_id = labels, str(dataset.id)
-        logger.info("event=live_labels_loaded dataset_id=%s dataset_version=%s minutes=%d unreadable_files=%d",
-                    dataset.id, dataset.version, len(labels), unreadable)  # fmt: skip
+        log_event(
+            logger,
+            "live_labels_loaded",
+            dataset_id=str(dataset.id),
+            dataset_version=str(dataset.version),
+            minutes=len(labels),
+            unreadable_files=unreadable,
+        )

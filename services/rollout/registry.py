@@ -1,5 +1,8 @@
 """The rollout code's edge to the ClearML server: models and their state tags, their holdout predictions, the
-champion pointer and the write-once decision receipts. Everything else in services/rollout is plain data.
+champion pointer, the canary controller's progress and the write-once decision receipts. The other modules of
+services/rollout that talk to ClearML are `live_labels.py` (the labeled dataset) and `command.py` (the gate task,
+the control plane); the controller reaches the server only through its seams (seams.py), and the decisions,
+rules, receipts and states are plain data.
 
 Where the champion pointer lives. ClearML has no model alias, and clearml-serving's auto-update picks models by
 creation time (C15), so "the champion" must be a record of its own on the server. It is a dedicated draft task,
@@ -37,13 +40,14 @@ from training.holdout import Holdout, ensure_holdout, load_holdout
 
 from ..settings import RolloutSettings
 from . import receipts
-from .states import CANDIDATE, ModelRecord, with_state
+from .states import CANARY, CANDIDATE, ModelRecord, with_state
 
 logger = logging.getLogger(__name__)
 
 POINTER_SECTION = "Champion"
 POINTER_TAG = "champion-pointer"
 RECEIPT_ARTIFACT = "receipt"
+PROGRESS = "canary_progress"  # model metadata the canary controller keeps: ramping | rolling_back | done
 HISTORY_LIMIT = 100
 
 
@@ -197,6 +201,19 @@ class Registry:
         """The newest model still tagged `candidate` (the one a just-finished training run registered)."""
         found = Model.query_models(model_name=self.settings.model_name, tags=[CANDIDATE], max_results=1)
         return self.model(str(found[0].id)) if found else None
+
+    def canaries(self) -> list[str]:
+        """The models tagged `canary`, newest first."""
+        found = Model.query_models(model_name=self.settings.model_name, tags=[CANARY], max_results=20)
+        return [str(model.id) for model in found]
+
+    def progress(self, model_id: str) -> str:
+        """The canary controller's progress with a model (metadata `canary_progress`): ramping | rolling_back |
+        done, or "" when it never ramped."""
+        return str(Model(model_id=model_id).get_metadata(PROGRESS) or "")
+
+    def set_progress(self, model_id: str, value: str) -> None:
+        Model(model_id=model_id).set_metadata(PROGRESS, value, "str")
 
     def set_state(self, record: ModelRecord, state: str, decision_id: str) -> None:
         model = Model(model_id=record.model_id)

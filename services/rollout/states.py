@@ -2,9 +2,9 @@
 
 A model carries exactly one state tag at a time (other tags are kept):
     candidate   registered by a training run, not yet gated
-    canary      passed the gate, receiving part of the traffic (the canary step, later)
+    canary      passed the gate, receiving part of the traffic while the controller ramps it
     champion    the model the champion pointer names; serving follows the pointer
-    rejected    refused by the gate (or, later, by the canary)
+    rejected    refused by the gate, or rolled back by the canary controller
     retired     was champion, replaced by a promotion or a rollback
 The tag is for people and for `Model.query_models(tags=[...])`; the pointer (registry.ChampionPointer) is the
 authority on which model is champion. Keeping the tag unique also means a stock clearml-serving
@@ -48,6 +48,11 @@ class ModelRecord:
     def state(self) -> str | None:
         return state_of(self.tags)
 
+    def log_fields(self, prefix: str = "") -> dict[str, Any]:
+        """`model_id`, `dataset_id` and `dataset_version` for a log line, keys prefixed for a second model."""
+        lineage = self.lineage()
+        return {f"{prefix}{key}": lineage[key] for key in ("model_id", "dataset_id", "dataset_version")}
+
     def lineage(self) -> dict[str, Any]:
         card = self.card
         return {
@@ -63,3 +68,8 @@ class ModelRecord:
             "occupied": card.get("occupied"),
             "code_version": card.get("code_version", self.metadata.get("code_version")),
         }
+
+
+def model_fields(record: ModelRecord | None, prefix: str = "") -> dict[str, Any]:
+    """A model's log fields (`ModelRecord.log_fields`), or `<prefix>model_id=none` when there is none."""
+    return record.log_fields(prefix) if record is not None else {f"{prefix}model_id": None}

@@ -1,4 +1,5 @@
-"""The labeling tool's output folder, as the sync service sees it: the only module here that moves files.
+"""The labeling tool's output folder, as the sync service sees it: the only module of the service that moves files
+(the labeling tool's side is client.py).
 
     <inbox>/                      the labeling tool writes finished session CSVs here
     <inbox>/quarantine/           rejected files, each beside `<name>.reason.json`

@@ -18,11 +18,9 @@ files onto the winner — a fork never reaches `Production`, so it never trains 
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import threading
 import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,7 +36,9 @@ from training.schema import LABEL, TIMESTAMP
 from training.sessions import holdouts
 from training.validation import Stamp, ValidationContext, ValidationReport, check_file
 
+from .. import http_client
 from ..clearml_gateway import DatasetGateway, Draft
+from ..logs import log_event, quoted
 from ..settings import SyncSettings
 from .decisions import Batch, Version, finalize_reason, fork_verdict, orphan_verdict
 from .inbox import Inbox, sha256_of
@@ -417,10 +417,16 @@ class SyncService:
             sum(record.rows for record in records),
             reason,
         )
-        logger.info(
-            "event=dataset_version_finalized dataset_id=%s version=%s files=%d rows=%d reason=%s sessions=%s",
-            dataset_id, ours.version, len(records), outcome.rows, reason, ",".join(outcome.files),
-        )  # fmt: skip
+        log_event(
+            logger,
+            "dataset_version_finalized",
+            dataset_id=dataset_id,
+            version=ours.version,
+            files=len(records),
+            rows=outcome.rows,
+            reason=reason,
+            sessions=",".join(outcome.files),
+        )
         self._set_status(
             state="idle",
             last_version={"dataset_id": dataset_id, "version": ours.version, "files": outcome.files},
@@ -452,15 +458,13 @@ class SyncService:
         """Tell the trigger at once (its polling is the safety net, so a failure here only costs latency)."""
         if not self.settings.trigger_url:
             return
-        body = json.dumps({"dataset_id": dataset_id, "version": version}).encode()
-        request = urllib.request.Request(
-            self.settings.trigger_url, data=body, headers={"Content-Type": "application/json"}, method="POST"
+        answer = http_client.post(
+            self.settings.trigger_url, json_body={"dataset_id": dataset_id, "version": version}, timeout=5
         )
-        try:
-            with urllib.request.urlopen(request, timeout=5) as response:
-                logger.info("event=trigger_notified dataset_id=%s status=%s", dataset_id, response.status)
-        except OSError as error:
-            logger.warning("event=trigger_notify_failed dataset_id=%s error=%s", dataset_id, error)
+        if answer.ok:
+            logger.info("event=trigger_notified dataset_id=%s status=%s", dataset_id, answer.status)
+        else:
+            logger.warning("event=trigger_notify_failed dataset_id=%s error=%s", dataset_id, quoted(answer.detail()))
 
     # -- the loop -------------------------------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """The ClearML side of the recorder: lines appended to a task's console log (`events.add_batch`).
 
-Like `services/clearml_gateway.py`, this is the only place in the package that imports `clearml`. It uses the
-SDK's API session (credentials from the standard CLEARML_* variables, or given explicitly in tests) rather than
+The only module of `training_pods` that imports `clearml` (the glue imports `clearml_agent`; the import contract
+in pyproject.toml names every module allowed to). It uses the SDK's API session (credentials from the standard CLEARML_* variables, or given explicitly in tests) rather than
 `Task.get_task`, which would start a reporter for a task that has already ended.
 """
 

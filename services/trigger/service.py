@@ -9,6 +9,7 @@ import threading
 import time
 from typing import Any
 
+from ..logs import log_event
 from ..settings import TriggerSettings
 from .decisions import Version
 
@@ -51,12 +52,18 @@ class TriggerService:
 
         template_id = ensure_template(self.settings)
         self._scheduler = LedgeredTriggerScheduler(self.settings, template_id, on_fired=self._fired)
-        logger.info(
-            "event=trigger_ready template_task_id=%s scheduler_task_id=%s dataset_project=%s tags=%s tag_match=%s "
-            "queue=%s poll_seconds=%g coalesce_seconds=%g",
-            template_id, self._scheduler.task_id, self.settings.dataset_project, ",".join(self.settings.tags),
-            self.settings.tag_match, self.settings.queue, self.settings.poll_seconds, self.settings.coalesce_seconds,
-        )  # fmt: skip
+        log_event(
+            logger,
+            "trigger_ready",
+            template_task_id=template_id,
+            scheduler_task_id=self._scheduler.task_id,
+            dataset_project=self.settings.dataset_project,
+            tags=",".join(self.settings.tags),
+            tag_match=self.settings.tag_match,
+            queue=self.settings.queue,
+            poll_seconds=self.settings.poll_seconds,
+            coalesce_seconds=self.settings.coalesce_seconds,
+        )
         self._set_status(template_task_id=template_id, scheduler_task_id=self._scheduler.task_id)
 
     def step(self) -> bool:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from services.logs import configure_logging
+from services.logs import configure_logging, fields, log_event
 from services.settings import LogSettings, ServerSettings, SettingsError
 
 
@@ -57,5 +57,23 @@ def test_json_logs_carry_the_key_value_pairs_as_fields() -> None:
         logging.getLogger("occuloop.test").info("event=server_started api_url=%s data_dir=%s", "http://x:1", "/d")
         line = json.loads(stream.getvalue().strip())
         assert line["event"] == "server_started" and line["api_url"] == "http://x:1" and line["level"] == "INFO"
+    finally:
+        logging.getLogger().handlers.clear()
+
+
+def test_log_fields_quote_free_text_and_keep_structures_one_json_value() -> None:
+    line = fields(model_id="m1", reason='refused: "bad" data', weight=0.5, step=None, ok=True, facts={"a": [1, 2]})
+    assert line == 'model_id=m1 reason="refused: \'bad\' data" weight=0.5 step=none ok=true facts={"a":[1,2]}'
+    assert fields(detail="") == 'detail=""'
+
+
+def test_a_logged_event_is_parsed_back_into_the_same_fields_by_the_json_logs() -> None:
+    stream = io.StringIO()
+    configure_logging(LogSettings(format="json"), stream)
+    try:
+        log_event(logging.getLogger("occuloop.test"), "canary_step", model_id="m2", weight=0.1, detail="a b")
+        line = json.loads(stream.getvalue().strip())
+        assert (line["event"], line["model_id"], line["weight"], line["detail"]) == ("canary_step", "m2", "0.1", "a b")
+        assert line["logger"] == "occuloop.test"
     finally:
         logging.getLogger().handlers.clear()

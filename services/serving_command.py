@@ -17,14 +17,14 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from services.logs import configure_logging
-from services.settings import ServingSettings, SettingsError, with_flags
+from serving.endpoints import Routing, ServingError, ensure_control_plane, find_control_plane, newest_model
 
-from .endpoints import Routing, ServingError, ensure_control_plane, find_control_plane, newest_model
+from .logs import configure_logging, log_event
+from .settings import ServingSettings, SettingsError, with_flags
 
 logger = logging.getLogger(__name__)
 
-SDK_CONFIG = Path(__file__).resolve().parent.parent / "services" / "clearml-sdk.conf"
+SDK_CONFIG = Path(__file__).resolve().parent / "clearml-sdk.conf"
 EPILOG = """\
 environment (flags win): OCCULOOP_SERVING_NAME, OCCULOOP_SERVING_PROJECT, OCCULOOP_SERVING_ENDPOINT,
 OCCULOOP_MODEL_PROJECT, OCCULOOP_MODEL_NAME, OCCULOOP_SERVING_HOST, OCCULOOP_SERVING_PORT,
@@ -160,8 +160,10 @@ def serve(settings: ServingSettings, environ: Mapping[str, str], *, access_log: 
     argv += ["--host", settings.host, "--port", str(settings.port)]
     if not access_log:
         argv.append("--no-access-log")
-    logger.info("event=inference_app_starting service_id=%s url=http://%s:%d/serve/%s poll_seconds=%g",
-                plane.service_id, settings.host, settings.port, settings.endpoint, settings.poll_seconds)  # fmt: skip
+    url = f"http://{settings.host}:{settings.port}/serve/{settings.endpoint}"
+    log_event(
+        logger, "inference_app_starting", service_id=plane.service_id, url=url, poll_seconds=settings.poll_seconds
+    )
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(sys.executable, argv, env)  # the app becomes this process: signals and exit codes are its own
@@ -169,7 +171,7 @@ def serve(settings: ServingSettings, environ: Mapping[str, str], *, access_log: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    from services.settings import process_environment
+    from .settings import process_environment
 
     parser = argparse.ArgumentParser(prog="occuloop serving")
     add_arguments(parser)
