@@ -8,7 +8,7 @@ LOCK := requirements.lock
 INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast lint bench lock clean
+.PHONY: install demo test test-fast stress lint bench lock clean
 
 install: $(INSTALLED)
 
@@ -29,6 +29,10 @@ test: $(INSTALLED) k8s-tools
 # Unit tests only: no server processes, no real clients.
 test-fast: $(INSTALLED)
 	$(BIN)/python -m pytest -m "not contract and not reliability" $(PYTEST_ARGS)
+
+# SIGTERM at random moments and kill -9 while work flows, long version (50 SIGTERMs, 20 kills per process).
+stress: $(INSTALLED)
+	OCCULOOP_STRESS=1 $(BIN)/python -m pytest tests/reliability/test_sigterm_anytime.py -s $(PYTEST_ARGS)
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check services training serving tests

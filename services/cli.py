@@ -10,8 +10,11 @@ from types import ModuleType
 from typing import Any
 
 from .settings import SettingsError, process_environment
+from .shutdown import defer_stop_signals, exit_on_stop_signals
 
 Runner = Callable[[argparse.Namespace, Mapping[str, str]], int]
+# The commands that run until SIGTERM (services/shutdown.py): from their first line a SIGTERM means "stop cleanly".
+LONG_RUNNING = frozenset({"server", "sync", "trigger", "rollout"})
 
 
 class _TrainingCommand:
@@ -64,6 +67,10 @@ def _commands() -> dict[str, tuple[str, Any]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    given = list(sys.argv[1:] if argv is None else argv)
+    long_running = next((item for item in given if not item.startswith("-")), None) in LONG_RUNNING
+    if long_running:
+        exit_on_stop_signals()  # the imports below take seconds and hold nothing
     parser = argparse.ArgumentParser(
         prog="occuloop", description="occuloop: a fully automatic retraining loop on ClearML"
     )
@@ -73,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         module.add_arguments(subcommands.add_parser(name, help=summary))
         runners[name] = module.run
     args = parser.parse_args(argv)
+    if long_running:
+        defer_stop_signals()  # from here on the command opens what it holds: stop it cleanly once it runs
     try:
         return runners[args.command](args, process_environment())
     except SettingsError as error:

@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from .shutdown import run_until_signalled
+
 logger = logging.getLogger(__name__)
 
 IDLE_CONNECTION_SECONDS = 300
@@ -173,28 +175,30 @@ class ServiceHandler(Handler):
 
 
 def serve_until_signalled(
-    name: str, host: str, port: int, handler: type[BaseHTTPRequestHandler], service: Any, started: str
+    name: str,
+    host: str,
+    port: int,
+    handler: type[BaseHTTPRequestHandler],
+    service: Any,
+    started: str,
+    *,
+    bound_seconds: float,
 ) -> int:
-    """Run `service.run(stop)` with its HTTP API beside it until SIGTERM/SIGINT; `started` is the log line's
-    extra fields. The service finishes its own work after `stop` is set (e.g. the sync finalizes its batch)."""
-    import signal
-
-    stop = threading.Event()
-
-    def on_signal(number: int, _frame: object) -> None:
-        logger.info("event=%s_stopping signal=%s", name, signal.Signals(number).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    """Run `service.run(stop)` with its HTTP API beside it until SIGTERM/SIGINT (`shutdown.run_until_signalled`:
+    the process then has `bound_seconds` to exit); `started` is the log line's extra fields. The service finishes
+    its own work after `stop` is set (e.g. the sync finalizes its batch)."""
     http = Server((host, port), handler, service)
     threading.Thread(target=http.serve_forever, name=f"{name}-http", daemon=True).start()
     logger.info("event=%s_started http=http://%s:%d %s", name, host, http.port, started)
     print(f"occuloop {name}: http://{host}:{http.port}", flush=True)
-    try:
-        service.run(stop)
-    finally:
-        http.shutdown()
-        http.server_close()
-    logger.info("event=%s_stopped", name)
-    return 0
+
+    def work(stop: threading.Event) -> None:
+        try:
+            service.run(stop)
+        finally:
+            http.shutdown()
+            http.server_close()
+
+    code = run_until_signalled(name, work, bound_seconds=bound_seconds)
+    logger.info("event=%s_stopped exit_code=%d", name, code)
+    return code

@@ -22,6 +22,8 @@ from serving.endpoints import Routing, ServingError, ensure_control_plane, find_
 from .logs import configure_logging, log_event
 from .settings import ServingSettings, SettingsError, with_flags
 
+DRAIN_SECONDS = 10  # uvicorn --timeout-graceful-shutdown: how long requests in flight may finish after SIGTERM
+
 logger = logging.getLogger(__name__)
 
 SDK_CONFIG = Path(__file__).resolve().parent / "clearml-sdk.conf"
@@ -158,6 +160,7 @@ def serve(settings: ServingSettings, environ: Mapping[str, str], *, access_log: 
     env.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # oneDNN's kernels cost ~30 us more on one reading's tiny matmuls
     argv = [sys.executable, "-m", "uvicorn", "serving.app:app"]  # clearml-serving's app + one error handler
     argv += ["--host", settings.host, "--port", str(settings.port)]
+    argv += ["--timeout-graceful-shutdown", str(DRAIN_SECONDS)]  # the shutdown contract (serving/app.py)
     if not access_log:
         argv.append("--no-access-log")
     url = f"http://{settings.host}:{settings.port}/serve/{settings.endpoint}"

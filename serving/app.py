@@ -1,5 +1,9 @@
 """The ASGI app `occuloop serving run` starts: clearml-serving's inference app, unchanged, plus one error handler.
 
+Its shutdown follows occuloop's contract (`services/shutdown.py`): uvicorn drains requests in flight for up to
+`serving.command.DRAIN_SECONDS` after SIGTERM, then the app's shutdown arms the overrun guard;
+`kill -USR1` dumps every thread's stack.
+
 A body that is valid JSON but not an object or a string (e.g. `Infinity`, which Python's JSON parser accepts) fails
 FastAPI's body validation, and the stock handler then fails to encode the offending value (`inf` is not JSON)
 and answers 500. Such a body is the caller's mistake: it gets a 422 that says what the body must be.
@@ -14,6 +18,10 @@ from clearml_serving.serving.main import app
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+
+from services.shutdown import arm_overrun_guard, enable_stack_dumps
+
+AFTER_DRAIN_SECONDS = 10.0  # the app's own shutdown and the interpreter's exit, then the guard dumps and exits 1
 
 
 def _printable(value: Any) -> Any:
@@ -38,5 +46,7 @@ async def invalid_body(_request: Request, error: RequestValidationError) -> JSON
 
 
 app.add_exception_handler(RequestValidationError, invalid_body)
+enable_stack_dumps()
+app.router.add_event_handler("shutdown", lambda: arm_overrun_guard("serving", AFTER_DRAIN_SECONDS))
 
 __all__ = ["app"]

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 
 from ..logs import configure_logging
 from ..settings import ServerSettings, SettingsError, absolute_path, process_environment, with_flags
+from ..shutdown import defer_stop_signals
 
 DESCRIPTION = """\
 Run the embedded ClearML-compatible server: the ClearML REST API and a file server in one process,
@@ -83,6 +84,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    defer_stop_signals()  # a SIGTERM during start-up stops it cleanly once it serves
     parser = argparse.ArgumentParser(prog="occuloop server")
     add_arguments(parser)
     args = parser.parse_args(argv)

@@ -1,4 +1,5 @@
-"""Start and stop the embedded server: the store, credentials, the API and file HTTP servers, and signals.
+"""Start and stop the embedded server: the store, credentials, the API and file HTTP servers, and signals
+(`services/shutdown.py`).
 
 Files under the data dir:
 - `occuloop-server.sqlite3` (+ WAL): every object, event and credential;
@@ -13,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +21,7 @@ from typing import TextIO
 
 from ..http_base import Server as HttpServer
 from ..settings import ServerSettings
+from ..shutdown import run_until_signalled
 from .api import ApiHandler
 from .auth import Authenticator, KeyPair, generate_key_pair
 from .calls import Server
@@ -33,7 +34,8 @@ from .workers import WorkerRegistry
 
 logger = logging.getLogger(__name__)
 
-SHUTDOWN_GRACE_SECONDS = 20.0
+SHUTDOWN_GRACE_SECONDS = 20.0  # how long requests in flight (an upload) may take to finish after SIGTERM
+SHUTDOWN_BOUND_SECONDS = 25.0  # SIGTERM to exit: the drain, the accept loops' last poll, closing the store
 ENV_FILE = "clearml.env"
 CREDENTIALS_FILE = "credentials.env"
 RUNTIME_FILE = "server.json"
@@ -182,16 +184,9 @@ def start(settings: ServerSettings) -> RunningServer:
 
 
 def serve(settings: ServerSettings, out: TextIO) -> int:
-    """`occuloop server`: run until SIGTERM or SIGINT, then drain and stop cleanly."""
+    """`occuloop server`: run until SIGTERM or SIGINT, then drain and stop cleanly within SHUTDOWN_BOUND_SECONDS
+    (`shutdown.run_until_signalled`, the one signal path of every occuloop process)."""
     running = start(settings)
-    stop = threading.Event()
-
-    def on_signal(number: int, _frame: object) -> None:
-        logger.info("event=server_stopping signal=%s", signal.Signals(number).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
     out.write(
         f"occuloop server: API {running.api_url}  files {running.files_url}  data {settings.data_dir.resolve()}\n"
     )
@@ -201,7 +196,9 @@ def serve(settings: ServerSettings, out: TextIO) -> int:
         out.write("# CLEARML_API_ACCESS_KEY / CLEARML_API_SECRET_KEY: the configured key pair\n")
     out.write(f"# the same variables are in {(settings.data_dir / ENV_FILE).resolve()}\n")
     out.flush()
-    while not stop.wait(3600):
-        pass
-    running.shutdown()
-    return 0
+
+    def work(stop: threading.Event) -> None:
+        stop.wait()  # the server's threads serve; this one only holds the shutdown
+        running.shutdown()
+
+    return run_until_signalled("server", work, bound_seconds=SHUTDOWN_BOUND_SECONDS)

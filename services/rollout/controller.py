@@ -58,6 +58,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# SIGTERM to exit: the tick in progress (a gate or one canary step: a few server calls), then the SDK's flush
+SHUTDOWN_BOUND_SECONDS = 30.0
+
 WAIT_LOG_SECONDS = 10.0
 
 
@@ -464,7 +467,10 @@ class RolloutCommand:
             f"serving={serving.service_name} endpoint={serving.endpoint} steps={','.join(map(str, settings.steps))}"
         )
         port = args.port if args.port is not None else settings.http_port
-        return serve_until_signalled("rollout", settings.http_host, port, RolloutHandler, controller, started)
+        return serve_until_signalled(
+            "rollout", settings.http_host, port, RolloutHandler, controller, started,
+            bound_seconds=SHUTDOWN_BOUND_SECONDS,
+        )  # fmt: skip
 
 
 ROLLOUT = RolloutCommand()

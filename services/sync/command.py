@@ -23,6 +23,10 @@ from .service import SyncService
 
 logger = logging.getLogger(__name__)
 
+# SIGTERM to exit: the step in progress, then one last step that finalizes what is staged (a few server calls);
+# with the server unreachable that last step is skipped (the files stay staged for the next start)
+SHUTDOWN_BOUND_SECONDS = 30.0
+
 EPILOG = """\
 environment (flags win): OCCULOOP_SYNC_INBOX, OCCULOOP_DATASET_PROJECT, OCCULOOP_DATASET_NAME,
 OCCULOOP_PRODUCTION_TAG, OCCULOOP_SYNC_QUIET_SECONDS, OCCULOOP_SYNC_BATCH_SIZE, OCCULOOP_SYNC_COMPLETION,
@@ -117,4 +121,7 @@ def _serve(service: SyncService, settings: SyncSettings) -> int:
         f"inbox={settings.inbox.resolve()} dataset={settings.dataset_project}/{settings.dataset_name} "
         f"quiet_seconds={settings.quiet_seconds:g} batch_size={settings.batch_size}"
     )
-    return serve_until_signalled("sync", settings.http_host, settings.http_port, SyncHandler, service, started)
+    return serve_until_signalled(
+        "sync", settings.http_host, settings.http_port, SyncHandler, service, started,
+        bound_seconds=SHUTDOWN_BOUND_SECONDS,
+    )  # fmt: skip

@@ -114,6 +114,8 @@ class SyncService:
         self._backoff = 0.0
         self._retry_at = 0.0
         self._recovered = False
+        self._ready = False  # recovered before any stop was asked for: a shutdown may then finalize what is staged
+        self._stop: threading.Event | None = None  # set by `run`; --once has none
         self._drift: DriftReference | None = None  # the drift reference, until the next version changes it
         self._spans: dict[str, list[tuple[Stamp, Stamp]]] | None = None  # per name, for one step
         self._chain: set[str] = set()  # versions known to be on the dataset's one chain
@@ -220,10 +222,19 @@ class SyncService:
     # -- one pass of the loop ---------------------------------------------------------------------------------
 
     def step(self, now: float, *, shutting_down: bool = False) -> SyncOutcome | None:
-        """Take in finished files, feed the draft, finalize if it is time. Raises on server errors (retried)."""
+        """Take in finished files, feed the draft, finalize if it is time. Raises on server errors (retried).
+
+        Once a stop is asked for, no new work begins: a step that had not started does nothing, and the intake
+        stops at the next file (files not taken stay in the inbox for the next start). Only the last step of
+        `run` (`shutting_down`) then finalizes what is already staged."""
+        if self._stopping() and not shutting_down:
+            return None
         settle = 0.0 if self._sync_requested.is_set() else None  # "upload" pressed: the labeler says all is written
         self._spans = None  # re-read from the journal once per step, then kept up to date as files are staged
-        for taken, path in enumerate(self.inbox.finished(time.time(), settle_seconds=settle), start=1):
+        arrived = [] if shutting_down else self.inbox.finished(time.time(), settle_seconds=settle)
+        for taken, path in enumerate(arrived, start=1):
+            if self._stopping():
+                break
             self._take_in(path)
             if taken % self.settings.feed_chunk == 0:  # a big batch: upload what is validated while the rest validates
                 self._feed.wait()
@@ -468,15 +479,27 @@ class SyncService:
 
     # -- the loop -------------------------------------------------------------------------------------------------
 
+    def _stopping(self) -> bool:
+        return self._stop is not None and self._stop.is_set()
+
     def run(self, stop: threading.Event) -> None:
+        self._stop = stop
         watcher = threading.Thread(target=self.watch_slow_calls, args=(stop,), name="sync-watchdog", daemon=True)
         watcher.start()
         while not stop.is_set():
             if time.monotonic() >= self._retry_at:
                 self.attempt()
             stop.wait(self.settings.poll_seconds)
-        # SIGTERM / SIGINT: finalize what is pending before exiting (within the pod's grace period)
-        self.attempt(shutting_down=True)
+        # SIGTERM / SIGINT: finalize what is staged before exiting (within the shutdown bound), but only when the
+        # service was up and the server answering before the stop: a stop during start-up or an outage would
+        # otherwise run a whole recovery-intake-upload-finalize cycle (tens of seconds on a busy node) after the
+        # signal. Skipping loses nothing: staged files are journaled and become the next version after restart.
+        if self._ready and self._backoff == 0:
+            self.attempt(shutting_down=True)
+        else:
+            reason = "server_failing" if self._backoff else "not_started"
+            logger.info("event=sync_shutdown_finalize_skipped reason=%s staged_files=%d", reason,
+                        len(self.journal.staged()))  # fmt: skip
 
     def attempt(self, *, shutting_down: bool = False) -> bool:
         """One step (after recovery, when needed); False when it failed and will be retried after a backoff."""
@@ -484,6 +507,7 @@ class SyncService:
             if not self._recovered:
                 self.recover()
                 self._recovered = True
+                self._ready = self._ready or not self._stopping()
             self.step(time.monotonic(), shutting_down=shutting_down)
         except Exception as error:  # the loop's top: any server or SDK failure is retried with backoff
             try:

@@ -14,6 +14,10 @@ from .service import TriggerService
 
 logger = logging.getLogger(__name__)
 
+# SIGTERM to exit: the scheduler step in progress (a clone and an enqueue at most per version), then the SDK's
+# flush of the scheduler task at exit
+SHUTDOWN_BOUND_SECONDS = 20.0
+
 EPILOG = """\
 Every finalized, unarchived version of every dataset under --dataset-project that carries the tags (all of them
 by default, or any of them with --tag-match any) gets exactly one training run: a clone of the template task with
@@ -83,4 +87,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         print(f"occuloop trigger: enqueued as service task {enqueue(settings)} on {settings.remote_queue}")
         return 0
     started = f"dataset_project={settings.dataset_project} queue={settings.queue}"
-    return serve_until_signalled("trigger", settings.http_host, settings.http_port, TriggerHandler, service, started)
+    return serve_until_signalled(
+        "trigger", settings.http_host, settings.http_port, TriggerHandler, service, started,
+        bound_seconds=SHUTDOWN_BOUND_SECONDS,
+    )  # fmt: skip

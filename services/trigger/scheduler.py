@@ -30,6 +30,10 @@ logger = logging.getLogger(__name__)
 
 TRAINING_MODULE = "training.train"
 TRIGGER_NAME = "retrain"  # the dataset trigger's name, also the tag on every run it launches
+SCHEDULER_TASK_NAME = "occuloop trigger"
+SCHEDULER_TAG = "occuloop-trigger"  # on the scheduler task
+# on a scheduler task this process made with Task.init (not one clearml-agent runs): how a restart finds it again
+PROCESS_TAG = "occuloop-trigger-process"
 PAGE = 5000
 
 
@@ -122,6 +126,27 @@ def template_hyperparams(settings: TriggerSettings) -> list[dict[str, str]]:
     ]
 
 
+def existing_scheduler_task(settings: TriggerSettings) -> str | None:
+    """The scheduler task an earlier start of the trigger made (the oldest, if replicas raced), or None: every
+    start continues it instead of leaving one more task in the services project."""
+    project = project_id(settings.services_project)
+    if project is None:
+        return None
+    found = call(
+        "tasks.get_all",
+        {
+            "project": [project],
+            "name": f"^{re.escape(SCHEDULER_TASK_NAME)}$",
+            "tags": [PROCESS_TAG],
+            "system_tags": ["-archived"],
+            "only_fields": ["id"],
+            "order_by": ["created", "id"],
+        },
+    )
+    tasks = found.get("tasks") or []
+    return str(tasks[0]["id"]) if tasks else None
+
+
 class Launched:
     """What `TriggerScheduler._launch_job` expects back from `_launch_job_task`."""
 
@@ -136,12 +161,18 @@ class LedgeredTriggerScheduler(TriggerScheduler):
     def __init__(
         self, settings: TriggerSettings, template_id: str, on_fired: Callable[[Version, str], None] | None = None
     ) -> None:
+        tags = [SCHEDULER_TAG]
         if Task.current_task() is None:  # under clearml-agent (start_remotely) the task already exists
+            tags.append(PROCESS_TAG)
+            # Called on the service's worker thread (services/shutdown.py), so the SDK cannot hook SIGTERM: its
+            # hook would run the whole task shutdown inside the signal handler, in the middle of this very call.
+            earlier = existing_scheduler_task(settings)
             Task.init(
                 project_name=settings.services_project,
-                task_name="occuloop trigger",
+                task_name=SCHEDULER_TASK_NAME,
                 task_type=Task.TaskTypes.service,
                 reuse_last_task_id=False,
+                continue_last_task=earlier or False,  # the same task across restarts, found on the server
                 auto_connect_arg_parser=False,
                 auto_connect_frameworks={"detect_repository": False},  # the service's code is the package
                 auto_resource_monitoring=False,
@@ -163,7 +194,9 @@ class LedgeredTriggerScheduler(TriggerScheduler):
             trigger_on_tags=list(settings.tags),
             add_tag=TRIGGER_NAME,
         )
-        self._task.add_tags(["occuloop-trigger"])
+        missing = [tag for tag in tags if tag not in (self._task.get_tags() or [])]
+        if missing:
+            self._task.add_tags(missing)
         self._serialize()  # the trigger's configuration, readable on the scheduler task in the UI
 
     @property

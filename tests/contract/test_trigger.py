@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 import time
 
+from services.trigger.scheduler import PROCESS_TAG
 from tests.support.clients import BIN, Clients
 from tests.support.trigger import TriggerProcess, runs, runs_per_dataset
 
@@ -116,6 +117,20 @@ def test_coalescing_trains_the_newest_version_of_a_burst_once(clients: Clients) 
         if trigger.child and trigger.child.alive():
             trigger.kill()
     assert trigger.log().count("event=trigger_skipped reason=coalesced") == 3
+
+
+def test_restarts_continue_one_scheduler_task(clients: Clients) -> None:
+    """Pod restarts must not litter the services project: every start continues the scheduler task."""
+    ensure_queue(clients, "training")
+    seen = []
+    for _ in range(3):
+        trigger = TriggerProcess(clients, name="trigger-restarts", project="restarts").start()
+        seen.append(trigger.status()["scheduler_task_id"])
+        assert trigger.stop() == 0
+    assert len(set(seen)) == 1, seen
+    [task] = clients.api.ok("tasks.get_all", {"tags": [PROCESS_TAG], "system_tags": ["-archived"]})["tasks"]
+    assert task["id"] == seen[0]
+    assert clients.api.task(seen[0])["type"] == "service"
 
 
 def test_the_trigger_runs_as_a_service_task_under_clearml_agent(clients: Clients) -> None:
