@@ -26,7 +26,8 @@ def test_server_settings_from_env() -> None:
     )
     assert settings.data_dir == Path("/data") and settings.api_port == 9008
     assert settings.files_auth is False and settings.durable is True and settings.log.format == "json"
-    assert ServerSettings.from_env({}) == ServerSettings()
+    # the default data dir too is resolved against the working directory when read (issue 14)
+    assert ServerSettings.from_env({}) == ServerSettings(data_dir=Path(".occuloop/server").resolve())
 
 
 @pytest.mark.parametrize(
