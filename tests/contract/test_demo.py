@@ -41,7 +41,8 @@ class MakeDemo:
         )  # fmt: skip
         self.lines: list[str] = []
         self.stderr = ""
-        threading.Thread(target=self._read_stderr, daemon=True).start()
+        self._stderr_reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self._stderr_reader.start()
 
     def __enter__(self) -> MakeDemo:
         return self
@@ -57,6 +58,11 @@ class MakeDemo:
     def _read_stderr(self) -> None:
         assert self.process.stderr is not None
         self.stderr = self.process.stderr.read()
+
+    def _stderr_complete(self) -> None:
+        """The reader thread holds stderr until the pipe closes; the group being gone does not mean it has stored
+        it yet (CI saw an empty `stderr` right after a Ctrl-C)."""
+        self._stderr_reader.join(timeout=60)
 
     def until(self, predicate: Callable[[str], bool]) -> Iterator[str]:
         assert self.process.stdout is not None
@@ -75,12 +81,14 @@ class MakeDemo:
         self.lines += self.process.stdout.readlines()
         assert self.process.wait(timeout=180) != 0
         _wait(lambda: not _group_alive(self.process.pid), 120, "the demo's processes to exit after Ctrl-C")
+        self._stderr_complete()
         assert "interrupted: stopping every process cleanly" in self.stderr, self.output
 
     def finish(self, timeout: float) -> str:
         assert self.process.stdout is not None
         self.lines += self.process.stdout.readlines()  # until the demo ends (pytest's timeout bounds it)
         self.process.wait(timeout=timeout)
+        self._stderr_complete()
         assert self.process.returncode == 0, self.output + _logs(self.clone / ".occuloop")
         return self.output
 
