@@ -159,6 +159,10 @@ class SyncSettings:
     http_port: int = 8090  # POST /sync (the labeling tool's upload button), GET /status, GET /healthz
     trigger_url: str | None = None  # POST {dataset_id} here after each finalized version (the trigger's push path)
     stale_draft_seconds: float = 6 * 3600.0  # untagged unfinished versions older than this are deleted at start-up
+    # history policy (issue 22): once the newest version has this many versions in its parent chain (itself
+    # included), the sync squashes the chain into a new root version with the same content; 0 = never (1 acts as 2).
+    # The SDK walks the whole chain on every create, finalize and download: this bounds those costs (BENCHMARKS.md)
+    squash_depth: int = 8
     log: LogSettings = LogSettings()
 
     @classmethod
@@ -178,6 +182,7 @@ class SyncSettings:
             http_port=_int(environ, "OCCULOOP_SYNC_PORT", cls.http_port),
             trigger_url=environ.get("OCCULOOP_TRIGGER_URL") or None,
             stale_draft_seconds=_float(environ, "OCCULOOP_SYNC_STALE_DRAFT_SECONDS", cls.stale_draft_seconds),
+            squash_depth=_int(environ, "OCCULOOP_SYNC_SQUASH_DEPTH", cls.squash_depth, high=1000),
             log=LogSettings.from_env(environ),
         )
 

@@ -8,7 +8,9 @@ Why nothing is lost or duplicated:
 - a draft version that did not finalize before a crash is deleted at start-up and its files go into a new draft:
   no draft is left behind, and no unvalidated or partial version is ever finalized;
 - a draft that did finalize before a crash is completed at start-up (fork check, tag, journal), exactly once;
-- `Production` is set only after the version is finalized and known not to be a fork.
+- `Production` is set only after the version is finalized and known not to be a fork;
+- a squash (the history policy, services/dataset_history.py) moves no file: it is a draft like any other (owner
+  tag, journal entry, deleted at start-up if unfinished), holding exactly its predecessor's content.
 
 Two instances writing the same dataset: each finalizes on top of the latest finalized version; if two finalize
 siblings of one parent, the later one (server completion time) archives its version untagged and rebases its
@@ -37,7 +39,8 @@ from training.sessions import holdouts
 from training.validation import Stamp, ValidationContext, ValidationReport, check_file
 
 from .. import http_client
-from ..clearml_gateway import DatasetGateway, Draft
+from ..clearml_gateway import DatasetGateway, DatasetVersion, Draft
+from ..dataset_history import SQUASH_TAG, DatasetHistory
 from ..logs import log_event, quoted
 from ..settings import SyncSettings
 from .decisions import Batch, Version, finalize_reason, fork_verdict, orphan_verdict
@@ -121,6 +124,8 @@ class SyncService:
         self._chain: set[str] = set()  # versions known to be on the dataset's one chain
         self._owner_tag = f"{DRAFT_OWNER_PREFIX}{journal.instance_id()}"
         self._feed = BackgroundFeed()
+        self.history = DatasetHistory(gateway)
+        self._squash_check = True  # look whether the chain is due for a squash (at start, after each version)
 
     # -- status, shared with the HTTP thread ------------------------------------------------------------------
 
@@ -193,8 +198,11 @@ class SyncService:
         if draft is not None:
             described = self._server("describe draft", lambda: self.gateway.version(draft.id))
             if described is not None and described.finalized:
-                logger.info("event=draft_finalized_before_restart dataset_id=%s", draft.id)
-                self._complete(draft.id, draft.parent, reason="recovered")
+                logger.info("event=draft_finalized_before_restart dataset_id=%s kind=%s", draft.id, draft.kind)
+                if draft.kind == "squash" and draft.parent is not None:
+                    self._complete_squash(draft.id, draft.parent, files=None, started=None)
+                else:
+                    self._complete(draft.id, draft.parent, reason="recovered")
             else:
                 if described is not None:
                     self._server("delete draft", lambda: self.gateway.delete(draft.id))
@@ -256,8 +264,11 @@ class SyncService:
             self._publish_outcome(SyncOutcome(None, None, reason="nothing to sync"))
         if reason is None:
             self._set_status(state="idle" if not staged else "collecting")
+            self._squash_when_due(shutting_down)
             return None
-        return self._finalize(reason)
+        outcome = self._finalize(reason)
+        self._squash_when_due(shutting_down)
+        return outcome
 
     def _take_in(self, path: Path, *, already_staged: bool = False) -> None:
         sha256 = sha256_of(path)
@@ -334,10 +345,12 @@ class SyncService:
     def _feed_draft(self, records: list[FileRecord]) -> None:
         if self._draft is None:
             self.journal.intend_draft(_now_iso())
+            opening = time.monotonic()
             draft = self._server("open draft", lambda: self.gateway.open_draft(self._owner_tag))
             self.journal.open_draft(draft.dataset_id, draft.parent, _now_iso())
             self._draft = draft
-            logger.info("event=draft_opened dataset_id=%s parent=%s", draft.dataset_id, draft.parent)
+            log_event(logger, "draft_opened", dataset_id=draft.dataset_id, parent=draft.parent,
+                      seconds=round(time.monotonic() - opening, 3))  # fmt: skip
         draft = self._draft
         # by name: a corrected file taken in beside its original in the same step replaces it
         files = {record.name: self.inbox.staged_path(record.sha256, record.name) for record in records}
@@ -355,9 +368,11 @@ class SyncService:
             for record in records[-PREVIEW_PLOT_FILES:]
         }
         self._server("previews", lambda: self._describe(draft, records, frames))
+        finalizing = time.monotonic()
         self._server("finalize", draft.finalize)
+        timing = {"depth": draft.depth, "finalize_seconds": round(time.monotonic() - finalizing, 3)}
         self._draft = None
-        return self._complete(draft.dataset_id, draft.parent, reason=reason)
+        return self._complete(draft.dataset_id, draft.parent, reason=reason, timing=timing)
 
     def _describe(self, draft: Draft, records: list[FileRecord], frames: dict[str, pd.DataFrame]) -> None:
         names = [record.name for record in records]
@@ -396,8 +411,10 @@ class SyncService:
             },
         )
 
-    def _complete(self, dataset_id: str, parent: str | None, *, reason: str) -> SyncOutcome | None:
-        """After finalization: settle forks, tag, journal, archive, notify. Safe to repeat."""
+    def _settle_fork(self, dataset_id: str, parent: str | None) -> DatasetVersion | None:
+        """A finalized version of ours, read back, or None when it lost a race: a sibling on the same parent
+        finalized first, or its parent is itself off the chain. A lost version is archived (hidden from every
+        "latest" lookup) and its journal draft abandoned."""
         ours = self._server("describe version", lambda: self.gateway.version(dataset_id))
         if ours is None or ours.completed is None:
             raise RuntimeError(f"finalized version {dataset_id} cannot be read back")
@@ -407,9 +424,18 @@ class SyncService:
         )
         if verdict == "won" and not self._chain_holds(parent):
             verdict = "lost"  # built on a version that itself lost a race (it was the newest when our draft opened)
-        if verdict == "lost":
-            self._server("archive fork", lambda: self.gateway.archive(dataset_id))
-            self.journal.abandon(dataset_id)
+        if verdict == "won":
+            return ours
+        self._server("archive fork", lambda: self.gateway.archive(dataset_id))
+        self.journal.abandon(dataset_id)
+        return None
+
+    def _complete(
+        self, dataset_id: str, parent: str | None, *, reason: str, timing: dict[str, Any] | None = None
+    ) -> SyncOutcome | None:
+        """After finalization: settle forks, tag, journal, archive, notify. Safe to repeat."""
+        ours = self._settle_fork(dataset_id, parent)
+        if ours is None:
             logger.warning(
                 "event=dataset_fork_avoided dataset_id=%s parent=%s action=archived_and_rebased", dataset_id, parent
             )
@@ -437,7 +463,9 @@ class SyncService:
             rows=outcome.rows,
             reason=reason,
             sessions=",".join(outcome.files),
+            **(timing or {}),
         )
+        self._squash_check = True
         self._set_status(
             state="idle",
             last_version={"dataset_id": dataset_id, "version": ours.version, "files": outcome.files},
@@ -464,6 +492,45 @@ class SyncService:
             return False
         self._chain.add(dataset_id)  # a version that won its race stays on the chain: remember it
         return True
+
+    # -- the history policy: squash the chain into a new root (services/dataset_history.py) --------------------------
+
+    def _squash_when_due(self, shutting_down: bool) -> None:
+        """Between versions (no draft open, nothing staged: the new root and a draft would be siblings), once per
+        new version: if the newest version's chain is `squash_depth` deep, squash it. A version just finalized has
+        already been tagged and announced to the trigger, so the squash costs the loop no latency."""
+        limit = self.settings.squash_depth
+        if not limit or not self._squash_check or shutting_down or self._stopping() or self._draft is not None:
+            return
+        if self.journal.staged():
+            return
+        latest = self._server("latest version", self.gateway.latest)
+        self._squash_check = False
+        if latest is not None and latest[1] >= max(2, limit) and not self._stopping():  # a stop waits for no squash
+            self._squash(*latest)
+
+    def _squash(self, head_id: str, depth: int) -> None:
+        self._set_status(state="squashing", squash_of=head_id)
+        started = time.monotonic()
+        self.journal.intend_draft(_now_iso())
+        root = self._server("open squash", lambda: self.history.open_squash(head_id, self._owner_tag))
+        self.journal.open_draft(root.dataset_id, head_id, _now_iso(), kind="squash")
+        logger.info("event=squash_started dataset_id=%s squash_of=%s depth=%d", root.dataset_id, head_id, depth)
+        scratch = self.inbox.state_dir / "squash"
+        files = self._server("squash", lambda: self.history.fill(root, head_id, self.inbox.archived_copy, scratch))
+        self._server("finalize squash", root.finalize)
+        self._complete_squash(root.dataset_id, head_id, files=files, started=started)
+
+    def _complete_squash(self, root_id: str, head_id: str, *, files: int | None, started: float | None) -> None:
+        """After the root is finalized: settle forks, tag it `squashed`, journal. Safe to repeat."""
+        if self._settle_fork(root_id, head_id) is None:
+            logger.warning("event=squash_abandoned dataset_id=%s squash_of=%s reason=lost_fork", root_id, head_id)
+        else:
+            self._server("tag squash", lambda: self.gateway.set_tags(root_id, [SQUASH_TAG]))
+            self.journal.commit(root_id, [])
+            seconds = round(time.monotonic() - started, 3) if started is not None else None
+            log_event(logger, "dataset_squashed", dataset_id=root_id, squash_of=head_id, files=files, seconds=seconds)
+        self._set_status(state="idle", squash_of=None)
 
     def _notify_trigger(self, dataset_id: str, version: str) -> None:
         """Tell the trigger at once (its polling is the safety net, so a failure here only costs latency)."""

@@ -13,7 +13,7 @@ from services.child_processes import inherited_environment, start_embedded_serve
 from services.sync.client import finish_session, request_sync
 from services.sync.replay import deliver
 from tests.support.clients import Clients
-from tests.support.sync import SyncProcess, versions
+from tests.support.sync import SyncProcess, assert_one_clean_chain, versions
 
 
 def test_once_makes_one_validated_version_and_quarantines_the_bad_session(clients: Clients, tmp_path: Path) -> None:
@@ -140,3 +140,38 @@ def test_a_second_sync_on_the_same_inbox_refuses_to_start(clients: Clients, tmp_
         assert second.returncode == 2 and "another occuloop sync is already running" in second.stderr
     finally:
         first.stop()
+
+
+def test_a_deep_chain_is_squashed_into_a_root_with_the_same_sessions_and_their_lineage(
+    clients: Clients, tmp_path: Path
+) -> None:
+    """squash depth 3: versions 1, 2, 3 (depth 3) → root A; 4, 5 on A (depth 3) → root B. Each root holds its
+    predecessor's files byte for byte and names the version that added each one; a version on a root uploads only
+    its own session; no root is tagged Production (so none is trained)."""
+    inbox = tmp_path / "inbox"
+    days = ["2015-02-04", "2015-02-05", "2015-02-06", "2015-02-09", "2015-02-10"]
+    sync = SyncProcess(clients, inbox, quiet=0.3, dataset="squashed", squash_depth=3).start()
+    try:
+        for day, squashes in zip(days, [0, 0, 1, 1, 2], strict=True):
+            deliver(inbox, days=[day])
+            sync.wait_until_idle()
+            clients.api.wait_for("the squash", lambda: sync.log().count("event=dataset_squashed") == squashes)  # noqa: B023
+            sync.wait_until_idle()
+        assert sync.stop() == 0
+    finally:
+        if sync.child and sync.child.alive():
+            sync.kill()
+    all_versions = versions(clients, "squashed")
+    assert_one_clean_chain(all_versions, {f"{day}.csv" for day in days})
+    live = sorted(all_versions, key=lambda item: item["completed"])
+    assert [bool(item["squash_of"]) for item in live] == [False, False, False, True, False, False, True]
+    assert [item["depth"] for item in live] == [1, 2, 3, 1, 2, 3, 1]
+    first_root, fourth, last_root = live[3], live[4], live[6]
+    assert fourth["parent"] == first_root["id"] and fourth["added"] == ["2015-02-09.csv"]
+    lineage = last_root["metadata"]["lineage"]
+    assert {name: origin["version"] for name, origin in lineage.items()} == {
+        f"{day}.csv": item["version"]
+        for day, item in zip(days, [live[0], live[1], live[2], live[4], live[5]], strict=True)
+    }
+    assert last_root["comment"].startswith(f"squash of squashed {live[5]['version']} ({live[5]['id']})")
+    assert "event=trigger" not in sync.log() and "Traceback" not in sync.log()

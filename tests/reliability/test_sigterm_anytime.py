@@ -28,11 +28,11 @@ from services.sync.command import SHUTDOWN_BOUND_SECONDS as SYNC_BOUND
 from services.sync.replay import deliver
 from services.trigger.command import SHUTDOWN_BOUND_SECONDS as TRIGGER_BOUND
 from services.trigger.scheduler import PROCESS_TAG
-from tests.reliability.test_sync_crashes import assert_one_clean_chain, leftovers
+from tests.reliability.test_sync_crashes import leftovers
 from tests.reliability.test_trigger_crashes import assert_one_run_each, start_publisher
 from tests.support.clients import Clients, RawApi
 from tests.support.service_process import ServiceProcess
-from tests.support.sync import SyncProcess, versions
+from tests.support.sync import SyncProcess, assert_one_clean_chain, versions
 from tests.support.trigger import TriggerProcess, runs
 from training.sessions import training_sessions
 
@@ -153,7 +153,7 @@ def test_sync_sigterm_anytime(clients: Clients, tmp_path: Path) -> None:
     sync.wait_until_idle(timeout=240)
     sigterm_and_measure(sync.child, SYNC_BOUND, tally)  # type: ignore[arg-type]
     assert "Traceback" not in sync.log().replace("event=sync_step_failed", ""), tail(sync.child.log_path, 80)  # type: ignore[union-attr]
-    assert_one_clean_chain(versions(clients, "sigterm"), set(delivered))
+    assert_one_clean_chain(versions(clients, "sigterm"), {f"{day}.csv" for day in delivered})
     assert leftovers(inbox) == []
     record(tally)
 
