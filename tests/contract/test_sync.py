@@ -174,4 +174,10 @@ def test_a_deep_chain_is_squashed_into_a_root_with_the_same_sessions_and_their_l
         for day, item in zip(days, [live[0], live[1], live[2], live[4], live[5]], strict=True)
     }
     assert last_root["comment"].startswith(f"squash of squashed {live[5]['version']} ({live[5]['id']})")
+    # `occuloop lineage`: a version built on a root traces the root's sessions through the root's lineage
+    output = clients.cli("occuloop", "lineage", "--dataset-name", "squashed", "--dataset-id", live[5]["id"], "--json")
+    traced = json.loads(next(line for line in output.splitlines() if line.startswith('{"dataset_id"')))["sessions"]
+    assert {name: origin["dataset_id"] for name, origin in traced.items()} == {
+        f"{day}.csv": item["id"] for day, item in zip(days, [live[0], live[1], live[2], live[4], live[5]], strict=True)
+    }
     assert "event=trigger" not in sync.log() and "Traceback" not in sync.log()
