@@ -200,6 +200,13 @@ class DatasetGateway:
         described = self.version(dataset_id)
         return described.squash_of if described is not None else None
 
+    def runtimes(self, dataset_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """id -> runtime properties (`version`, `squash_of`, ...) of several versions, in one request."""
+        tasks: list[Any] = Task._query_tasks(  # task records (only_fields), not Task objects
+            task_ids=dataset_ids, only_fields=["id", "runtime"], search_hidden=True, _allow_extra_fields_=True
+        )
+        return {str(task.id): dict(task.runtime or {}) for task in tasks}
+
     def latest(self) -> tuple[str, int] | None:
         """The newest finalized version (the one the next draft builds on) and its depth, or None."""
         try:

@@ -64,9 +64,9 @@ class DatasetHistory:
         metadata, however long the history)."""
         dataset = Dataset.get(dataset_id=dataset_id)
         owners = {path: str(entry.parent_dataset_id) for path, entry in dataset.file_entries_dict.items()}
-        described = {owner: self.gateway.version(owner) for owner in set(owners.values())}
-        versions = {owner: item.version for owner, item in described.items() if item is not None}
-        roots = {owner: self.root_lineage(owner) for owner, item in described.items() if item and item.squash_of}
+        runtimes = self.gateway.runtimes(sorted(set(owners.values())))
+        versions = {owner: str(runtime.get("version") or "") for owner, runtime in runtimes.items()}
+        roots = {owner: self.root_lineage(owner) for owner, runtime in runtimes.items() if runtime.get(SQUASH_OF)}
         return lineage_of(owners, versions, roots)
 
     def root_lineage(self, root_id: str) -> dict[str, Origin]:

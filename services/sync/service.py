@@ -125,7 +125,9 @@ class SyncService:
         self._owner_tag = f"{DRAFT_OWNER_PREFIX}{journal.instance_id()}"
         self._feed = BackgroundFeed()
         self.history = DatasetHistory(gateway)
-        self._squash_check = True  # look whether the chain is due for a squash (at start, after each version)
+        # whether the chain may be due for a squash: at start (unknown head), and after each version of ours, whose
+        # id and depth are then known (a version another instance added meanwhile makes a squash of ours lose its race)
+        self._squash_check: tuple[str, int] | bool = True
 
     # -- status, shared with the HTTP thread ------------------------------------------------------------------
 
@@ -425,6 +427,7 @@ class SyncService:
         if verdict == "won" and not self._chain_holds(parent):
             verdict = "lost"  # built on a version that itself lost a race (it was the newest when our draft opened)
         if verdict == "won":
+            self._chain.add(dataset_id)  # it won its race on a parent on the chain: the next version's check is free
             return ours
         self._server("archive fork", lambda: self.gateway.archive(dataset_id))
         self.journal.abandon(dataset_id)
@@ -465,7 +468,7 @@ class SyncService:
             sessions=",".join(outcome.files),
             **(timing or {}),
         )
-        self._squash_check = True
+        self._squash_check = (dataset_id, int(timing["depth"])) if timing else True
         self._set_status(
             state="idle",
             last_version={"dataset_id": dataset_id, "version": ours.version, "files": outcome.files},
@@ -504,8 +507,8 @@ class SyncService:
             return
         if self.journal.staged():
             return
-        latest = self._server("latest version", self.gateway.latest)
-        self._squash_check = False
+        check, self._squash_check = self._squash_check, False
+        latest = check if isinstance(check, tuple) else self._server("latest version", self.gateway.latest)
         if latest is not None and latest[1] >= max(2, limit) and not self._stopping():  # a stop waits for no squash
             self._squash(*latest)
 

@@ -15,7 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from services.settings import SyncSettings
 from tests.benchmarks import (
+    history_bench,
+    history_report,
     loop_bench,
     machine,
     rollout_bench,
@@ -26,7 +29,7 @@ from tests.benchmarks import (
     trigger_bench,
 )
 
-SECTIONS = ("server", "training", "sync", "trigger", "serving", "rollout", "loop")  # in the order they run
+SECTIONS = ("server", "training", "sync", "trigger", "serving", "rollout", "loop", "history")  # in the order they run
 BENCHMARKS_MD = Path(__file__).resolve().parents[2] / "BENCHMARKS.md"
 
 
@@ -283,6 +286,13 @@ def main(argv: list[str] | None = None) -> int:
     if "loop" in sections:
         loop_results = loop_bench.run_all(quick=args.quick)
         report("loop", loop_results, lambda: _markdown_loop(loop_results))
+    if "history" in sections:  # long: about two hours on 2 busy cores (--quick: about half an hour)
+        with tempfile.TemporaryDirectory(prefix="occuloop-bench-") as folder:
+            history = history_bench.run_all(Path(folder), quick=args.quick, squash_depth=SyncSettings.squash_depth)
+        steady = history_report.steady_stage_seconds(BENCHMARKS_MD.read_text())
+        if not args.quick:
+            history_report.CHART.write_text(history_report.chart(history))
+        report("history", history, lambda: history_report.markdown(history, steady))
     if not args.quick:
         print(f"updated {BENCHMARKS_MD}")
     return 0
