@@ -31,8 +31,8 @@ EPILOG = """\
 environment (flags win): OCCULOOP_SYNC_INBOX, OCCULOOP_DATASET_PROJECT, OCCULOOP_DATASET_NAME,
 OCCULOOP_PRODUCTION_TAG, OCCULOOP_SYNC_QUIET_SECONDS, OCCULOOP_SYNC_BATCH_SIZE, OCCULOOP_SYNC_COMPLETION,
 OCCULOOP_SYNC_SETTLE_SECONDS, OCCULOOP_SYNC_POLL_SECONDS, OCCULOOP_SYNC_STALE_DRAFT_SECONDS, OCCULOOP_SYNC_FEED_CHUNK,
-OCCULOOP_SYNC_HOST, OCCULOOP_SYNC_PORT, OCCULOOP_TRIGGER_URL, plus the standard CLEARML_API_HOST / CLEARML_FILES_HOST /
-CLEARML_API_ACCESS_KEY / CLEARML_API_SECRET_KEY of the ClearML server.
+OCCULOOP_SYNC_HOST, OCCULOOP_SYNC_PORT, OCCULOOP_TRIGGER_URL, OCCULOOP_SYNC_SQUASH_DEPTH, plus the standard
+CLEARML_API_HOST / CLEARML_FILES_HOST / CLEARML_API_ACCESS_KEY / CLEARML_API_SECRET_KEY of the ClearML server.
 """
 
 
@@ -58,6 +58,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, help="HTTP port for POST /sync and GET /status (default 8090; 0 picks one)")
     parser.add_argument("--host", help="HTTP interface (default 127.0.0.1)")
     parser.add_argument("--trigger-url", help="POST each new version here (the trigger service's push endpoint)")
+    parser.add_argument(
+        "--squash-depth",
+        type=int,
+        help="squash the chain into a new root version once it is this many versions deep (default 8, 0 = never)",
+    )
 
 
 def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> SyncSettings:
@@ -72,7 +77,10 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> SyncS
         "http_port": args.port,
         "http_host": args.host,
         "trigger_url": args.trigger_url,
+        "squash_depth": args.squash_depth,
     }
+    if args.squash_depth is not None and not 0 <= args.squash_depth <= 1000:
+        raise SettingsError(f"--squash-depth={args.squash_depth}: expected an integer from 0 to 1000")
     return with_flags(settings, **overrides)
 
 
