@@ -202,7 +202,7 @@ class SyncService:
             if described is not None and described.finalized:
                 logger.info("event=draft_finalized_before_restart dataset_id=%s kind=%s", draft.id, draft.kind)
                 if draft.kind == "squash" and draft.parent is not None:
-                    self._complete_squash(draft.id, draft.parent, files=None, started=None)
+                    self._complete_squash(draft.id, draft.parent)
                 else:
                     self._complete(draft.id, draft.parent, reason="recovered")
             else:
@@ -521,10 +521,14 @@ class SyncService:
         logger.info("event=squash_started dataset_id=%s squash_of=%s depth=%d", root.dataset_id, head_id, depth)
         scratch = self.inbox.state_dir / "squash"
         files = self._server("squash", lambda: self.history.fill(root, head_id, self.inbox.archived_copy, scratch))
+        finalizing = time.monotonic()
         self._server("finalize squash", root.finalize)
-        self._complete_squash(root.dataset_id, head_id, files=files, started=started)
+        timing = {"files": files, "finalize_seconds": round(time.monotonic() - finalizing, 3)}
+        self._complete_squash(root.dataset_id, head_id, started=started, timing=timing)
 
-    def _complete_squash(self, root_id: str, head_id: str, *, files: int | None, started: float | None) -> None:
+    def _complete_squash(
+        self, root_id: str, head_id: str, *, started: float | None = None, timing: dict[str, Any] | None = None
+    ) -> None:
         """After the root is finalized: settle forks, tag it `squashed`, journal. Safe to repeat."""
         if self._settle_fork(root_id, head_id) is None:
             logger.warning("event=squash_abandoned dataset_id=%s squash_of=%s reason=lost_fork", root_id, head_id)
@@ -532,7 +536,8 @@ class SyncService:
             self._server("tag squash", lambda: self.gateway.set_tags(root_id, [SQUASH_TAG]))
             self.journal.commit(root_id, [])
             seconds = round(time.monotonic() - started, 3) if started is not None else None
-            log_event(logger, "dataset_squashed", dataset_id=root_id, squash_of=head_id, files=files, seconds=seconds)
+            log_event(logger, "dataset_squashed", dataset_id=root_id, squash_of=head_id, seconds=seconds,
+                      **(timing or {}))  # fmt: skip
         self._set_status(state="idle", squash_of=None)
 
     def _notify_trigger(self, dataset_id: str, version: str) -> None:

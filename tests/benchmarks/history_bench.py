@@ -229,6 +229,10 @@ def run_scenario(root: Path, scenario: Scenario, sessions: SessionMaker) -> dict
                 row["squash_cpu_s"] = round(_cpu_seconds(sync, server.child) - cpu, 2)
             if number % scenario.download_every == 0 or number in (1, scenario.versions) or number in scenario.train_at:
                 row.update(_probe_data(env, root, answer["dataset_id"], number))
+                roots = _squashes(root / "sync.log")
+                if roots:  # the same history at depth 1: the root this version was built on
+                    probed = _probe_data(env, root, roots[-1]["dataset_id"], -number)
+                    row.update(root_download_s=probed["download_s"], root_read_s=probed["read_s"])
             if number in scenario.train_at:
                 row.update(_train(env, root, answer["dataset_id"], number))
             row.update(db_bytes=_size(root / "server", "*.sqlite3*"), files_bytes=_size(root / "server" / "files"))
@@ -251,8 +255,12 @@ def _add_log_fields(rows: list[dict[str, Any]], root: Path) -> None:
     finalized = _stamps(root / "sync.log", "dataset_version_finalized", "dataset_id")
     opened = _stamps(root / "sync.log", "draft_opened", "dataset_id")
     fired = _stamps(root / "trigger.log", "trigger_fired", "dataset_id")
+    squashed = sorted(_stamps(root / "sync.log", "dataset_squashed", "dataset_id").values(), key=lambda item: item[0])
     for row in rows:
         when, values = finalized[row["dataset_id"]]
+        built_on = [fields for moment, fields in squashed if moment < when and "finalize_seconds" in fields]
+        if built_on:  # the finalize of the root this version was built on: the same history at depth 1
+            row["root_finalize_s"] = float(built_on[-1]["finalize_seconds"])
         row["depth"] = int(values["depth"])
         row["finalize_s"] = float(values["finalize_seconds"])
         row["open_draft_s"] = float(opened[row["dataset_id"]][1]["seconds"])
@@ -260,11 +268,14 @@ def _add_log_fields(rows: list[dict[str, Any]], root: Path) -> None:
 
 
 def _squashes(log: Path) -> list[dict[str, Any]]:
+    """Every completed squash, oldest first (one recovered after a crash has no timings)."""
+    found = sorted(_stamps(log, "dataset_squashed", "dataset_id").items(), key=lambda item: item[1][0])
     return [
-        {"dataset_id": key, "seconds": float(values["seconds"]), "files": int(values["files"])}
-        for key, (_, values) in _stamps(log, "dataset_squashed", "dataset_id").items()
-        if values.get("seconds", "none") != "none"
-    ]
+        {"dataset_id": key, "seconds": float(values["seconds"]), "files": int(values["files"]),
+         "finalize_s": float(values["finalize_seconds"])}
+        for key, (_, values) in found
+        if "finalize_seconds" in values
+    ]  # fmt: skip
 
 
 def scenarios(quick: bool, squash_depth: int) -> list[Scenario]:
@@ -275,7 +286,7 @@ def scenarios(quick: bool, squash_depth: int) -> list[Scenario]:
             Scenario("weekly", 12, 7, squash_depth, download_every=6),
         ]
     return [
-        Scenario("no policy", 60, 1, 0, download_every=10),
+        Scenario("no policy", 40, 1, 0, download_every=8),
         Scenario("daily", 365, 1, squash_depth, download_every=15, train_at=(1, 120, 240, 365)),
         Scenario("weekly", 156, 7, squash_depth, download_every=13, train_at=(156,)),
     ]
