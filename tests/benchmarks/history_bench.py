@@ -56,14 +56,14 @@ from training.holdout import ensure_holdout, load_holdout
 from training.params import TrainingParams
 from training.train import load_training_data
 holdout = load_holdout(ensure_holdout("occuloop/holdout"))
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 dataset = Dataset.get(dataset_id=sys.argv[1])
 folder = Path(dataset.get_local_copy())
-fetched = time.perf_counter()
+fetched, fetched_cpu = time.perf_counter(), time.process_time()
 data = load_training_data(dataset, holdout, TrainingParams(), folder)
 done = time.perf_counter()
-print("RESULT " + json.dumps({"download_s": fetched - start, "read_s": done - fetched, "rows": len(data.readings),
-                              "sessions": len(data.sessions)}))
+print("RESULT " + json.dumps({"download_s": fetched - start, "download_cpu_s": fetched_cpu - cpu,
+                              "read_s": done - fetched, "rows": len(data.readings), "sessions": len(data.sessions)}))
 """
 
 
@@ -232,7 +232,8 @@ def run_scenario(root: Path, scenario: Scenario, sessions: SessionMaker) -> dict
                 roots = _squashes(root / "sync.log")
                 if roots:  # the same history at depth 1: the root this version was built on
                     probed = _probe_data(env, root, roots[-1]["dataset_id"], -number)
-                    row.update(root_download_s=probed["download_s"], root_read_s=probed["read_s"])
+                    row.update(root_download_s=probed["download_s"], root_download_cpu_s=probed["download_cpu_s"],
+                               root_read_s=probed["read_s"])  # fmt: skip
             if number in scenario.train_at:
                 row.update(_train(env, root, answer["dataset_id"], number))
             row.update(db_bytes=_size(root / "server", "*.sqlite3*"), files_bytes=_size(root / "server" / "files"))
@@ -261,9 +262,12 @@ def _add_log_fields(rows: list[dict[str, Any]], root: Path) -> None:
         built_on = [fields for moment, fields in squashed if moment < when and "finalize_seconds" in fields]
         if built_on:  # the finalize of the root this version was built on: the same history at depth 1
             row["root_finalize_s"] = float(built_on[-1]["finalize_seconds"])
+            row["root_finalize_cpu_s"] = float(built_on[-1]["finalize_cpu_seconds"])
         row["depth"] = int(values["depth"])
         row["finalize_s"] = float(values["finalize_seconds"])
+        row["finalize_cpu_s"] = float(values["finalize_cpu_seconds"])
         row["open_draft_s"] = float(opened[row["dataset_id"]][1]["seconds"])
+        row["open_draft_cpu_s"] = float(opened[row["dataset_id"]][1]["cpu_seconds"])
         row["trigger_s"] = round(fired[row["dataset_id"]][0] - when, 3) if row["dataset_id"] in fired else None
 
 
@@ -272,7 +276,7 @@ def _squashes(log: Path) -> list[dict[str, Any]]:
     found = sorted(_stamps(log, "dataset_squashed", "dataset_id").items(), key=lambda item: item[1][0])
     return [
         {"dataset_id": key, "seconds": float(values["seconds"]), "files": int(values["files"]),
-         "finalize_s": float(values["finalize_seconds"])}
+         "finalize_s": float(values["finalize_seconds"]), "finalize_cpu_s": float(values["finalize_cpu_seconds"])}
         for key, (_, values) in found
         if "finalize_seconds" in values
     ]  # fmt: skip
