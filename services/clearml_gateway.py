@@ -97,8 +97,8 @@ class Draft:
         self._dataset = dataset
         self.dataset_id: str = dataset.id
         parents = dataset._get_parents() if hasattr(dataset, "_get_parents") else []
-        # its parent on the dataset's chain: the SDK parent, or for a squashed root the version it replaces
-        self.parent: str | None = parents[0] if parents else parent
+        # its parent on the dataset's chain: the version a squash replaces, else the SDK parent
+        self.parent: str | None = parent or (parents[0] if parents else None)
 
     @property
     def depth(self) -> int:
@@ -193,12 +193,12 @@ class DatasetGateway:
             return None
 
     def parent_of(self, dataset_id: str) -> str | None:
-        """Its parent on the dataset's chain: the SDK parent, or for a squashed root the version it replaced."""
+        """Its parent on the dataset's chain: for a squash the version it replaced, else the SDK parent."""
+        squash_of = self.runtimes([dataset_id]).get(dataset_id, {}).get(SQUASH_OF)
+        if squash_of:
+            return str(squash_of)
         parents = Dataset.get(dataset_id=dataset_id)._get_parents()
-        if parents:
-            return str(parents[0])
-        described = self.version(dataset_id)
-        return described.squash_of if described is not None else None
+        return str(parents[0]) if parents else None
 
     def runtimes(self, dataset_ids: list[str]) -> dict[str, dict[str, Any]]:
         """id -> runtime properties (`version`, `squash_of`, ...) of several versions, in one request."""

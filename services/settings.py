@@ -162,7 +162,7 @@ class SyncSettings:
     # history policy (issue 22): once the newest version has this many versions in its parent chain (itself
     # included), the sync squashes the chain into a new root version with the same content; 0 = never (1 acts as 2).
     # The SDK walks the whole chain on every create, finalize and download: this bounds those costs (BENCHMARKS.md)
-    squash_depth: int = 8
+    squash_depth: int = 4
     log: LogSettings = LogSettings()
 
     @classmethod

@@ -61,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--squash-depth",
         type=int,
-        help="squash the chain into a new root version once it is this many versions deep (default 8, 0 = never)",
+        help="squash the chain into a new root version once it is this many versions deep (default 4, 0 = never)",
     )
 
 

@@ -111,7 +111,7 @@ def markdown(results: dict[str, Any], steady: float | None) -> str:
         f"Squash depth {results['squash_depth']} (`OCCULOOP_SYNC_SQUASH_DEPTH`), training window 60 days + one session "
         "per 30-day period before it. Sessions are the real UCI full days moved forward a day at a time; `no policy` "
         "is the same daily chain without squashing, stopped early. CPU times do not count the waits for other work on "
-        "the shared machine (finalize: the sync thread's CPU in the SDK call; download: the probe process's CPU), so "
+        "the shared machine (finalize: the sync process's CPU during the SDK call; download: the probe process's CPU), so "
         "their ratios are the comparison; wall times are what it took here.",
         "",
         "![cost against history](tests/benchmarks/history.svg)",

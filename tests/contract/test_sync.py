@@ -14,6 +14,7 @@ from services.sync.client import finish_session, request_sync
 from services.sync.replay import deliver
 from tests.support.clients import Clients
 from tests.support.sync import SyncProcess, assert_one_clean_chain, versions
+from training.sessions import training_sessions
 
 
 def test_once_makes_one_validated_version_and_quarantines_the_bad_session(clients: Clients, tmp_path: Path) -> None:
@@ -142,18 +143,19 @@ def test_a_second_sync_on_the_same_inbox_refuses_to_start(clients: Clients, tmp_
         first.stop()
 
 
-def test_a_deep_chain_is_squashed_into_a_root_with_the_same_sessions_and_their_lineage(
-    clients: Clients, tmp_path: Path
-) -> None:
-    """squash depth 3: versions 1, 2, 3 (depth 3) → root A; 4, 5 on A (depth 3) → root B. Each root holds its
-    predecessor's files byte for byte and names the version that added each one; a version on a root uploads only
-    its own session; no root is tagged Production (so none is trained)."""
+def test_a_deep_chain_is_squashed_with_the_same_sessions_and_their_lineage(clients: Clients, tmp_path: Path) -> None:
+    """Squash depth 3. Version 1 holds nine sessions, 2 and 3 one each: 3 is squashed on top of version 1 (two
+    files uploaded again: a segment squash); version 4 on it reaches depth 3 again, and three files since the root
+    are too many (3 x 4 >= 9): a new root with everything. Each squash holds its predecessor's files byte for byte
+    and names the version that added each; a version on a squash uploads only its own session; no squash is tagged
+    Production (so none is trained)."""
     inbox = tmp_path / "inbox"
-    days = ["2015-02-04", "2015-02-05", "2015-02-06", "2015-02-09", "2015-02-10"]
+    days = [session.name for session in training_sessions()][:13]
+    deliveries = [days[:9], [days[9]], [days[10]], [days[11]], [days[12]]]
     sync = SyncProcess(clients, inbox, quiet=0.3, dataset="squashed", squash_depth=3).start()
     try:
-        for day, squashes in zip(days, [0, 0, 1, 1, 2], strict=True):
-            deliver(inbox, days=[day])
+        for delivered, squashes in zip(deliveries, [0, 0, 1, 2, 2], strict=True):
+            deliver(inbox, days=delivered)
             sync.wait_until_idle()
             clients.api.wait_for("the squash", lambda: sync.log().count("event=dataset_squashed") == squashes)  # noqa: B023
             sync.wait_until_idle()
@@ -164,20 +166,23 @@ def test_a_deep_chain_is_squashed_into_a_root_with_the_same_sessions_and_their_l
     all_versions = versions(clients, "squashed")
     assert_one_clean_chain(all_versions, {f"{day}.csv" for day in days})
     live = sorted(all_versions, key=lambda item: item["completed"])
-    assert [bool(item["squash_of"]) for item in live] == [False, False, False, True, False, False, True]
-    assert [item["depth"] for item in live] == [1, 2, 3, 1, 2, 3, 1]
-    first_root, fourth, last_root = live[3], live[4], live[6]
-    assert fourth["parent"] == first_root["id"] and fourth["added"] == ["2015-02-09.csv"]
-    lineage = last_root["metadata"]["lineage"]
+    first, _, third, segment, fourth, root, fifth = live
+    assert [bool(item["squash_of"]) for item in live] == [False, False, False, True, False, True, False]
+    assert [item["depth"] for item in live] == [1, 2, 3, 2, 3, 1, 2]
+    assert segment["parent"] == first["id"] and root["parent"] is None  # a segment squash, then a new root
+    assert "2 of them uploaded again on top of the root" in segment["comment"]
+    assert fourth["parent"] == segment["id"] and fourth["added"] == [f"{days[11]}.csv"]
+    assert fifth["parent"] == root["id"] and fifth["added"] == [f"{days[12]}.csv"]
+    adders = [first] * 9 + [live[1], third, fourth]
+    lineage = root["metadata"]["lineage"]
     assert {name: origin["version"] for name, origin in lineage.items()} == {
-        f"{day}.csv": item["version"]
-        for day, item in zip(days, [live[0], live[1], live[2], live[4], live[5]], strict=True)
+        f"{day}.csv": item["version"] for day, item in zip(days[:12], adders, strict=True)
     }
-    assert last_root["comment"].startswith(f"squash of squashed {live[5]['version']} ({live[5]['id']})")
+    assert root["comment"].startswith(f"squash of squashed {fourth['version']} ({fourth['id']})")
     # `occuloop lineage`: a version built on a root traces the root's sessions through the root's lineage
-    output = clients.cli("occuloop", "lineage", "--dataset-name", "squashed", "--dataset-id", live[5]["id"], "--json")
+    output = clients.cli("occuloop", "lineage", "--dataset-name", "squashed", "--dataset-id", fifth["id"], "--json")
     traced = json.loads(next(line for line in output.splitlines() if line.startswith('{"dataset_id"')))["sessions"]
     assert {name: origin["dataset_id"] for name, origin in traced.items()} == {
-        f"{day}.csv": item["id"] for day, item in zip(days, [live[0], live[1], live[2], live[4], live[5]], strict=True)
+        f"{day}.csv": item["id"] for day, item in zip(days, [*adders, fifth], strict=True)
     }
     assert "event=trigger" not in sync.log() and "Traceback" not in sync.log()

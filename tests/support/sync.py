@@ -65,20 +65,25 @@ def versions(clients: Clients, dataset: str = "labeled") -> list[dict[str, Any]]
 
 def assert_one_clean_chain(all_versions: list[dict[str, Any]], accepted: set[str]) -> None:
     """The dataset is one chain of finalized versions: each built on the previous one (its SDK parent, or for a
-    squashed root the version it replaced), every accepted file added by exactly one `Production` version and
-    never re-uploaded as a modification, every squashed root holding exactly its predecessor's files (same
-    SHA-256) with each file traced to the version that added it, and the newest version holding every file."""
+    squash the version it replaced), every accepted file added by exactly one `Production` version and never
+    re-uploaded as a modification, every squash (a root, or a child of an earlier root) holding exactly its
+    predecessor's files (same SHA-256) with each file traced to the version that added it, and the newest version
+    holding every file."""
     unfinished = [item for item in all_versions if item["status"] != "completed"]
     assert not unfinished, f"drafts left behind: {unfinished}"
     assert all(item["tags"] != ["Production"] for item in all_versions if item["archived"])
     live = sorted((item for item in all_versions if not item["archived"]), key=lambda item: item["completed"])
     adder: dict[str, str] = {}  # file -> the version that added it
+    roots: set[str] = set()  # versions without an SDK parent: a segment squash is built on one of them
     previous: dict[str, Any] | None = None
     for item in live:
-        chain_parent = item["parent"] or item.get("squash_of")
+        chain_parent = item.get("squash_of") or item["parent"]
         assert chain_parent == (previous["id"] if previous else None), "the versions do not form one chain"
+        if item["parent"] is None:
+            roots.add(item["id"])
         if item.get("squash_of"):
-            assert previous is not None and item["parent"] is None and item["tags"] == [SQUASH_TAG], item["tags"]
+            assert previous is not None and item["tags"] == [SQUASH_TAG], item["tags"]
+            assert item["parent"] is None or item["parent"] in roots, "a segment squash is not built on a root"
             assert item["hashes"] == previous["hashes"], "a squash changed the content"
             traced = {name: origin["dataset_id"] for name, origin in item["metadata"]["lineage"].items()}
             assert traced == {name: adder[name] for name in item["files"]}, "a squashed root misnames a session"
