@@ -239,7 +239,10 @@ class SyncService:
         `run` (`shutting_down`) then finalizes what is already staged."""
         if self._stopping() and not shutting_down:
             return None
-        settle = 0.0 if self._sync_requested.is_set() else None  # "upload" pressed: the labeler says all is written
+        # "upload" pressed: the labeler says all is written. A press during this step is answered by the next one,
+        # whose intake takes everything: this one's intake may have left a just-delivered file to settle.
+        requested = self._sync_requested.is_set()
+        settle = 0.0 if requested else None
         self._spans = None  # re-read from the journal once per step, then kept up to date as files are staged
         arrived = [] if shutting_down else self.inbox.finished(time.time(), settle_seconds=settle)
         for taken, path in enumerate(arrived, start=1):
@@ -261,7 +264,7 @@ class SyncService:
         unassigned = [record for record in staged if record.draft is None]
         if unassigned:
             self._feed_draft(unassigned)
-        if self._sync_requested.is_set() and not staged:
+        if requested and not staged:
             self._sync_requested.clear()
             self._publish_outcome(SyncOutcome(None, None, reason="nothing to sync"))
         if reason is None:
