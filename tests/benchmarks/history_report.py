@@ -22,6 +22,26 @@ def steady_stage_seconds(benchmarks_md: str) -> float | None:
     return round(sum(found), 2) if len(found) == len(STEADY_STAGES) else None
 
 
+MEASURES = (  # the order of the summary table
+    "versions (sessions)",
+    "longest chain (depth)",
+    "finalize CPU s: first version -> max later",
+    "finalize CPU: max ratio to the root it was built on",
+    "finalize wall s: first version -> max later",
+    "cold download CPU s: first version -> max later",
+    "cold download CPU: max ratio to the root it was built on",
+    "cold download wall s: first version -> max later",
+    "sync + server CPU per version s: first -> max later",
+    "squashes: count, p50 / max s, files in the last",
+    "upload button -> version final, last 10, p50 s",
+    "version final -> run enqueued (trigger), last 10, p50 s",
+    "loop overhead after it, s (target 15)",
+    "training runs: rows, fit s (epochs)",
+    "server DB / file store at the end, MB",
+    "wall time of the scenario",
+)
+
+
 def _rows(results: dict[str, Any], name: str) -> list[dict[str, Any]]:
     return list(results["scenarios"].get(name, {}).get("versions", []))
 
@@ -51,6 +71,11 @@ def _first_to_max(rows: list[dict[str, Any]], key: str) -> str:
     if not values or not rows[0].get(key):
         return "-"
     return f"{rows[0][key]:.2f} -> {max(values):.2f} ({max(values) / rows[0][key]:.2f}x)"
+
+
+def _cpu_pair(row: dict[str, Any], key: str, root_key: str) -> str:
+    root = row.get(root_key)
+    return f"{row[key]:.2f}" + (f"; {root:.2f}" if root is not None else "")
 
 
 def _ratio(value: float | None) -> str:
@@ -101,7 +126,8 @@ def summary(results: dict[str, Any], steady: float | None) -> dict[str, dict[str
             f"{_mb(rows[-1]['db_bytes'])} / {_mb(rows[-1]['files_bytes'])}",
         )
         put("wall time of the scenario", name, f"{scenario['wall_s'] / 60:.0f} min")
-    return table
+    order = [measure for measure in MEASURES if measure in table] + [m for m in table if m not in MEASURES]
+    return {measure: table[measure] for measure in order}
 
 
 def markdown(results: dict[str, Any], steady: float | None) -> str:
@@ -142,9 +168,9 @@ def markdown(results: dict[str, Any], steady: float | None) -> str:
                 continue
             lines.append(
                 f"| {row['version']} | {row['depth']} | {row['sync_s']:.2f} "
-                f"| {row['finalize_s']:.2f} ({row['finalize_cpu_s']:.2f}; {_fmt(row.get('root_finalize_cpu_s'))}) "
+                f"| {row['finalize_s']:.2f} ({_cpu_pair(row, 'finalize_cpu_s', 'root_finalize_cpu_s')}) "
                 f"| {row['sync_cpu_s']:.2f} | {_fmt(row.get('squash_cpu_s'))} | {_fmt(row.get('trigger_s'))} "
-                f"| {row['download_s']:.2f} ({row['download_cpu_s']:.2f}; {_fmt(row.get('root_download_cpu_s'))}) "
+                f"| {row['download_s']:.2f} ({_cpu_pair(row, 'download_cpu_s', 'root_download_cpu_s')}) "
                 f"| {row['read_s']:.2f} | {row['rows']:,} | {_mb(row['db_bytes'])} | {_mb(row['files_bytes'])} |"
             )
     return "\n".join(lines)
