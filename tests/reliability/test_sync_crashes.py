@@ -76,24 +76,27 @@ def test_twenty_kill_9_during_a_replay_lose_and_duplicate_nothing(clients: Clien
 
 
 def test_kill_9_in_the_middle_of_squashes_loses_and_duplicates_nothing(clients: Clients, tmp_path: Path) -> None:
-    """Squash depth 2: every version after the first is squashed into a new root right after it is finalized. Each
-    round delivers a session, waits for its version, and kills the service at a random moment of the squash that
-    follows (finding the head, creating the root, copying and checking its files, uploading, finalizing, tagging)."""
+    """Squash depth 2: every version after the first is squashed right after it is finalized. Each round delivers a
+    session, waits for its version and for the squash that follows to begin, and kills the service at a random
+    moment of it (copying and checking the files, uploading, finalizing, tagging) or just after it."""
     rng = random.Random(22)
     inbox = tmp_path / "inbox"
-    sync = SyncProcess(clients, inbox, quiet=0.2, dataset="squash-kills", squash_depth=2)
+    sync = SyncProcess(clients, inbox, name="squash-kills", quiet=0.2, dataset="squash-kills", squash_depth=2)
     days = TRAINING_DAYS[:6]
-    finalized = 0
-    for day in days:
+    for number, day in enumerate(days):
+        versions_before, squashes_before = (sync.log().count(event) if number else 0 for event in EVENTS)
         deliver(inbox, days=[day])
         sync.start()  # ready: recovery is done, the session is being taken in
-        versions_before = finalized
         clients.api.wait_for(
             f"the version of {day}",
             lambda: sync.log().count("event=dataset_version_finalized") > versions_before,  # noqa: B023
         )
-        finalized = sync.log().count("event=dataset_version_finalized")
-        time.sleep(rng.uniform(0.0, 2.5))
+        if number:  # the first version is a root: nothing to squash
+            clients.api.wait_for(
+                "the squash",
+                lambda: sync.log().count("event=squash_started") > squashes_before,  # noqa: B023
+            )
+            time.sleep(rng.uniform(0.0, 1.5))
         sync.kill()
     sync.start()
     sync.wait_until_idle(timeout=240)
@@ -106,6 +109,9 @@ def test_kill_9_in_the_middle_of_squashes_loses_and_duplicates_nothing(clients: 
     started = set(re.findall(r"event=squash_started dataset_id=(\w+)", log))
     recovered = set(re.findall(r"event=draft_(?:discarded|finalized_before_restart) dataset_id=(\w+)", log))
     assert started & recovered, "no kill landed inside a squash"
+
+
+EVENTS = ("event=dataset_version_finalized", "event=squash_started")
 
 
 def test_two_instances_on_one_dataset_never_fork_it(clients: Clients, tmp_path: Path) -> None:
