@@ -185,9 +185,23 @@ def chart(results: dict[str, Any]) -> str:
             for name in results["scenarios"]
         ]  # fmt: skip
 
+    def by_depth(key: str) -> list[Series]:
+        """Per scenario, the mean of `key` over its versions at each chain depth."""
+        out = []
+        for name in results["scenarios"]:
+            depths: dict[int, list[float]] = {}
+            for row in _rows(results, name):
+                if row.get(key) is not None:
+                    depths.setdefault(row["depth"], []).append(row[key])
+            points = [(float(depth), statistics.mean(values)) for depth, values in sorted(depths.items())]
+            out.append(Series(f"{name}: mean {key}", points, dashed=name == "no policy"))
+        return out
+
     sessions = "labeling sessions in the dataset (= chain depth without a policy)"
     return panels_svg(
         [
+            Panel("sync: CPU of the finalize call against chain depth", "chain depth (versions walked by the SDK)",
+                  "CPU seconds", by_depth("finalize_cpu_s")),
             Panel("sync: CPU of the finalize call per version", sessions, "CPU seconds", series("finalize_cpu_s")),
             Panel("sync + server: CPU per version (upload button)", sessions, "CPU seconds", series("sync_cpu_s")),
             Panel("training data: CPU of a cold Dataset.get + get_local_copy", sessions, "CPU seconds",
