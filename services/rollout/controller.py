@@ -42,7 +42,8 @@ from training.schema import EXAMPLE_READING
 from .. import http_client
 from ..http_base import ServiceHandler, serve_until_signalled
 from ..logs import configure_logging, log_event, quoted
-from ..settings import CanarySettings, with_flags
+from ..setting import add_flag, given_flags
+from ..settings import CanarySettings, environment_epilog, with_flags
 from . import receipts
 from .canary_rules import HEALTHY, UNHEALTHY, Counters, Window, judge, same_weights, step_index, weights_for
 from .decisions import Rollout
@@ -423,26 +424,16 @@ class RolloutCommand:
             "The canary controller: serving follows the champion pointer; models tagged canary (a passed gate with "
             "OCCULOOP_GATE_ON_PASS=canary) are ramped through the steps on live health, then promoted or rolled back."
         )
-        parser.epilog = (
-            "environment: OCCULOOP_CANARY_POLL_SECONDS (1), OCCULOOP_CANARY_STEPS (10,50,100), "
-            "OCCULOOP_CANARY_WINDOW_SECONDS (30), OCCULOOP_CANARY_MIN_REQUESTS (50), OCCULOOP_CANARY_MAX_ERROR_RATE "
-            "(0.01), OCCULOOP_CANARY_MAX_P99_MS (250), OCCULOOP_CANARY_MAX_RATE_SHIFT (0.15), "
-            "OCCULOOP_CANARY_SILENCE_SECONDS (30), OCCULOOP_CANARY_MAX_ACCURACY_DROP (0.05), "
-            "OCCULOOP_CANARY_MIN_LABELED (50), OCCULOOP_CANARY_LABELS_SECONDS (30), OCCULOOP_DATASET_PROJECT / "
-            "OCCULOOP_DATASET_NAME (where the labels arrive), the OCCULOOP_SERVING_* and rollout variables, CLEARML_*."
-        )
+        parser.epilog = environment_epilog(CanarySettings)
+        parser.formatter_class = argparse.RawDescriptionHelpFormatter
         parser.add_argument("--once", action="store_true", help="one pass, then exit")
-        parser.add_argument("--poll-seconds", type=float, help="how often to read the server state")
-        parser.add_argument("--window-seconds", type=float, help="the minimum evaluation window of a step")
-        parser.add_argument("--steps", help="canary shares in percent, e.g. 10,50,100")
-        parser.add_argument("--port", type=int, help="HTTP port for GET /status and /healthz (default 8092; 0 picks)")
+        add_flag(parser, CanarySettings, "poll_seconds", "--poll-seconds")
+        add_flag(parser, CanarySettings, "window_seconds", "--window-seconds")
+        add_flag(parser, CanarySettings, "steps", "--steps")
+        add_flag(parser, CanarySettings, "http_port", "--port")
 
     def run(self, args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-        overrides = {"OCCULOOP_CANARY_STEPS": args.steps} if args.steps else {}
-        settings = CanarySettings.from_env({**environ, **overrides})
-        settings = with_flags(
-            settings, poll_seconds=args.poll_seconds or None, window_seconds=args.window_seconds or None
-        )
+        settings = with_flags(CanarySettings.from_env(environ), **given_flags(args, CanarySettings))
         configure_logging(settings.rollout.log)
         from serving.endpoints import ensure_control_plane
 
@@ -466,11 +457,15 @@ class RolloutCommand:
         started = (
             f"serving={serving.service_name} endpoint={serving.endpoint} steps={','.join(map(str, settings.steps))}"
         )
-        port = args.port if args.port is not None else settings.http_port
         return serve_until_signalled(
-            "rollout", settings.http_host, port, RolloutHandler, controller, started,
+            "rollout",
+            settings.http_host,
+            settings.http_port,
+            RolloutHandler,
+            controller,
+            started,
             bound_seconds=SHUTDOWN_BOUND_SECONDS,
-        )  # fmt: skip
+        )
 
 
 ROLLOUT = RolloutCommand()
