@@ -36,8 +36,9 @@ def from_parameters(parameters: dict[str, Any], base: TriggerSettings) -> Trigge
     changes: dict[str, Any] = {}
     for item in _carried():
         key = f"{SECTION}/{item.name}"
-        if parameters.get(key) is not None:
-            changes[item.name] = item.setting.read({key: str(parameters[key])}, getattr(base, item.name))
+        raw = parameters.get(key)
+        if raw is not None and str(raw) != "":
+            changes[item.name] = item.setting.parse(key, str(raw))
     return dataclasses.replace(base, **changes)
 
 

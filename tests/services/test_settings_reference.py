@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections import defaultdict
 from pathlib import Path
 
@@ -103,3 +104,14 @@ def test_paths_are_resolved_when_read(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.chdir(tmp_path)
     assert isinstance(next(i for i in declared(ServerSettings) if i.name == "data_dir").setting.kind, Location)
     assert ServerSettings.from_env({"OCCULOOP_DATA_DIR": "srv"}).data_dir == tmp_path.resolve() / "srv"
+
+
+def test_the_trigger_service_task_carries_every_setting_as_its_parameters() -> None:
+    from services.trigger.remote import from_parameters, to_parameters
+
+    changed = TriggerSettings(tags=("A", "B"), poll_seconds=1.5, http_port=0, coalesce_seconds=3.0, remote_queue="q")
+    parameters = to_parameters(changed)
+    assert parameters["Trigger/http_port"] == "0" and parameters["Trigger/tags"] == "A,B"
+    assert from_parameters(parameters, TriggerSettings()) == dataclasses.replace(changed, remote_queue=None)
+    with pytest.raises(SettingsError, match=r"Trigger/poll_seconds='fast': expected a number >= 0\.1"):
+        from_parameters({"Trigger/poll_seconds": "fast"}, TriggerSettings())
