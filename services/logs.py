@@ -77,7 +77,10 @@ def fields(**values: Any) -> str:
     return " ".join(f"{key}={_value(value)}" for key, value in values.items())
 
 
-def log_event(logger: logging.Logger, event: str, *, level: int = logging.INFO, **values: Any) -> None:
-    """One decision, one line: `event=<event> key=value ...`."""
+def log_event(
+    logger: logging.Logger, event: str, *, level: int = logging.INFO, exc_info: bool = False, **values: Any
+) -> None:
+    """One decision, one line: `event=<event> key=value ...` (with the traceback of the exception being handled
+    when `exc_info`)."""
     if logger.isEnabledFor(level):
-        logger.log(level, "event=%s %s", event, fields(**values), stacklevel=2)
+        logger.log(level, "event=%s %s", event, fields(**values), exc_info=exc_info, stacklevel=2)

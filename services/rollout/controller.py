@@ -20,7 +20,9 @@ full window before moving on: a step is never skipped or taken twice. One contro
 are read-modify-write); run a single replica.
 
 What it talks to are Protocols (seams.py): the serving plane, the registry, the promoter and the label source,
-with the clock injected, so tests/services/test_canary_controller.py runs `tick()` on fakes of them.
+with the clock injected, so tests/services/test_canary_controller.py runs `tick()` on fakes of them. The loop
+around `tick()` is services/polling.py's: a failed tick is logged (`event=rollout_step_failed`) and retried after
+a backoff of 1 s doubling up to 30 s, the ramp then re-read from the server; GET /status says `backoff` meanwhile.
 """
 
 from __future__ import annotations
@@ -31,7 +33,6 @@ import getpass
 import logging
 import os
 import socket
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ from training.schema import EXAMPLE_READING
 from .. import http_client
 from ..http_base import ServiceHandler, serve_until_signalled
 from ..logs import configure_logging, log_event, quoted
+from ..polling import Loop, Status, Stop
 from ..setting import add_flag, given_flags
 from ..settings import CanarySettings, environment_epilog, with_flags
 from . import receipts
@@ -63,6 +65,7 @@ logger = logging.getLogger(__name__)
 SHUTDOWN_BOUND_SECONDS = 30.0
 
 WAIT_LOG_SECONDS = 10.0
+MAX_BACKOFF_SECONDS = 30.0  # failed ticks (the server away) are retried after 1, 2, 4, ... up to this many seconds
 
 
 @dataclass
@@ -111,9 +114,21 @@ class Controller:
         self.labels = labels or DatasetLabels(
             settings.labels_project, settings.labels_name, settings.labels_seconds, clock=clock
         )
+        self.loop = Loop(
+            "rollout",
+            self.tick,
+            interval=settings.poll_seconds,
+            most_backoff=MAX_BACKOFF_SECONDS,
+            status=Status(),
+            on_failure=self._forget_ramp,
+            log=logger,
+            clock=clock,
+        )
 
     def status(self) -> dict[str, Any]:
         """For GET /status: what the controller is doing right now."""
+        if self.loop.backoff.failing:
+            return self.loop.status.snapshot()  # backoff, the error, when it retries
         ramp = self.ramp
         if ramp is None:
             return {"state": "following_champion"}
@@ -139,7 +154,7 @@ class Controller:
 
     # -- the loop -----------------------------------------------------------------------------------------------
 
-    def run(self, stop: threading.Event) -> None:
+    def run(self, stop: Stop) -> None:
         log_event(
             logger,
             "rollout_ready",
@@ -149,13 +164,11 @@ class Controller:
             window_seconds=self.settings.window_seconds,
             poll_seconds=self.settings.poll_seconds,
         )
-        while not stop.is_set():
-            try:
-                self.tick()
-            except Exception as error:  # the top of the loop: the next poll retries from server state
-                logger.exception("event=rollout_step_failed detail=%s", quoted(str(error)))
-                self.ramp = None  # re-read everything from the server next time
-            stop.wait(self.settings.poll_seconds)
+        self.loop.run(stop)
+
+    def _forget_ramp(self) -> None:
+        """After a failed tick: re-read everything from the server next time (it holds the ramp's state)."""
+        self.ramp = None
 
     def tick(self) -> None:
         pointer = self.registry.pointer.read()
@@ -452,8 +465,7 @@ class RolloutCommand:
         decided_by = DecidedBy("canary", who, "occuloop rollout")
         controller = Controller(settings, plane, registry, Rollout(registry, settings.rollout, decided_by), decided_by)
         if args.once:
-            controller.tick()
-            return 0
+            return 0 if controller.loop.attempt() else 1
         started = (
             f"serving={serving.service_name} endpoint={serving.endpoint} steps={','.join(map(str, settings.steps))}"
         )

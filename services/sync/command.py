@@ -81,14 +81,14 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 def _once(service: SyncService) -> int:
     """Take everything now (the labeler said the files are done), finalize, report."""
     service.request_sync()
-    for attempt in range(30):
+    for _ in range(30):
         before = service.outcome_count()
         if service.attempt():
             outcome = service.wait_for_outcome(before, 0.0)
             if outcome is not None or service.status().get("staged_files", 0) == 0:
                 print(json.dumps(dataclasses.asdict(outcome) if outcome else {"reason": "nothing to sync"}))
                 return 0
-        time.sleep(min(2.0**attempt, 30.0))
+        time.sleep(max(0.0, service.loop.next_at - time.monotonic()))  # the poll interval, or the backoff
     logger.error("event=sync_once_gave_up")
     return 1
 

@@ -54,7 +54,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     configure_logging(settings.log)
     service = TriggerService(settings)
     if args.once:
-        return 0 if service.step() else 1
+        return 0 if service.loop.attempt() else 1
     if settings.remote_queue:
         from .remote import enqueue
 
