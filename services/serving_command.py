@@ -17,10 +17,11 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from serving.endpoints import Routing, ServingError, ensure_control_plane, find_control_plane, newest_model
+from serving.endpoints import Routing, ServingError, newest_model
 
 from .logs import configure_logging, log_event
-from .setting import add_flag, given_flags
+from .serving_plane import ensure_plane, find_plane
+from .setting import add_flags, given_flags
 from .settings import ServingSettings, SettingsError, environment_epilog, with_flags
 
 DRAIN_SECONDS = 10  # uvicorn --timeout-graceful-shutdown: how long requests in flight may finish after SIGTERM
@@ -34,9 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = __doc__
     parser.epilog = environment_epilog(ServingSettings)
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    add_flag(parser, ServingSettings, "service_name", "--name")
-    add_flag(parser, ServingSettings, "service_project", "--project")
-    add_flag(parser, ServingSettings, "endpoint", "--endpoint")
+    add_flags(parser, ServingSettings, service_name="--name", service_project="--project", endpoint="--endpoint")
     actions = parser.add_subparsers(dest="serving_command", required=True, metavar="ACTION")
 
     setup = actions.add_parser("setup", help="create or find the control plane, register models, set the canary")
@@ -52,13 +51,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="canary weights: one number per --model-id (in that order), or VERSION=WEIGHT pairs; "
         "default: all traffic to the newest version when no canary exists yet, else unchanged",
     )
-    add_flag(setup, ServingSettings, "prediction_log_rate", "--log-rate")
-    add_flag(setup, ServingSettings, "metrics_seconds", "--metrics-seconds")
+    add_flags(setup, ServingSettings, prediction_log_rate="--log-rate", metrics_seconds="--metrics-seconds")
 
     run = actions.add_parser("run", help="start the clearml-serving inference app on the control plane")
-    add_flag(run, ServingSettings, "host", "--host")
-    add_flag(run, ServingSettings, "port", "--port")
-    add_flag(run, ServingSettings, "poll_seconds", "--poll-seconds")
+    add_flags(run, ServingSettings, host="--host", port="--port", poll_seconds="--poll-seconds")
     run.add_argument("--access-log", action="store_true", help="log every request (costs ~0.1 ms each)")
 
 
@@ -80,15 +76,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 
 def setup(settings: ServingSettings, model_ids: Sequence[str], weights: Sequence[str] | None) -> int:
-    plane = ensure_control_plane(
-        settings.service_name,
-        settings.service_project,
-        endpoint=settings.endpoint,
-        engine_options={
-            "prediction_log_rate": settings.prediction_log_rate,
-            "metrics_seconds": settings.metrics_seconds,
-        },
-    )
+    plane = ensure_plane(settings)
     if not model_ids:
         newest = newest_model(settings.model_project, settings.model_name)
         if newest is None:
@@ -128,7 +116,7 @@ def _summary(routing: Routing, settings: ServingSettings) -> dict[str, object]:
 
 
 def serve(settings: ServingSettings, environ: Mapping[str, str], *, access_log: bool = False) -> int:
-    plane = find_control_plane(settings.service_name, settings.service_project, endpoint=settings.endpoint)
+    plane = find_plane(settings)
     if plane is None:
         raise ServingError(
             f"no control plane {settings.service_name!r} in {settings.service_project!r}: run `occuloop serving setup`"

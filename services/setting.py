@@ -371,6 +371,12 @@ def _escaped(text: str) -> str:
     return text.replace("%", "%%")  # argparse %-formats help texts
 
 
+def add_flags(parser: argparse.ArgumentParser | Any, owner: type, **flags: str) -> None:
+    """`add_flag` for several settings of `owner`, by field name: `add_flags(parser, SyncSettings, inbox="--inbox")`."""
+    for name, flag in flags.items():
+        add_flag(parser, owner, name, flag)
+
+
 def given_flags(args: argparse.Namespace, owner: type) -> dict[str, Any]:
     """The flags of `owner`'s settings that were given on the command line, by field name."""
     return {

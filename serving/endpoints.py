@@ -239,6 +239,14 @@ class ServingPlane:
         return Task.get_task(task_id=self.service_id)
 
 
+def _control_planes(name: str, project: str) -> list[str]:
+    """Ids of the control-plane tasks named exactly `name` in `project` (the name filter is a regex)."""
+    from clearml_serving.serving.model_request_processor import ModelRequestProcessor
+
+    found = ModelRequestProcessor.list_control_plane_tasks(name=f"^{re.escape(name)}$", project=project)
+    return [str(task["id"]) for task in found if task["name"] == name]
+
+
 def ensure_control_plane(
     name: str = "occuloop serving",
     project: str = "occuloop/serving",
@@ -247,16 +255,16 @@ def ensure_control_plane(
     engine_options: Mapping[str, float] | None = None,
 ) -> ServingPlane:
     """Find the control-plane task by name and project, or create it."""
-    from clearml_serving.serving.model_request_processor import ModelRequestProcessor
-
-    found = [task for task in ModelRequestProcessor.list_control_plane_tasks(name=f"^{re.escape(name)}$",
-                                                                             project=project) if task["name"] == name]  # fmt: skip
+    found = _control_planes(name, project)
     if found:
-        service_id = str(found[0]["id"])
+        service_id = found[0]
         if len(found) > 1:
-            also = ",".join(str(task["id"]) for task in found[1:])
-            logger.warning("event=control_plane_ambiguous name=%r using=%s also=%s", name, service_id, also)
+            logger.warning(
+                "event=control_plane_ambiguous name=%r using=%s also=%s", name, service_id, ",".join(found[1:])
+            )
     else:
+        from clearml_serving.serving.model_request_processor import ModelRequestProcessor
+
         processor = ModelRequestProcessor(force_create=True, name=name, project=project)
         processor.serialize()
         service_id = str(processor.get_id())
@@ -265,12 +273,8 @@ def ensure_control_plane(
 
 
 def find_control_plane(name: str, project: str, *, endpoint: str = "occupancy") -> ServingPlane | None:
-    from clearml_serving.serving.model_request_processor import ModelRequestProcessor
-
-    for task in ModelRequestProcessor.list_control_plane_tasks(name=f"^{re.escape(name)}$", project=project):
-        if task["name"] == name:
-            return ServingPlane(str(task["id"]), endpoint, name, project)
-    return None
+    found = _control_planes(name, project)
+    return ServingPlane(found[0], endpoint, name, project) if found else None
 
 
 def newest_model(project: str, name: str) -> str | None:

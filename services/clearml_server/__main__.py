@@ -7,7 +7,7 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from ..logs import configure_logging
-from ..setting import add_flag, given_flags
+from ..setting import add_flag, add_flags, given_flags
 from ..settings import ServerSettings, SettingsError, environment_epilog, process_environment, with_flags
 from ..shutdown import defer_stop_signals
 
@@ -33,13 +33,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = DESCRIPTION
     parser.epilog = environment_epilog(ServerSettings, clearml=False) + "\n" + EXAMPLE
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    add_flag(parser, ServerSettings, "data_dir", "--data-dir")
-    add_flag(parser, ServerSettings, "host", "--host")
-    add_flag(parser, ServerSettings, "api_port", "--api-port")
-    add_flag(parser, ServerSettings, "files_port", "--files-port")
-    add_flag(parser, ServerSettings, "access_key", "--access-key")
-    add_flag(parser, ServerSettings, "secret_key", "--secret-key")
-    add_flag(parser, ServerSettings, "public_host", "--public-host")
+    add_flags(
+        parser,
+        ServerSettings,
+        data_dir="--data-dir",
+        host="--host",
+        api_port="--api-port",
+        files_port="--files-port",
+        access_key="--access-key",
+        secret_key="--secret-key",
+        public_host="--public-host",
+    )
     add_flag(parser, ServerSettings, "durable", "--fsync", const=True)
     add_flag(
         parser,

@@ -20,9 +20,7 @@ full window before moving on: a step is never skipped or taken twice. One contro
 are read-modify-write); run a single replica.
 
 What it talks to are Protocols (seams.py): the serving plane, the registry, the promoter and the label source,
-with the clock injected, so tests/services/test_canary_controller.py runs `tick()` on fakes of them. The loop
-around `tick()` is services/polling.py's: a failed tick is logged (`event=rollout_step_failed`) and retried after
-a backoff of 1 s doubling up to 30 s, the ramp then re-read from the server; GET /status says `backoff` meanwhile.
+with the clock injected, so tests/services/test_canary_controller.py runs `tick()` on fakes of them.
 """
 
 from __future__ import annotations
@@ -44,7 +42,7 @@ from .. import http_client
 from ..http_base import ServiceHandler, serve_until_signalled
 from ..logs import configure_logging, log_event, quoted
 from ..polling import Loop, Status, Stop
-from ..setting import add_flag, given_flags
+from ..setting import add_flags, given_flags
 from ..settings import CanarySettings, environment_epilog, with_flags
 from . import receipts
 from .canary_rules import HEALTHY, UNHEALTHY, Counters, Window, judge, same_weights, step_index, weights_for
@@ -440,26 +438,22 @@ class RolloutCommand:
         parser.epilog = environment_epilog(CanarySettings)
         parser.formatter_class = argparse.RawDescriptionHelpFormatter
         parser.add_argument("--once", action="store_true", help="one pass, then exit")
-        add_flag(parser, CanarySettings, "poll_seconds", "--poll-seconds")
-        add_flag(parser, CanarySettings, "window_seconds", "--window-seconds")
-        add_flag(parser, CanarySettings, "steps", "--steps")
-        add_flag(parser, CanarySettings, "http_port", "--port")
+        add_flags(
+            parser,
+            CanarySettings,
+            poll_seconds="--poll-seconds",
+            window_seconds="--window-seconds",
+            steps="--steps",
+            http_port="--port",
+        )
 
     def run(self, args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         settings = with_flags(CanarySettings.from_env(environ), **given_flags(args, CanarySettings))
         configure_logging(settings.rollout.log)
-        from serving.endpoints import ensure_control_plane
+        from ..serving_plane import ensure_plane  # clearml-serving: imported only when the controller runs
 
         serving = settings.serving
-        plane = ensure_control_plane(
-            serving.service_name,
-            serving.service_project,
-            endpoint=serving.endpoint,
-            engine_options={
-                "prediction_log_rate": serving.prediction_log_rate,
-                "metrics_seconds": serving.metrics_seconds,
-            },
-        )
+        plane = ensure_plane(serving)
         who = f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()}"
         registry = Registry(settings.rollout)
         decided_by = DecidedBy("canary", who, "occuloop rollout")

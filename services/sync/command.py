@@ -15,7 +15,7 @@ from typing import IO
 from ..clearml_gateway import DatasetGateway
 from ..http_base import serve_until_signalled
 from ..logs import configure_logging
-from ..setting import add_flag, given_flags
+from ..setting import add_flags, given_flags
 from ..settings import SettingsError, SyncSettings, environment_epilog, with_flags
 from .http import SyncHandler
 from .inbox import Inbox
@@ -37,16 +37,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.epilog = environment_epilog(SyncSettings)
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    add_flag(parser, SyncSettings, "inbox", "--inbox")
     parser.add_argument("--once", action="store_true", help="take every file in the inbox now, finalize, exit")
-    add_flag(parser, SyncSettings, "dataset_project", "--dataset-project")
-    add_flag(parser, SyncSettings, "dataset_name", "--dataset-name")
-    add_flag(parser, SyncSettings, "quiet_seconds", "--quiet-seconds")
-    add_flag(parser, SyncSettings, "batch_size", "--batch-size")
-    add_flag(parser, SyncSettings, "completion", "--completion")
-    add_flag(parser, SyncSettings, "http_port", "--port")
-    add_flag(parser, SyncSettings, "http_host", "--host")
-    add_flag(parser, SyncSettings, "trigger_url", "--trigger-url")
+    add_flags(
+        parser,
+        SyncSettings,
+        inbox="--inbox",
+        dataset_project="--dataset-project",
+        dataset_name="--dataset-name",
+        quiet_seconds="--quiet-seconds",
+        batch_size="--batch-size",
+        completion="--completion",
+        http_port="--port",
+        http_host="--host",
+        trigger_url="--trigger-url",
+    )
 
 
 def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> SyncSettings:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 from ..http_base import serve_until_signalled
 from ..logs import configure_logging
-from ..setting import add_flag, given_flags
+from ..setting import add_flags, given_flags
 from ..settings import TriggerSettings, environment_epilog, with_flags
 from .http import TriggerHandler
 from .service import TriggerService
@@ -33,16 +33,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = "Clone and enqueue the training task once for every new Production dataset version."
     parser.epilog = DESCRIPTION + "\n" + environment_epilog(TriggerSettings)
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    add_flag(parser, TriggerSettings, "dataset_project", "--dataset-project")
-    add_flag(parser, TriggerSettings, "tags", "--tags")
-    add_flag(parser, TriggerSettings, "tag_match", "--tag-match")
-    add_flag(parser, TriggerSettings, "queue", "--queue")
-    add_flag(parser, TriggerSettings, "poll_seconds", "--poll-seconds")
-    add_flag(parser, TriggerSettings, "coalesce_seconds", "--coalesce-seconds")
-    add_flag(parser, TriggerSettings, "http_port", "--port")
-    add_flag(parser, TriggerSettings, "http_host", "--host")
+    add_flags(
+        parser,
+        TriggerSettings,
+        dataset_project="--dataset-project",
+        tags="--tags",
+        tag_match="--tag-match",
+        queue="--queue",
+        poll_seconds="--poll-seconds",
+        coalesce_seconds="--coalesce-seconds",
+        http_port="--port",
+        http_host="--host",
+        remote_queue="--remote",
+    )
     parser.add_argument("--once", action="store_true", help="one catch-up step, then exit")
-    add_flag(parser, TriggerSettings, "remote_queue", "--remote")
 
 
 def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> TriggerSettings:
