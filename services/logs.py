@@ -1,9 +1,11 @@
 """Logging set-up, done once by each command's entry point: one line per decision, `event=... key=value`.
 
 Text on a terminal, JSON in the cluster (`OCCULOOP_LOG_FORMAT=json`), so `kubectl logs` reads as a story and a
-log pipeline can still parse it. Modules only call `logging.getLogger(__name__)`, and write a decision as
-`log_event(logger, "canary_step", model_id=..., weight=0.5)`: keyword fields, rendered the same way everywhere
-(free text quoted, floats `%g`, structures as compact JSON), so no call site hand-wraps a format string.
+log pipeline can still parse it. Modules only call `logging.getLogger(__name__)` (no other module of services/
+sets a handler; training/train.py, which must not import services, sets its own) and write a decision as one
+`event=<name> key=value ...` line: `log_event(logger, "canary_step", model_id=..., weight=0.5)` renders keyword
+fields the same way everywhere (free text quoted, floats `%g`, structures as compact JSON); lines whose values are
+only ids and numbers also use a plain `%s` format string.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ value fails at start-up naming the variable (or flag), the value and what was ex
 tables and the chart's `config:` values and schema are generated from these declarations
 (`make settings-reference`), and tests fail when they disagree.
 
-The ClearML clients keep reading their own `CLEARML_*` variables; occuloop never parses those itself.
+The ClearML clients read their own `CLEARML_*` variables. occuloop declares none of them: it passes them on to the
+processes it starts, and `occuloop status` reads the server's address and key pair from them to ask it directly.
 """
 
 from __future__ import annotations

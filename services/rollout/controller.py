@@ -20,7 +20,9 @@ full window before moving on: a step is never skipped or taken twice. One contro
 are read-modify-write); run a single replica.
 
 What it talks to are Protocols (seams.py): the serving plane, the registry, the promoter and the label source,
-with the clock injected, so tests/services/test_canary_controller.py runs `tick()` on fakes of them.
+with the clock injected, so tests/services/test_canary_controller.py runs `tick()` on fakes of them. The loop
+around `tick()` is services/polling.py's: a failed tick is logged (`event=rollout_step_failed`) and retried after
+a backoff of 1 s doubling up to 30 s, the ramp then re-read from the server; GET /status says `backoff` meanwhile.
 """
 
 from __future__ import annotations
