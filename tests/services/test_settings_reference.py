@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -115,3 +116,16 @@ def test_the_trigger_service_task_carries_every_setting_as_its_parameters() -> N
     assert from_parameters(parameters, TriggerSettings()) == dataclasses.replace(changed, remote_queue=None)
     with pytest.raises(SettingsError, match=r"Trigger/poll_seconds='fast': expected a number >= 0\.1"):
         from_parameters({"Trigger/poll_seconds": "fast"}, TriggerSettings())
+
+
+def test_defaults_the_readme_prose_mentions_are_the_declared_ones() -> None:
+    """`OCCULOOP_X` (30), `..._X`, 0.01 and the like outside the generated tables: a changed default fails here."""
+    readme = settings_reference.README.read_text()
+    begin, end = settings_reference.README_MARKERS
+    prose = readme.split(begin)[0] + readme.split(end)[1]
+    defaults = {item.env: item.default for group in GROUPS for item in declared(group)}
+    mentions = re.findall(r"`(OCCULOOP_[A-Z0-9_]+|\.\.\._[A-Z0-9_]+)`(?: \(|, )(\d+(?:\.\d+)?)(?=[ s),;:])", prose)
+    assert len(mentions) >= 10
+    for name, value in mentions:
+        [env] = [env for env in defaults if env == name or (name.startswith("...") and env.endswith(name[3:]))]
+        assert float(value) == float(defaults[env]), f"README says {name} defaults to {value}: {defaults[env]}"
