@@ -8,7 +8,7 @@ LOCK := requirements.lock
 INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast stress lint bench lock clean
+.PHONY: install demo test test-fast stress lint bench lock clean settings-reference
 
 install: $(INSTALLED)
 
@@ -41,6 +41,11 @@ lint: $(INSTALLED)
 	$(BIN)/lint-imports --no-logo
 	@! grep -rn "os\.environ\|os\.getenv" services --include=*.py | grep -v "services/settings.py" \
 	  || (echo "os.environ is read only in services/settings.py" && exit 1)
+
+# Rewrite the README's configuration tables and the chart's config values and schema from services/settings.py
+# (tests/services/test_settings_reference.py fails until they agree).
+settings-reference: $(INSTALLED)
+	$(BIN)/python -m services.settings_reference
 
 bench: $(INSTALLED)
 	$(BIN)/python -m tests.benchmarks.run $(BENCH_ARGS)

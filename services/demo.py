@@ -40,7 +40,15 @@ from .child_processes import (
 )
 from .logs import configure_logging
 from .loop_state import Api, LoopState, StateError, accuracy_with_ci, holdout_accuracy, read, receipt
-from .settings import LogSettings, absolute_path
+from .settings import (
+    CanarySettings,
+    LogSettings,
+    ServerSettings,
+    ServingSettings,
+    SyncSettings,
+    TriggerSettings,
+    absolute_path,
+)
 from .sync.replay import deliver
 
 logger = logging.getLogger(__name__)
@@ -72,17 +80,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = __doc__
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument(
-        "--data-dir", type=absolute_path, default=str(DEFAULT_DATA_DIR), help="where all state lives (.occuloop)"
+        "--data-dir", type=absolute_path, default=str(DEFAULT_DATA_DIR), help="where all state lives (%(default)s)"
     )
-    parser.add_argument("--sessions", type=int, default=14, help="how many daily labeling sessions to play (14)")
+    parser.add_argument(
+        "--sessions", type=int, default=14, help="how many daily labeling sessions to play (%(default)s)"
+    )
     parser.add_argument("--fast", action="store_true", help="fewer epochs, for a quick look")
     parser.add_argument("--reset", action="store_true", help="delete the data dir first and start over")
-    parser.add_argument("--api-port", type=int, default=8008, help="API port of the embedded server (8008)")
-    parser.add_argument("--files-port", type=int, default=8081, help="file server port (8081)")
-    parser.add_argument("--sync-port", type=int, default=8090, help="the sync service's HTTP port (8090)")
-    parser.add_argument("--trigger-port", type=int, default=8091, help="the trigger service's HTTP port (8091)")
-    parser.add_argument("--serving-port", type=int, default=9090, help="the inference app's port (9090)")
-    parser.add_argument("--rollout-port", type=int, default=8092, help="the canary controller's HTTP port (8092)")
+    ports = (  # the services' own default ports (services/settings.py)
+        ("--api-port", ServerSettings.api_port, "API port of the embedded server"),
+        ("--files-port", ServerSettings.files_port, "file server port"),
+        ("--sync-port", SyncSettings.http_port, "the sync service's HTTP port"),
+        ("--trigger-port", TriggerSettings.http_port, "the trigger service's HTTP port"),
+        ("--serving-port", ServingSettings.port, "the inference app's port"),
+        ("--rollout-port", CanarySettings.http_port, "the canary controller's HTTP port"),
+    )
+    for flag, default, meaning in ports:
+        parser.add_argument(flag, type=int, default=default, help=f"{meaning} (%(default)s)")
     parser.add_argument("--keep-running", action="store_true", help="leave everything running until Ctrl-C")
 
 

@@ -11,12 +11,12 @@ from collections.abc import Mapping
 from . import http_client
 from .clearml_server.app import read_env_file
 from .loop_state import Api, StateError, holdout_accuracy, read
-from .settings import absolute_path
+from .settings import CanarySettings, SyncSettings, TriggerSettings, absolute_path
 
-SERVICES = {
-    "sync": "http://127.0.0.1:8090/status",
-    "trigger": "http://127.0.0.1:8091/status",
-    "rollout": "http://127.0.0.1:8092/status",
+SERVICES = {  # on their default ports (services/settings.py)
+    "sync": f"http://127.0.0.1:{SyncSettings.http_port}/status",
+    "trigger": f"http://127.0.0.1:{TriggerSettings.http_port}/status",
+    "rollout": f"http://127.0.0.1:{CanarySettings.http_port}/status",
 }
 
 

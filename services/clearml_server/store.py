@@ -1,4 +1,5 @@
-"""SQLite persistence for the embedded server: the only module that runs SQL.
+"""SQLite persistence for the embedded server: with migrations.py (the schema, applied from here at start-up), the
+only module of the server that runs SQL.
 
 One database file in WAL mode. Reads use one connection per thread and never block writers. Writes go through
 `Store.write()`, which holds a process-wide lock and a `BEGIN IMMEDIATE` transaction for the whole

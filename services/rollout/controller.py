@@ -20,7 +20,9 @@ full window before moving on: a step is never skipped or taken twice. One contro
 are read-modify-write); run a single replica.
 
 What it talks to are Protocols (seams.py): the serving plane, the registry, the promoter and the label source,
-with the clock injected, so tests/services/test_canary_controller.py runs `tick()` on fakes of them.
+with the clock injected, so tests/services/test_canary_controller.py runs `tick()` on fakes of them. The loop
+around `tick()` is services/polling.py's: a failed tick is logged (`event=rollout_step_failed`) and retried after
+a backoff of 1 s doubling up to 30 s, the ramp then re-read from the server; GET /status says `backoff` meanwhile.
 """
 
 from __future__ import annotations
@@ -31,7 +33,6 @@ import getpass
 import logging
 import os
 import socket
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -42,7 +43,9 @@ from training.schema import EXAMPLE_READING
 from .. import http_client
 from ..http_base import ServiceHandler, serve_until_signalled
 from ..logs import configure_logging, log_event, quoted
-from ..settings import CanarySettings, with_flags
+from ..polling import Loop, Status, Stop
+from ..setting import add_flags, given_flags
+from ..settings import CanarySettings, environment_epilog, with_flags
 from . import receipts
 from .canary_rules import HEALTHY, UNHEALTHY, Counters, Window, judge, same_weights, step_index, weights_for
 from .decisions import Rollout
@@ -62,6 +65,7 @@ logger = logging.getLogger(__name__)
 SHUTDOWN_BOUND_SECONDS = 30.0
 
 WAIT_LOG_SECONDS = 10.0
+MAX_BACKOFF_SECONDS = 30.0  # failed ticks (the server away) are retried after 1, 2, 4, ... up to this many seconds
 
 
 @dataclass
@@ -110,9 +114,21 @@ class Controller:
         self.labels = labels or DatasetLabels(
             settings.labels_project, settings.labels_name, settings.labels_seconds, clock=clock
         )
+        self.loop = Loop(
+            "rollout",
+            self.tick,
+            interval=settings.poll_seconds,
+            most_backoff=MAX_BACKOFF_SECONDS,
+            status=Status(),
+            on_failure=self._forget_ramp,
+            log=logger,
+            clock=clock,
+        )
 
     def status(self) -> dict[str, Any]:
         """For GET /status: what the controller is doing right now."""
+        if self.loop.backoff.failing:
+            return self.loop.status.snapshot()  # backoff, the error, when it retries
         ramp = self.ramp
         if ramp is None:
             return {"state": "following_champion"}
@@ -138,7 +154,7 @@ class Controller:
 
     # -- the loop -----------------------------------------------------------------------------------------------
 
-    def run(self, stop: threading.Event) -> None:
+    def run(self, stop: Stop) -> None:
         log_event(
             logger,
             "rollout_ready",
@@ -148,13 +164,11 @@ class Controller:
             window_seconds=self.settings.window_seconds,
             poll_seconds=self.settings.poll_seconds,
         )
-        while not stop.is_set():
-            try:
-                self.tick()
-            except Exception as error:  # the top of the loop: the next poll retries from server state
-                logger.exception("event=rollout_step_failed detail=%s", quoted(str(error)))
-                self.ramp = None  # re-read everything from the server next time
-            stop.wait(self.settings.poll_seconds)
+        self.loop.run(stop)
+
+    def _forget_ramp(self) -> None:
+        """After a failed tick: re-read everything from the server next time (it holds the ramp's state)."""
+        self.ramp = None
 
     def tick(self) -> None:
         pointer = self.registry.pointer.read()
@@ -423,54 +437,43 @@ class RolloutCommand:
             "The canary controller: serving follows the champion pointer; models tagged canary (a passed gate with "
             "OCCULOOP_GATE_ON_PASS=canary) are ramped through the steps on live health, then promoted or rolled back."
         )
-        parser.epilog = (
-            "environment: OCCULOOP_CANARY_POLL_SECONDS (1), OCCULOOP_CANARY_STEPS (10,50,100), "
-            "OCCULOOP_CANARY_WINDOW_SECONDS (30), OCCULOOP_CANARY_MIN_REQUESTS (50), OCCULOOP_CANARY_MAX_ERROR_RATE "
-            "(0.01), OCCULOOP_CANARY_MAX_P99_MS (250), OCCULOOP_CANARY_MAX_RATE_SHIFT (0.15), "
-            "OCCULOOP_CANARY_SILENCE_SECONDS (30), OCCULOOP_CANARY_MAX_ACCURACY_DROP (0.05), "
-            "OCCULOOP_CANARY_MIN_LABELED (50), OCCULOOP_CANARY_LABELS_SECONDS (30), OCCULOOP_DATASET_PROJECT / "
-            "OCCULOOP_DATASET_NAME (where the labels arrive), the OCCULOOP_SERVING_* and rollout variables, CLEARML_*."
-        )
+        parser.epilog = environment_epilog(CanarySettings)
+        parser.formatter_class = argparse.RawDescriptionHelpFormatter
         parser.add_argument("--once", action="store_true", help="one pass, then exit")
-        parser.add_argument("--poll-seconds", type=float, help="how often to read the server state")
-        parser.add_argument("--window-seconds", type=float, help="the minimum evaluation window of a step")
-        parser.add_argument("--steps", help="canary shares in percent, e.g. 10,50,100")
-        parser.add_argument("--port", type=int, help="HTTP port for GET /status and /healthz (default 8092; 0 picks)")
+        add_flags(
+            parser,
+            CanarySettings,
+            poll_seconds="--poll-seconds",
+            window_seconds="--window-seconds",
+            steps="--steps",
+            http_port="--port",
+        )
 
     def run(self, args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-        overrides = {"OCCULOOP_CANARY_STEPS": args.steps} if args.steps else {}
-        settings = CanarySettings.from_env({**environ, **overrides})
-        settings = with_flags(
-            settings, poll_seconds=args.poll_seconds or None, window_seconds=args.window_seconds or None
-        )
+        settings = with_flags(CanarySettings.from_env(environ), **given_flags(args, CanarySettings))
         configure_logging(settings.rollout.log)
-        from serving.endpoints import ensure_control_plane
+        from ..serving_plane import ensure_plane  # clearml-serving: imported only when the controller runs
 
         serving = settings.serving
-        plane = ensure_control_plane(
-            serving.service_name,
-            serving.service_project,
-            endpoint=serving.endpoint,
-            engine_options={
-                "prediction_log_rate": serving.prediction_log_rate,
-                "metrics_seconds": serving.metrics_seconds,
-            },
-        )
+        plane = ensure_plane(serving)
         who = f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()}"
         registry = Registry(settings.rollout)
         decided_by = DecidedBy("canary", who, "occuloop rollout")
         controller = Controller(settings, plane, registry, Rollout(registry, settings.rollout, decided_by), decided_by)
         if args.once:
-            controller.tick()
-            return 0
+            return 0 if controller.loop.attempt() else 1
         started = (
             f"serving={serving.service_name} endpoint={serving.endpoint} steps={','.join(map(str, settings.steps))}"
         )
-        port = args.port if args.port is not None else settings.http_port
         return serve_until_signalled(
-            "rollout", settings.http_host, port, RolloutHandler, controller, started,
+            "rollout",
+            settings.http_host,
+            settings.http_port,
+            RolloutHandler,
+            controller,
+            started,
             bound_seconds=SHUTDOWN_BOUND_SECONDS,
-        )  # fmt: skip
+        )
 
 
 ROLLOUT = RolloutCommand()

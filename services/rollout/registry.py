@@ -1,8 +1,8 @@
 """The rollout code's edge to the ClearML server: models and their state tags, their holdout predictions, the
 champion pointer, the canary controller's progress and the write-once decision receipts. The other modules of
 services/rollout that talk to ClearML are `live_labels.py` (the labeled dataset) and `command.py` (the gate task,
-the control plane); the controller reaches the server only through its seams (seams.py), and the decisions,
-rules, receipts and states are plain data.
+the control plane); the controller reaches the server only through its seams (seams.py), decisions.py only
+through a Registry it is given, and the rules, receipts, states and assessments are plain data and pure functions.
 
 Where the champion pointer lives. ClearML has no model alias, and clearml-serving's auto-update picks models by
 creation time (C15), so "the champion" must be a record of its own on the server. It is a dedicated draft task,

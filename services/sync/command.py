@@ -15,7 +15,8 @@ from typing import IO
 from ..clearml_gateway import DatasetGateway
 from ..http_base import serve_until_signalled
 from ..logs import configure_logging
-from ..settings import SettingsError, SyncSettings, absolute_path, with_flags
+from ..setting import add_flags, given_flags
+from ..settings import SettingsError, SyncSettings, environment_epilog, with_flags
 from .http import SyncHandler
 from .inbox import Inbox
 from .journal import Journal
@@ -27,14 +28,6 @@ logger = logging.getLogger(__name__)
 # with the server unreachable that last step is skipped (the files stay staged for the next start)
 SHUTDOWN_BOUND_SECONDS = 30.0
 
-EPILOG = """\
-environment (flags win): OCCULOOP_SYNC_INBOX, OCCULOOP_DATASET_PROJECT, OCCULOOP_DATASET_NAME,
-OCCULOOP_PRODUCTION_TAG, OCCULOOP_SYNC_QUIET_SECONDS, OCCULOOP_SYNC_BATCH_SIZE, OCCULOOP_SYNC_COMPLETION,
-OCCULOOP_SYNC_SETTLE_SECONDS, OCCULOOP_SYNC_POLL_SECONDS, OCCULOOP_SYNC_STALE_DRAFT_SECONDS, OCCULOOP_SYNC_FEED_CHUNK,
-OCCULOOP_SYNC_HOST, OCCULOOP_SYNC_PORT, OCCULOOP_TRIGGER_URL, plus the standard CLEARML_API_HOST / CLEARML_FILES_HOST /
-CLEARML_API_ACCESS_KEY / CLEARML_API_SECRET_KEY of the ClearML server.
-"""
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
@@ -42,38 +35,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "accepted files to a new version of the labeled dataset (only the delta is uploaded) and finalize it after "
         "a quiet period, a batch size, POST /sync, --once or shutdown; tag it Production when it is complete."
     )
-    parser.epilog = EPILOG
+    parser.epilog = environment_epilog(SyncSettings)
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument(
-        "--inbox", type=absolute_path, help="the labeling tool's output folder (default .occuloop/inbox)"
-    )
     parser.add_argument("--once", action="store_true", help="take every file in the inbox now, finalize, exit")
-    parser.add_argument("--dataset-project", help="project of the labeled dataset (default occuloop/labels)")
-    parser.add_argument("--dataset-name", help="name of the labeled dataset (default labeled)")
-    parser.add_argument("--quiet-seconds", type=float, help="finalize after this long without a new file (default 30)")
-    parser.add_argument("--batch-size", type=int, help="finalize when this many files are pending (default 50)")
-    parser.add_argument(
-        "--completion", choices=("auto", "marker"), help="auto: .done marker or a settled file; marker: markers only"
+    add_flags(
+        parser,
+        SyncSettings,
+        inbox="--inbox",
+        dataset_project="--dataset-project",
+        dataset_name="--dataset-name",
+        quiet_seconds="--quiet-seconds",
+        batch_size="--batch-size",
+        completion="--completion",
+        http_port="--port",
+        http_host="--host",
+        trigger_url="--trigger-url",
     )
-    parser.add_argument("--port", type=int, help="HTTP port for POST /sync and GET /status (default 8090; 0 picks one)")
-    parser.add_argument("--host", help="HTTP interface (default 127.0.0.1)")
-    parser.add_argument("--trigger-url", help="POST each new version here (the trigger service's push endpoint)")
 
 
 def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> SyncSettings:
-    settings = SyncSettings.from_env(environ)
-    overrides = {
-        "inbox": args.inbox,
-        "dataset_project": args.dataset_project,
-        "dataset_name": args.dataset_name,
-        "quiet_seconds": args.quiet_seconds,
-        "batch_size": args.batch_size,
-        "completion": args.completion,
-        "http_port": args.port,
-        "http_host": args.host,
-        "trigger_url": args.trigger_url,
-    }
-    return with_flags(settings, **overrides)
+    return with_flags(SyncSettings.from_env(environ), **given_flags(args, SyncSettings))
 
 
 @contextlib.contextmanager
@@ -104,14 +85,14 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 def _once(service: SyncService) -> int:
     """Take everything now (the labeler said the files are done), finalize, report."""
     service.request_sync()
-    for attempt in range(30):
+    for _ in range(30):
         before = service.outcome_count()
         if service.attempt():
             outcome = service.wait_for_outcome(before, 0.0)
             if outcome is not None or service.status().get("staged_files", 0) == 0:
                 print(json.dumps(dataclasses.asdict(outcome) if outcome else {"reason": "nothing to sync"}))
                 return 0
-        time.sleep(min(2.0**attempt, 30.0))
+        time.sleep(max(0.0, service.loop.next_at - time.monotonic()))  # the poll interval, or the backoff
     logger.error("event=sync_once_gave_up")
     return 1
 
@@ -122,6 +103,11 @@ def _serve(service: SyncService, settings: SyncSettings) -> int:
         f"quiet_seconds={settings.quiet_seconds:g} batch_size={settings.batch_size}"
     )
     return serve_until_signalled(
-        "sync", settings.http_host, settings.http_port, SyncHandler, service, started,
+        "sync",
+        settings.http_host,
+        settings.http_port,
+        SyncHandler,
+        service,
+        started,
         bound_seconds=SHUTDOWN_BOUND_SECONDS,
-    )  # fmt: skip
+    )

@@ -39,6 +39,7 @@ from training.validation import Stamp, ValidationContext, ValidationReport, chec
 from .. import http_client
 from ..clearml_gateway import DatasetGateway, Draft
 from ..logs import log_event, quoted
+from ..polling import Loop, Status
 from ..settings import SyncSettings
 from .decisions import Batch, Version, finalize_reason, fork_verdict, orphan_verdict
 from .inbox import Inbox, sha256_of
@@ -108,11 +109,8 @@ class SyncService:
         self._sync_requested = threading.Event()
         self._outcomes: list[SyncOutcome] = []
         self._outcome_ready = threading.Condition()
-        self._status: dict[str, Any] = {"state": "starting"}
-        self._status_lock = threading.Lock()
+        self._status = Status(state="starting")
         self._call: tuple[str, float] | None = None
-        self._backoff = 0.0
-        self._retry_at = 0.0
         self._recovered = False
         self._ready = False  # recovered before any stop was asked for: a shutdown may then finalize what is staged
         self._stop: threading.Event | None = None  # set by `run`; --once has none
@@ -121,12 +119,20 @@ class SyncService:
         self._chain: set[str] = set()  # versions known to be on the dataset's one chain
         self._owner_tag = f"{DRAFT_OWNER_PREFIX}{journal.instance_id()}"
         self._feed = BackgroundFeed()
+        self.loop = Loop(
+            "sync",
+            self._recover_and_step,
+            interval=settings.poll_seconds,
+            most_backoff=MAX_BACKOFF_SECONDS,
+            status=self._status,
+            on_failure=self._after_failure,
+            log=logger,
+        )
 
     # -- status, shared with the HTTP thread ------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
-        with self._status_lock:
-            status = dict(self._status)
+        status = self._status.snapshot()
         call = self._call
         if call is not None and time.monotonic() - call[1] > SLOW_CALL_SECONDS:
             status["state"] = "waiting_for_server"
@@ -134,10 +140,6 @@ class SyncService:
             status["operation"] = call[0]
         status["staged_files"] = len(self.journal.staged())
         return status
-
-    def _set_status(self, **values: Any) -> None:
-        with self._status_lock:
-            self._status.update(values)
 
     def request_sync(self) -> None:
         self._sync_requested.set()
@@ -255,7 +257,7 @@ class SyncService:
             self._sync_requested.clear()
             self._publish_outcome(SyncOutcome(None, None, reason="nothing to sync"))
         if reason is None:
-            self._set_status(state="idle" if not staged else "collecting")
+            self._status.update(state="idle" if not staged else "collecting")
             return None
         return self._finalize(reason)
 
@@ -343,7 +345,7 @@ class SyncService:
         files = {record.name: self.inbox.staged_path(record.sha256, record.name) for record in records}
         self._server("upload", lambda: draft.add_and_upload(files, self.inbox.state_dir / "batch"))
         self.journal.assign([record.id for record in records], draft.dataset_id)
-        self._set_status(state="collecting", draft=draft.dataset_id)
+        self._status.update(state="collecting", draft=draft.dataset_id)
 
     def _finalize(self, reason: str) -> SyncOutcome | None:
         draft = self._draft
@@ -438,7 +440,7 @@ class SyncService:
             reason=reason,
             sessions=",".join(outcome.files),
         )
-        self._set_status(
+        self._status.update(
             state="idle",
             last_version={"dataset_id": dataset_id, "version": ours.version, "files": outcome.files},
             draft=None,
@@ -486,43 +488,36 @@ class SyncService:
         self._stop = stop
         watcher = threading.Thread(target=self.watch_slow_calls, args=(stop,), name="sync-watchdog", daemon=True)
         watcher.start()
-        while not stop.is_set():
-            if time.monotonic() >= self._retry_at:
-                self.attempt()
-            stop.wait(self.settings.poll_seconds)
+        self.loop.run(stop)
         # SIGTERM / SIGINT: finalize what is staged before exiting (within the shutdown bound), but only when the
         # service was up and the server answering before the stop: a stop during start-up or an outage would
         # otherwise run a whole recovery-intake-upload-finalize cycle (tens of seconds on a busy node) after the
         # signal. Skipping loses nothing: staged files are journaled and become the next version after restart.
-        if self._ready and self._backoff == 0:
+        if self._ready and not self.loop.backoff.failing:
             self.attempt(shutting_down=True)
         else:
-            reason = "server_failing" if self._backoff else "not_started"
-            logger.info("event=sync_shutdown_finalize_skipped reason=%s staged_files=%d", reason,
-                        len(self.journal.staged()))  # fmt: skip
+            reason = "server_failing" if self.loop.backoff.failing else "not_started"
+            log_event(logger, "sync_shutdown_finalize_skipped", reason=reason, staged_files=len(self.journal.staged()))
 
     def attempt(self, *, shutting_down: bool = False) -> bool:
         """One step (after recovery, when needed); False when it failed and will be retried after a backoff."""
+        return self.loop.attempt(functools.partial(self._recover_and_step, shutting_down=shutting_down))
+
+    def _recover_and_step(self, *, shutting_down: bool = False) -> None:
+        if not self._recovered:
+            self.recover()
+            self._recovered = True
+            self._ready = self._ready or not self._stopping()
+        self.step(time.monotonic(), shutting_down=shutting_down)
+
+    def _after_failure(self) -> None:
+        """A failed step may have left the draft half updated: recovery rebuilds it from the journal next time."""
         try:
-            if not self._recovered:
-                self.recover()
-                self._recovered = True
-                self._ready = self._ready or not self._stopping()
-            self.step(time.monotonic(), shutting_down=shutting_down)
-        except Exception as error:  # the loop's top: any server or SDK failure is retried with backoff
-            try:
-                self._feed.wait()  # nothing may use the draft behind recovery's back
-            except Exception:
-                logger.warning("event=background_upload_failed", exc_info=True)
-            self._backoff = min(MAX_BACKOFF_SECONDS, max(1.0, self._backoff * 2))
-            self._retry_at = time.monotonic() + self._backoff
-            self._draft = None  # the SDK object may be half-updated: recovery rebuilds the draft from the journal
-            self._recovered = False
-            self._set_status(state="backoff", error=str(error)[:300], retry_in_seconds=self._backoff)
-            logger.exception("event=sync_step_failed retry_in_seconds=%.0f", self._backoff)
-            return False
-        self._backoff = 0.0
-        return True
+            self._feed.wait()  # nothing may use the draft behind recovery's back
+        except Exception:
+            logger.warning("event=background_upload_failed", exc_info=True)
+        self._draft = None
+        self._recovered = False
 
 
 def _now_iso() -> str:

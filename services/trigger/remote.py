@@ -13,42 +13,32 @@ import threading
 from typing import Any
 
 from ..logs import configure_logging
+from ..setting import Declared, declared
 from ..settings import TriggerSettings
 
 logger = logging.getLogger(__name__)
 
 SECTION = "Trigger"
 MODULE = "services.trigger.remote"
-CARRIED = (
-    "dataset_project", "tags", "tag_match", "template_project", "template_name", "template_tag", "training_project",
-    "queue", "parameter", "poll_seconds", "coalesce_seconds", "stale_clone_seconds", "services_project",
-    "http_host", "http_port", "template_parameters",
-)  # fmt: skip
+
+
+def _carried() -> list[Declared]:
+    """Every trigger setting but the queue the task itself runs on, written as the environment would hold it."""
+    return [item for item in declared(TriggerSettings, nested_groups=False) if item.name != "remote_queue"]
 
 
 def to_parameters(settings: TriggerSettings) -> dict[str, str]:
-    values = dataclasses.asdict(settings)
-    return {
-        f"{SECTION}/{name}": ",".join(values[name]) if isinstance(values[name], tuple) else str(values[name])
-        for name in CARRIED
-    }
+    return {f"{SECTION}/{item.name}": item.setting.kind.text(getattr(settings, item.name)) for item in _carried()}
 
 
 def from_parameters(parameters: dict[str, Any], base: TriggerSettings) -> TriggerSettings:
+    """The settings the task's parameters say (checked like the environment's), the others from `base`."""
     changes: dict[str, Any] = {}
-    for name in CARRIED:
-        raw = parameters.get(f"{SECTION}/{name}")
-        if raw is None:
-            continue
-        current = getattr(base, name)
-        if isinstance(current, tuple):
-            changes[name] = tuple(item for item in str(raw).split(",") if item)
-        elif isinstance(current, float):
-            changes[name] = float(raw)
-        elif isinstance(current, int):
-            changes[name] = int(raw)
-        else:
-            changes[name] = str(raw)
+    for item in _carried():
+        key = f"{SECTION}/{item.name}"
+        raw = parameters.get(key)
+        if raw is not None and str(raw) != "":
+            changes[item.name] = item.setting.parse(key, str(raw))
     return dataclasses.replace(base, **changes)
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from clearml import Task
 from clearml.automation import TriggerScheduler
 
+from ..polling import RetryLater
 from ..settings import TriggerSettings
 from .decisions import Run, Version, coalesced, dataset_of, next_action, run_tag, tag_filter, to_train
 
@@ -345,8 +346,8 @@ class LedgeredTriggerScheduler(TriggerScheduler):
     def _queue_id(self, name: str) -> str:
         found = call("queues.get_all", {"name": f"^{re.escape(name)}$", "only_fields": ["id"]}).get("queues")
         if not found:
-            # never created on the fly: a typo would collect runs that no agent serves
-            raise ServerError(f"queue '{name}' does not exist")
+            # never created on the fly: a typo would collect runs that no agent serves; retried until it exists
+            raise RetryLater(f"queue '{name}' does not exist")
         return str(found[0]["id"])
 
     def _clone(self, job: Any, parameters: dict[str, Any], version: Version) -> str:
