@@ -103,12 +103,14 @@ def _project(clients: Clients, name: str) -> str:
 
 def test_coalescing_trains_the_newest_version_of_a_burst_once(clients: Clients) -> None:
     ensure_queue(clients, "training")
-    trigger = TriggerProcess(clients, name="trigger-c", project="burst", extra=["--coalesce-seconds", "3"]).start()
+    # The window is the quiet time after the newest version, so it must outlast the gap between two versions of the
+    # burst: each takes ~1 s to publish on an idle machine, and up to ~5 s was seen at a load average of 12.
+    trigger = TriggerProcess(clients, name="trigger-c", project="burst", extra=["--coalesce-seconds", "12"]).start()
     try:
         burst = publish(clients, "burst", "delta", count=4)
-        clients.api.wait_for("the burst's run", lambda: run_for(clients, burst[-1]), timeout=30, interval=0.2)
+        clients.api.wait_for("the burst's run", lambda: run_for(clients, burst[-1]), timeout=90, interval=0.2)
         [late] = publish(clients, "burst", "delta")
-        clients.api.wait_for("the next run", lambda: run_for(clients, late), timeout=30, interval=0.2)
+        clients.api.wait_for("the next run", lambda: run_for(clients, late), timeout=90, interval=0.2)
         time.sleep(2)
         counts = runs_per_dataset(clients)
         assert [counts[item] for item in [*burst, late]] == [0, 0, 0, 1, 1]
