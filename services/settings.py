@@ -399,3 +399,31 @@ class CanarySettings:
             rollout=RolloutSettings.from_env(environ),
             serving=ServingSettings.from_env(environ),
         )
+
+
+@dataclass(frozen=True)
+class ServiceTaskSettings:
+    """`occuloop sync|trigger|rollout --remote QUEUE` and `occuloop services-agent`: the services as ClearML service
+    tasks run by one clearml-agent in services mode."""
+
+    project: str = "occuloop/services"  # where the service tasks live (also the trigger's scheduler task)
+    queue: str = "occuloop-services"  # the services agent's queue
+    worker_id: str = "occuloop-services-agent"  # the services agent's worker id: keep it across restarts
+    services: tuple[str, ...] = ("sync", "trigger", "rollout")  # what the services agent registers and runs
+    stop_seconds: float = 90.0  # a replaced task's time to stop cleanly (the SDK's abort poll + the service's bound)
+    log: LogSettings = LogSettings()
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> ServiceTaskSettings:
+        services = tuple(item.strip() for item in (environ.get("OCCULOOP_SERVICES") or "").split(",") if item.strip())
+        unknown = sorted(set(services) - set(cls.services))
+        if unknown:
+            raise SettingsError(f"OCCULOOP_SERVICES={environ['OCCULOOP_SERVICES']!r}: unknown {', '.join(unknown)}")
+        return cls(
+            project=environ.get("OCCULOOP_SERVICES_PROJECT") or cls.project,
+            queue=environ.get("OCCULOOP_SERVICES_QUEUE") or cls.queue,
+            worker_id=environ.get("OCCULOOP_SERVICES_WORKER_ID") or cls.worker_id,
+            services=services or cls.services,
+            stop_seconds=_float(environ, "OCCULOOP_SERVICES_STOP_SECONDS", cls.stop_seconds, low=1.0),
+            log=LogSettings.from_env(environ),
+        )

@@ -40,8 +40,9 @@ from typing import TYPE_CHECKING, Any
 from training.schema import EXAMPLE_READING
 
 from .. import http_client
-from ..http_base import ServiceHandler, serve_until_signalled
+from ..http_base import ServiceHandler, serve_beside, serve_until_signalled
 from ..logs import configure_logging, log_event, quoted
+from ..service_tasks.command import add_remote_argument, register_remote
 from ..settings import CanarySettings, with_flags
 from . import receipts
 from .canary_rules import HEALTHY, UNHEALTHY, Counters, Window, judge, same_weights, step_index, weights_for
@@ -436,41 +437,59 @@ class RolloutCommand:
         parser.add_argument("--window-seconds", type=float, help="the minimum evaluation window of a step")
         parser.add_argument("--steps", help="canary shares in percent, e.g. 10,50,100")
         parser.add_argument("--port", type=int, help="HTTP port for GET /status and /healthz (default 8092; 0 picks)")
+        add_remote_argument(parser)
 
     def run(self, args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         overrides = {"OCCULOOP_CANARY_STEPS": args.steps} if args.steps else {}
-        settings = CanarySettings.from_env({**environ, **overrides})
         settings = with_flags(
-            settings, poll_seconds=args.poll_seconds or None, window_seconds=args.window_seconds or None
+            CanarySettings.from_env({**environ, **overrides}),
+            poll_seconds=args.poll_seconds or None,
+            window_seconds=args.window_seconds or None,
+            http_port=args.port,
         )
         configure_logging(settings.rollout.log)
-        from serving.endpoints import ensure_control_plane
+        if args.remote:
+            from .remote import SPEC
 
-        serving = settings.serving
-        plane = ensure_control_plane(
-            serving.service_name,
-            serving.service_project,
-            endpoint=serving.endpoint,
-            engine_options={
-                "prediction_log_rate": serving.prediction_log_rate,
-                "metrics_seconds": serving.metrics_seconds,
-            },
-        )
-        who = f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()}"
-        registry = Registry(settings.rollout)
-        decided_by = DecidedBy("canary", who, "occuloop rollout")
-        controller = Controller(settings, plane, registry, Rollout(registry, settings.rollout, decided_by), decided_by)
+            return register_remote(SPEC, settings, args.remote, environ)
+        controller = controller_for(settings)
         if args.once:
             controller.tick()
             return 0
-        started = (
-            f"serving={serving.service_name} endpoint={serving.endpoint} steps={','.join(map(str, settings.steps))}"
-        )
-        port = args.port if args.port is not None else settings.http_port
         return serve_until_signalled(
-            "rollout", settings.http_host, port, RolloutHandler, controller, started,
+            "rollout", settings.http_host, settings.http_port, RolloutHandler, controller, _started(settings),
             bound_seconds=SHUTDOWN_BOUND_SECONDS,
         )  # fmt: skip
+
+
+def controller_for(settings: CanarySettings) -> Controller:
+    """The controller on the serving control plane (created when missing) and the registry."""
+    from serving.endpoints import ensure_control_plane
+
+    serving = settings.serving
+    plane = ensure_control_plane(
+        serving.service_name,
+        serving.service_project,
+        endpoint=serving.endpoint,
+        engine_options={"prediction_log_rate": serving.prediction_log_rate, "metrics_seconds": serving.metrics_seconds},
+    )
+    who = f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()}"
+    registry = Registry(settings.rollout)
+    decided_by = DecidedBy("canary", who, "occuloop rollout")
+    return Controller(settings, plane, registry, Rollout(registry, settings.rollout, decided_by), decided_by)
+
+
+def serve(settings: CanarySettings, stop: threading.Event) -> None:
+    """The controller until `stop` (the work of the ClearML service task, services/rollout/remote.py)."""
+    controller = controller_for(settings)
+    serve_beside(
+        "rollout", settings.http_host, settings.http_port, RolloutHandler, controller, _started(settings), stop
+    )
+
+
+def _started(settings: CanarySettings) -> str:
+    serving = settings.serving
+    return f"serving={serving.service_name} endpoint={serving.endpoint} steps={','.join(map(str, settings.steps))}"
 
 
 ROLLOUT = RolloutCommand()

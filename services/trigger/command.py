@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import threading
 from collections.abc import Mapping
 
-from ..http_base import serve_until_signalled
+from ..http_base import serve_beside, serve_until_signalled
 from ..logs import configure_logging
+from ..service_tasks.command import add_remote_argument, register_remote
 from ..settings import SettingsError, TriggerSettings, with_flags
 from .http import TriggerHandler
 from .service import TriggerService
@@ -50,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, help="HTTP port for POST /notify and GET /status (default 8091)")
     parser.add_argument("--host", help="HTTP interface (default 127.0.0.1)")
     parser.add_argument("--once", action="store_true", help="one catch-up step, then exit")
-    parser.add_argument("--remote", metavar="QUEUE", help="run as a ClearML service task on this services queue")
+    add_remote_argument(parser)
 
 
 def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> TriggerSettings:
@@ -67,7 +69,11 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> Trigg
         "http_host": args.host,
         "remote_queue": args.remote,
     }
-    settings = with_flags(settings, **overrides)
+    return checked(with_flags(settings, **overrides))
+
+
+def checked(settings: TriggerSettings) -> TriggerSettings:
+    """What the flags and the task's parameters can get wrong beyond their types."""
     if settings.poll_seconds < 0.1:
         raise SettingsError("--poll-seconds must be at least 0.1")
     if "/" not in settings.parameter:
@@ -78,16 +84,25 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> Trigg
 def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     settings = settings_from(args, environ)
     configure_logging(settings.log)
+    if settings.remote_queue:
+        from .remote import SPEC
+
+        return register_remote(SPEC, settings, settings.remote_queue, environ)
     service = TriggerService(settings)
     if args.once:
         return 0 if service.step() else 1
-    if settings.remote_queue:
-        from .remote import enqueue
-
-        print(f"occuloop trigger: enqueued as service task {enqueue(settings)} on {settings.remote_queue}")
-        return 0
-    started = f"dataset_project={settings.dataset_project} queue={settings.queue}"
     return serve_until_signalled(
-        "trigger", settings.http_host, settings.http_port, TriggerHandler, service, started,
+        "trigger", settings.http_host, settings.http_port, TriggerHandler, service, _started(settings),
         bound_seconds=SHUTDOWN_BOUND_SECONDS,
     )  # fmt: skip
+
+
+def serve(settings: TriggerSettings, stop: threading.Event) -> None:
+    """The service until `stop` (the work of the ClearML service task, services/trigger/remote.py)."""
+    settings = checked(settings)
+    service = TriggerService(settings)
+    serve_beside("trigger", settings.http_host, settings.http_port, TriggerHandler, service, _started(settings), stop)
+
+
+def _started(settings: TriggerSettings) -> str:
+    return f"dataset_project={settings.dataset_project} queue={settings.queue}"
