@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from ..settings import SettingsError
 
 S = TypeVar("S")
+EXPECTED = {"int": "an integer", "float": "a number", "list": "comma-separated values", "str": "text", "path": "a path"}
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,7 @@ def from_parameters(
         try:
             changes[leaf.name] = _parse(leaf.kind, str(raw))
         except ValueError as error:
-            detail = str(error) if "expected" in str(error) else f"expected a {_type_name(leaf.kind)}"
+            detail = str(error) if "expected" in str(error) else f"expected {EXPECTED[_type_name(leaf.kind)]}"
             raise SettingsError(f"parameter {section}/{leaf.name}={raw!r}: {detail}") from None
     return _replace(base, changes)
 

@@ -11,7 +11,7 @@ import pytest
 from services.rollout.remote import SPEC as ROLLOUT
 from services.service_tasks.parameters import differing, from_parameters, to_parameters
 from services.service_tasks.spec import ServiceTaskSpec
-from services.settings import CanarySettings, SettingsError, SyncSettings, TriggerSettings
+from services.settings import CanarySettings, ServiceTaskSettings, SettingsError, SyncSettings, TriggerSettings
 from services.sync.remote import SPEC as SYNC
 from services.trigger.remote import SPEC as TRIGGER
 
@@ -66,11 +66,11 @@ def test_an_edited_parameter_changes_only_its_field() -> None:
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
-        ("Sync/batch_size", "many", "Sync/batch_size='many': expected a int"),
+        ("Sync/batch_size", "many", "Sync/batch_size='many': expected an integer"),
         ("Sync/inbox", "relative/inbox", "expected an absolute path"),
-        ("Sync/quiet_seconds", "soon", "expected a float"),
+        ("Sync/quiet_seconds", "soon", "expected a number"),
         ("Rollout/rollout.gate.slice_margins", "night", "expected name=value pairs"),
-        ("Trigger/coalesce_seconds", "", "expected a float"),
+        ("Trigger/coalesce_seconds", "", "expected a number"),
     ],
 )
 def test_a_wrong_value_names_its_parameter(key: str, value: str, message: str) -> None:
@@ -94,3 +94,10 @@ def test_field_metadata_becomes_the_description() -> None:
 
     [parameter] = to_parameters("Doc", Documented())
     assert parameter.description == "share of requests (environment: RATE)"
+
+
+def test_the_services_agent_settings_name_a_wrong_service() -> None:
+    settings = ServiceTaskSettings.from_env({"OCCULOOP_SERVICES": "sync, trigger", "OCCULOOP_SERVICES_QUEUE": "svc"})
+    assert (settings.services, settings.queue, settings.project) == (("sync", "trigger"), "svc", "occuloop/services")
+    with pytest.raises(SettingsError, match="OCCULOOP_SERVICES='sync,serving': unknown serving"):
+        ServiceTaskSettings.from_env({"OCCULOOP_SERVICES": "sync,serving"})
