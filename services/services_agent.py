@@ -114,8 +114,13 @@ def supervise(settings: ServiceTaskSettings, environ: Mapping[str, str], stop: t
             if stop.wait(backoff):
                 return
             backoff = min(2 * backoff, MAX_BACKOFF_SECONDS)
-    if stop.is_set():
-        return
+    if not stop.is_set():
+        run_agent(settings, environ, stop)
+
+
+def run_agent(settings: ServiceTaskSettings, environ: Mapping[str, str], stop: threading.Event) -> None:
+    """clearml-agent in services mode until `stop`; then the services, then the agent. Raises AgentExited when
+    the agent ended by itself."""
     # A temporary directory of this start's own: clearml-agent keeps a pid file per worker id in it and refuses to
     # start when the pid it names exists, which after a container restart (/tmp is an emptyDir that survives it,
     # and pids start over) can be any process.
