@@ -174,6 +174,29 @@ class ServiceHandler(Handler):
             self.reply_json(404, {"error": f"unknown path; try {self.post_hint} or GET /status"})
 
 
+def serve_beside(
+    name: str,
+    host: str,
+    port: int,
+    handler: type[BaseHTTPRequestHandler],
+    service: Any,
+    started: str,
+    stop: threading.Event,
+) -> None:
+    """Run `service.run(stop)` with its HTTP API beside it, until `stop` is set and the service has finished its
+    own work (e.g. the sync finalizes its batch); `started` is the log line's extra fields. The work of both run
+    modes: a process under `serve_until_signalled`, a ClearML service task under service_tasks/runtime.py."""
+    http = Server((host, port), handler, service)
+    threading.Thread(target=http.serve_forever, name=f"{name}-http", daemon=True).start()
+    logger.info("event=%s_started http=http://%s:%d %s", name, host, http.port, started)
+    print(f"occuloop {name}: http://{host}:{http.port}", flush=True)
+    try:
+        service.run(stop)
+    finally:
+        http.shutdown()
+        http.server_close()
+
+
 def serve_until_signalled(
     name: str,
     host: str,
@@ -184,21 +207,10 @@ def serve_until_signalled(
     *,
     bound_seconds: float,
 ) -> int:
-    """Run `service.run(stop)` with its HTTP API beside it until SIGTERM/SIGINT (`shutdown.run_until_signalled`:
-    the process then has `bound_seconds` to exit); `started` is the log line's extra fields. The service finishes
-    its own work after `stop` is set (e.g. the sync finalizes its batch)."""
-    http = Server((host, port), handler, service)
-    threading.Thread(target=http.serve_forever, name=f"{name}-http", daemon=True).start()
-    logger.info("event=%s_started http=http://%s:%d %s", name, host, http.port, started)
-    print(f"occuloop {name}: http://{host}:{http.port}", flush=True)
-
-    def work(stop: threading.Event) -> None:
-        try:
-            service.run(stop)
-        finally:
-            http.shutdown()
-            http.server_close()
-
-    code = run_until_signalled(name, work, bound_seconds=bound_seconds)
+    """`serve_beside` until SIGTERM/SIGINT (`shutdown.run_until_signalled`: the process then has `bound_seconds`
+    to exit)."""
+    code = run_until_signalled(
+        name, lambda stop: serve_beside(name, host, port, handler, service, started, stop), bound_seconds=bound_seconds
+    )
     logger.info("event=%s_stopped exit_code=%d", name, code)
     return code

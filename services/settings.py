@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .setting import Custom, FromEnvironment, Invalid, Text, environment_help, nested, setting
+from .setting import Custom, FromEnvironment, Invalid, Text, Words, environment_help, nested, setting
 from .setting import SettingsError as SettingsError
 from .setting import absolute_path as absolute_path
 
@@ -366,6 +366,51 @@ class CanarySettings(FromEnvironment):
     serving: ServingSettings = nested(ServingSettings())
 
 
+SERVICES = ("sync", "trigger", "rollout")
+
+
+def _services(raw: str) -> tuple[str, ...]:
+    chosen = Words().parse(raw)
+    unknown = sorted(set(chosen) - set(SERVICES))
+    if unknown:
+        raise Invalid(f"unknown {', '.join(unknown)}")
+    return chosen
+
+
+@dataclass(frozen=True)
+class ServiceTaskSettings(FromEnvironment):
+    """`occuloop sync|trigger|rollout --remote QUEUE` and `occuloop services-agent`: the services as ClearML service
+    tasks run by one clearml-agent in services mode."""
+
+    project: str = setting(
+        "OCCULOOP_SERVICES_PROJECT", "occuloop/services", "where the service tasks live (also the trigger's scheduler)"
+    )
+    queue: str = setting("OCCULOOP_SERVICES_QUEUE", "occuloop-services", "the services agent's queue")
+    worker_id: str = setting(
+        "OCCULOOP_SERVICES_WORKER_ID",
+        "occuloop-services-agent",
+        "the services agent's worker id: keep it across restarts",
+    )
+    services: tuple[str, ...] = setting(
+        "OCCULOOP_SERVICES",
+        SERVICES,
+        "what the services agent registers and runs",
+        kind=Custom(
+            _services,
+            ",".join,
+            "a comma-separated subset of sync, trigger, rollout",
+            "^(sync|trigger|rollout)(,(sync|trigger|rollout))*$",
+        ),
+    )
+    stop_seconds: float = setting(
+        "OCCULOOP_SERVICES_STOP_SECONDS",
+        90.0,
+        "a replaced task's time to stop cleanly (the SDK's abort poll + the service's bound)",
+        low=1.0,
+    )
+    log: LogSettings = nested(LogSettings())
+
+
 # Every settings group, for the reference tables and the chart (services/settings_reference.py).
 GROUPS: tuple[type[FromEnvironment], ...] = (
     ServerSettings,
@@ -375,6 +420,7 @@ GROUPS: tuple[type[FromEnvironment], ...] = (
     RolloutSettings,
     GateSettings,
     CanarySettings,
+    ServiceTaskSettings,
     LogSettings,
 )
 

@@ -37,7 +37,8 @@ VALUES_MARKERS = (f"# -- {BEGIN}", f"# -- {END}")
 @dataclass(frozen=True)
 class ChartSets:
     """How the chart sets a variable itself: `how` is `configmap` (a ConfigMap key), `env` (a container's env
-    entry) or `flag --x` (a command-line flag in the container's args); `source` says from what."""
+    entry), `flag --x` (a command-line flag in the container's args) or `never` (not a pod's to set); `source` says
+    from what."""
 
     how: str
     source: str
@@ -65,9 +66,11 @@ CHART_SETS = {
     "OCCULOOP_TRIGGER_URL": ChartSets("configmap", "the trigger Service and `trigger.pushPath`", "trigger.pushPath"),
     "OCCULOOP_TRIGGER_HOST": ChartSets("configmap", "`0.0.0.0`"),
     "OCCULOOP_TRIGGER_PORT": ChartSets("configmap", "`trigger.port`", "trigger.port"),
-    "OCCULOOP_TRIGGER_REMOTE_QUEUE": ChartSets(
-        "flag --remote", "`services.agent.queue` (`services.mode: agent`)", "services.agent.queue"
-    ),
+    # `services.mode: agent` runs `occuloop services-agent`, which registers the services itself
+    "OCCULOOP_TRIGGER_REMOTE_QUEUE": ChartSets("never", "never: a command-line choice, not a pod's"),
+    "OCCULOOP_SERVICES": ChartSets("flag --services", "the enabled services (`services.mode: agent`)"),
+    "OCCULOOP_SERVICES_QUEUE": ChartSets("flag --queue", "`services.agent.queue`", "services.agent.queue"),
+    "OCCULOOP_SERVICES_WORKER_ID": ChartSets("flag --worker-id", "the services agent's name"),
     "OCCULOOP_TRAINING_QUEUE": ChartSets("configmap", "`training.queue`", "training.queue"),
     "OCCULOOP_TEMPLATE_PARAMETERS": ChartSets("configmap", "`General/gate_queue=` `training.queue`", "training.queue"),
     "OCCULOOP_GATE_ON_PASS": ChartSets(

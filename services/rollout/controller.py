@@ -33,6 +33,7 @@ import getpass
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -41,9 +42,10 @@ from typing import TYPE_CHECKING, Any
 from training.schema import EXAMPLE_READING
 
 from .. import http_client
-from ..http_base import ServiceHandler, serve_until_signalled
+from ..http_base import ServiceHandler, serve_beside, serve_until_signalled
 from ..logs import configure_logging, log_event, quoted
 from ..polling import Loop, Status, Stop
+from ..service_tasks.command import add_remote_argument, register_remote
 from ..setting import add_flags, given_flags
 from ..settings import CanarySettings, environment_epilog, with_flags
 from . import receipts
@@ -448,32 +450,51 @@ class RolloutCommand:
             steps="--steps",
             http_port="--port",
         )
+        add_remote_argument(parser)
 
     def run(self, args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         settings = with_flags(CanarySettings.from_env(environ), **given_flags(args, CanarySettings))
         configure_logging(settings.rollout.log)
-        from ..serving_plane import ensure_plane  # clearml-serving: imported only when the controller runs
+        if args.remote:
+            from .remote import SPEC
 
-        serving = settings.serving
-        plane = ensure_plane(serving)
-        who = f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()}"
-        registry = Registry(settings.rollout)
-        decided_by = DecidedBy("canary", who, "occuloop rollout")
-        controller = Controller(settings, plane, registry, Rollout(registry, settings.rollout, decided_by), decided_by)
+            return register_remote(SPEC, settings, args.remote, environ)
+        controller = controller_for(settings)
         if args.once:
             return 0 if controller.loop.attempt() else 1
-        started = (
-            f"serving={serving.service_name} endpoint={serving.endpoint} steps={','.join(map(str, settings.steps))}"
-        )
         return serve_until_signalled(
             "rollout",
             settings.http_host,
             settings.http_port,
             RolloutHandler,
             controller,
-            started,
+            _started(settings),
             bound_seconds=SHUTDOWN_BOUND_SECONDS,
         )
+
+
+def controller_for(settings: CanarySettings) -> Controller:
+    """The controller on the serving control plane (created when missing) and the registry."""
+    from ..serving_plane import ensure_plane  # clearml-serving: imported only when the controller runs
+
+    plane = ensure_plane(settings.serving)
+    who = f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()}"
+    registry = Registry(settings.rollout)
+    decided_by = DecidedBy("canary", who, "occuloop rollout")
+    return Controller(settings, plane, registry, Rollout(registry, settings.rollout, decided_by), decided_by)
+
+
+def serve(settings: CanarySettings, stop: threading.Event) -> None:
+    """The controller until `stop` (the work of the ClearML service task, services/rollout/remote.py)."""
+    controller = controller_for(settings)
+    serve_beside(
+        "rollout", settings.http_host, settings.http_port, RolloutHandler, controller, _started(settings), stop
+    )
+
+
+def _started(settings: CanarySettings) -> str:
+    serving = settings.serving
+    return f"serving={serving.service_name} endpoint={serving.endpoint} steps={','.join(map(str, settings.steps))}"
 
 
 ROLLOUT = RolloutCommand()

@@ -8,13 +8,15 @@ import dataclasses
 import fcntl
 import json
 import logging
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from typing import IO
 
 from ..clearml_gateway import DatasetGateway
-from ..http_base import serve_until_signalled
+from ..http_base import serve_beside, serve_until_signalled
 from ..logs import configure_logging
+from ..service_tasks.command import add_remote_argument, register_remote
 from ..setting import add_flags, given_flags
 from ..settings import SettingsError, SyncSettings, environment_epilog, with_flags
 from .http import SyncHandler
@@ -51,6 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         http_host="--host",
         trigger_url="--trigger-url",
     )
+    add_remote_argument(parser)
 
 
 def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> SyncSettings:
@@ -69,17 +72,43 @@ def exclusive(inbox: Inbox) -> Iterator[IO[str]]:
         yield handle
 
 
-def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    settings = settings_from(args, environ)
-    configure_logging(settings.log)
+@contextlib.contextmanager
+def opened(settings: SyncSettings) -> Iterator[SyncService]:
+    """The sync service on its inbox: the inbox lock held and the journal open for as long as it runs."""
     inbox = Inbox(settings.inbox, settings.completion, settings.settle_seconds)
     with exclusive(inbox):
         journal = Journal(inbox.journal_path)
-        service = SyncService(settings, DatasetGateway(settings.dataset_project, settings.dataset_name), inbox, journal)
         try:
-            return _once(service) if args.once else _serve(service, settings)
+            yield SyncService(settings, DatasetGateway(settings.dataset_project, settings.dataset_name), inbox, journal)
         finally:
             journal.close()
+
+
+def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    settings = settings_from(args, environ)
+    configure_logging(settings.log)
+    if args.remote:
+        from .remote import SPEC
+
+        return register_remote(SPEC, settings, args.remote, environ)
+    with opened(settings) as service:
+        if args.once:
+            return _once(service)
+        return serve_until_signalled(
+            "sync",
+            settings.http_host,
+            settings.http_port,
+            SyncHandler,
+            service,
+            _started(settings),
+            bound_seconds=SHUTDOWN_BOUND_SECONDS,
+        )
+
+
+def serve(settings: SyncSettings, stop: threading.Event) -> None:
+    """The service until `stop` (the work of the ClearML service task, services/sync/remote.py)."""
+    with opened(settings) as service:
+        serve_beside("sync", settings.http_host, settings.http_port, SyncHandler, service, _started(settings), stop)
 
 
 def _once(service: SyncService) -> int:
@@ -97,17 +126,8 @@ def _once(service: SyncService) -> int:
     return 1
 
 
-def _serve(service: SyncService, settings: SyncSettings) -> int:
-    started = (
+def _started(settings: SyncSettings) -> str:
+    return (
         f"inbox={settings.inbox.resolve()} dataset={settings.dataset_project}/{settings.dataset_name} "
         f"quiet_seconds={settings.quiet_seconds:g} batch_size={settings.batch_size}"
-    )
-    return serve_until_signalled(
-        "sync",
-        settings.http_host,
-        settings.http_port,
-        SyncHandler,
-        service,
-        started,
-        bound_seconds=SHUTDOWN_BOUND_SECONDS,
     )

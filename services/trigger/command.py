@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import threading
 from collections.abc import Mapping
 
-from ..http_base import serve_until_signalled
+from ..http_base import serve_beside, serve_until_signalled
 from ..logs import configure_logging
+from ..service_tasks.command import register_remote
 from ..setting import add_flags, given_flags
 from ..settings import TriggerSettings, environment_epilog, with_flags
 from .http import TriggerHandler
@@ -56,21 +58,29 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> Trigg
 def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     settings = settings_from(args, environ)
     configure_logging(settings.log)
+    if settings.remote_queue:
+        from .remote import SPEC
+
+        return register_remote(SPEC, settings, settings.remote_queue, environ)
     service = TriggerService(settings)
     if args.once:
         return 0 if service.loop.attempt() else 1
-    if settings.remote_queue:
-        from .remote import enqueue
-
-        print(f"occuloop trigger: enqueued as service task {enqueue(settings)} on {settings.remote_queue}")
-        return 0
-    started = f"dataset_project={settings.dataset_project} queue={settings.queue}"
     return serve_until_signalled(
         "trigger",
         settings.http_host,
         settings.http_port,
         TriggerHandler,
         service,
-        started,
+        _started(settings),
         bound_seconds=SHUTDOWN_BOUND_SECONDS,
     )
+
+
+def serve(settings: TriggerSettings, stop: threading.Event) -> None:
+    """The service until `stop` (the work of the ClearML service task, services/trigger/remote.py)."""
+    service = TriggerService(settings)
+    serve_beside("trigger", settings.http_host, settings.http_port, TriggerHandler, service, _started(settings), stop)
+
+
+def _started(settings: TriggerSettings) -> str:
+    return f"dataset_project={settings.dataset_project} queue={settings.queue}"

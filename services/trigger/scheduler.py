@@ -23,6 +23,7 @@ from typing import Any
 from clearml import Task
 from clearml.automation import TriggerScheduler
 
+from ..clearml_api import ServerError, call, project_id, queue_id
 from ..polling import RetryLater
 from ..settings import TriggerSettings
 from .decisions import Run, Version, coalesced, dataset_of, next_action, run_tag, tag_filter, to_train
@@ -36,36 +37,6 @@ SCHEDULER_TAG = "occuloop-trigger"  # on the scheduler task
 # on a scheduler task this process made with Task.init (not one clearml-agent runs): how a restart finds it again
 PROCESS_TAG = "occuloop-trigger-process"
 PAGE = 5000
-
-
-class ServerError(RuntimeError):
-    pass
-
-
-def call(endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
-    """One API request on the SDK's session (its auth and retries); the `data` of the answer, or ServerError."""
-    service, action = endpoint.split(".", 1)
-    response = Task._get_default_session().send_request(service, action, json=body)
-    try:
-        payload = response.json()
-    except ValueError as error:
-        raise ServerError(f"{endpoint}: HTTP {response.status_code}") from error
-    meta = payload.get("meta") or {}
-    if not response.ok:
-        raise ServerError(
-            f"{endpoint}: {meta.get('result_code')}/{meta.get('result_subcode')} {meta.get('result_msg')}"
-        )
-    data: dict[str, Any] = payload.get("data") or {}
-    return data
-
-
-def project_id(name: str, *, create: bool = False) -> str | None:
-    found = call("projects.get_all", {"name": f"^{re.escape(name)}$", "only_fields": ["id"], "search_hidden": True})
-    if found.get("projects"):
-        return str(found["projects"][0]["id"])
-    if not create:
-        return None
-    return str(call("projects.create", {"name": name, "description": "occuloop"})["id"])
 
 
 def ensure_template(settings: TriggerSettings) -> str:
@@ -344,11 +315,11 @@ class LedgeredTriggerScheduler(TriggerScheduler):
         return action
 
     def _queue_id(self, name: str) -> str:
-        found = call("queues.get_all", {"name": f"^{re.escape(name)}$", "only_fields": ["id"]}).get("queues")
-        if not found:
+        found = queue_id(name)
+        if found is None:
             # never created on the fly: a typo would collect runs that no agent serves; retried until it exists
             raise RetryLater(f"queue '{name}' does not exist")
-        return str(found[0]["id"])
+        return found
 
     def _clone(self, job: Any, parameters: dict[str, Any], version: Version) -> str:
         """Clone the template with the run's tags and parameters in one request: a clone is complete the moment

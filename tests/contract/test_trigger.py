@@ -3,11 +3,10 @@ after start, a missing queue, the template created on first start."""
 
 from __future__ import annotations
 
-import sys
 import time
 
 from services.trigger.scheduler import PROCESS_TAG
-from tests.support.clients import BIN, Clients
+from tests.support.clients import Clients
 from tests.support.trigger import TriggerProcess, runs, runs_per_dataset
 
 
@@ -133,38 +132,3 @@ def test_restarts_continue_one_scheduler_task(clients: Clients) -> None:
     [task] = clients.api.ok("tasks.get_all", {"tags": [PROCESS_TAG], "system_tags": ["-archived"]})["tasks"]
     assert task["id"] == seen[0]
     assert clients.api.task(seen[0])["type"] == "service"
-
-
-def test_the_trigger_runs_as_a_service_task_under_clearml_agent(clients: Clients) -> None:
-    ensure_queue(clients, "training")
-    ensure_queue(clients, "services")
-    output = clients.run(
-        [sys.executable, "-m", "services.cli", "trigger", "--remote", "services", "--dataset-project", "remote",
-         "--poll-seconds", "1", "--port", "0"]
-    )  # fmt: skip
-    task_id = output.split("enqueued as service task ")[1].split()[0]
-    agent_env = {
-        "CLEARML_AGENT_SKIP_PYTHON_ENV_INSTALL": "1",
-        "CLEARML_AGENT_SKIP_PIP_VENV_INSTALL": sys.executable,
-        "CLEARML_AGENT_QUEUE_POLL_FREQ_SEC": "1",
-    }
-    agent = clients.spawn(
-        "services-agent", [str(BIN / "clearml-agent"), "daemon", "--queue", "services", "--foreground"], agent_env
-    )
-    try:
-        clients.api.wait_for(
-            "the service task to run",
-            lambda: (
-                clients.api.task(task_id)["status"] == "in_progress"
-                and any("event=trigger_ready" in line for line in clients.api.log_lines(task_id))
-            ),
-            timeout=120,
-            interval=1,
-        )
-        [version] = publish(clients, "remote", "epsilon")
-        clients.api.wait_for("the run it launched", lambda: run_for(clients, version), timeout=60, interval=0.5)
-        assert runs_per_dataset(clients)[version] == 1
-        clients.api.ok("tasks.stop", {"task": task_id, "force": True})
-    finally:
-        agent.stop()
-    assert clients.api.task(task_id)["type"] == "service"

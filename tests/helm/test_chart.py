@@ -139,3 +139,12 @@ def test_documents_parse_and_carry_the_release_namespace(renders: list[Render]) 
     for render in renders[:1]:
         for doc in documents(render.path.read_text()):
             assert doc["metadata"]["namespace"] == "occuloop-test", doc["metadata"]
+
+
+def test_the_services_agent_runs_only_the_enabled_services(tools: Tools) -> None:
+    docs = documents(tools.template("v4", "--set", "services.mode=agent", "--set", "rollout.enabled=false").stdout)
+    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    (container,) = deployments["occ-occuloop-services-agent"]["spec"]["template"]["spec"]["containers"]
+    assert container["args"][container["args"].index("--services") + 1] == "sync,trigger"
+    assert {port["name"] for port in container["ports"]} == {"sync", "trigger"}
+    assert "occ-occuloop-rollout" not in deployments

@@ -225,7 +225,18 @@ def test_mode_specific_objects(docs: list[dict[str, Any]], request: pytest.Fixtu
     agent_mode = values == "embedded-values.yaml"  # the only CI values file that selects services.mode=agent
     sync_pod = "services-agent" if agent_mode else "sync"
     if agent_mode:
-        assert "services-agent" in deployments and "sync" not in deployments
+        assert "services-agent" in deployments and not {"sync", "trigger", "rollout"} & set(deployments)
+        pod = deployments["services-agent"]["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        # every container start registers the services (an init container would not run on a container restart)
+        assert "initContainers" not in pod
+        assert container["args"] == [
+            "services-agent", "--queue", "occuloop-services", "--worker-id", f"{RELEASE}-occuloop-services-agent",
+            "--services", "sync,trigger,rollout",
+        ]  # fmt: skip
+        assert container["envFrom"] == [{"configMapRef": {"name": f"{RELEASE}-occuloop-config"}}]
+        assert {port["name"] for port in container["ports"]} == {"sync", "trigger", "rollout"}
+        assert pod["terminationGracePeriodSeconds"] >= 45 + 10  # the services agent's shutdown bound
     else:
         assert {"sync", "trigger"} <= set(deployments) and "services-agent" not in deployments
     volumes = {v["name"]: v for v in deployments[sync_pod]["spec"]["template"]["spec"]["volumes"]}

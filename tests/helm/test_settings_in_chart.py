@@ -32,7 +32,11 @@ def _another(item: Declared) -> Any:
     if isinstance(kind, Location):
         return Path("/elsewhere")
     if isinstance(kind, Custom):
-        return {"OCCULOOP_CANARY_STEPS": (0.2, 1.0), "OCCULOOP_GATE_SLICE_MARGINS": (("night", 0.03),)}[item.env]
+        return {
+            "OCCULOOP_CANARY_STEPS": (0.2, 1.0),
+            "OCCULOOP_GATE_SLICE_MARGINS": (("night", 0.03),),
+            "OCCULOOP_SERVICES": ("sync", "rollout"),
+        }[item.env]
     if isinstance(kind, Text) and kind.pattern:
         return {"OCCULOOP_TRIGGER_PARAMETER": "Args/dataset"}[item.env]
     return f"{default or 'x'}-changed"
@@ -80,14 +84,19 @@ def test_every_variable_the_chart_sets_itself_is_set_from_the_value_named(tools:
             assert env in config, env
         elif sets.how == "env":
             assert env in env_names, env
-        elif env != "OCCULOOP_TRIGGER_REMOTE_QUEUE":  # only in services.mode=agent (below)
+        elif sets.how == "never":
+            assert env not in config and env not in env_names, env
+        elif not env.startswith("OCCULOOP_SERVICES"):  # only in services.mode=agent (below)
             assert sets.how.removeprefix("flag ") in args, env
         node = values
         for key in filter(None, sets.values_key.split(".")):
             assert key in node, f"{env}: no value {sets.values_key}"
             node = node[key]
     agent = _containers(documents(tools.template("v4", "--set", "services.mode=agent").stdout))
-    assert any("--remote" in container.get("args", []) for container in agent)
+    agent_args = {arg for container in agent for arg in container.get("args", [])}
+    for env, sets in CHART_SETS.items():
+        if env.startswith("OCCULOOP_SERVICES") and sets.how.startswith("flag "):
+            assert sets.how.removeprefix("flag ") in agent_args, env
 
 
 def test_config_refuses_what_the_chart_sets_itself_and_values_out_of_range(tools: Tools, tmp_path: Path) -> None:

@@ -108,14 +108,16 @@ def test_paths_are_resolved_when_read(tmp_path: Path, monkeypatch: pytest.Monkey
 
 
 def test_the_trigger_service_task_carries_every_setting_as_its_parameters() -> None:
-    from services.trigger.remote import from_parameters, to_parameters
+    from services.service_tasks.parameters import from_parameters
+    from services.trigger.remote import SPEC
 
     changed = TriggerSettings(tags=("A", "B"), poll_seconds=1.5, http_port=0, coalesce_seconds=3.0, remote_queue="q")
-    parameters = to_parameters(changed)
+    parameters = {item.key: item.value for item in SPEC.parameters(changed)}
     assert parameters["Trigger/http_port"] == "0" and parameters["Trigger/tags"] == "A,B"
-    assert from_parameters(parameters, TriggerSettings()) == dataclasses.replace(changed, remote_queue=None)
+    carried = from_parameters(SPEC.section, parameters, TriggerSettings(), excluded=SPEC.excluded)
+    assert carried == dataclasses.replace(changed, remote_queue=None)
     with pytest.raises(SettingsError, match=r"Trigger/poll_seconds='fast': expected a number >= 0\.1"):
-        from_parameters({"Trigger/poll_seconds": "fast"}, TriggerSettings())
+        from_parameters(SPEC.section, {"Trigger/poll_seconds": "fast"}, TriggerSettings())
 
 
 def test_defaults_the_readme_prose_mentions_are_the_declared_ones() -> None:
