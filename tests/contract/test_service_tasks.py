@@ -79,7 +79,7 @@ def test_sync_trigger_and_rollout_as_service_tasks(clients: Clients, tmp_path: P
         # 1. three service tasks, settings as parameters, the services' own lines in their consoles
         tasks = agent.wait_running()
         assert parameter(tasks["sync"], "Sync/inbox") == str(inbox)
-        assert parameter(tasks["trigger"], "Trigger/poll_seconds") == "1.0"
+        assert parameter(tasks["trigger"], "Trigger/poll_seconds") == "1"
         assert parameter(tasks["rollout"], "Rollout/rollout.gate.min_days") == "2"
         first_ids = {name: task["id"] for name, task in tasks.items()}
         assert "event=service_task_created service=sync" in agent.log()
@@ -164,7 +164,7 @@ def test_sync_trigger_and_rollout_as_service_tasks(clients: Clients, tmp_path: P
         assert "event=trigger_stopping signal=SIGTERM" in console(clients, first_ids["trigger"])
         tasks = agent.wait_running()
         assert tasks["trigger"]["id"] != first_ids["trigger"]
-        assert parameter(tasks["trigger"], "Trigger/poll_seconds") == "3.0"
+        assert parameter(tasks["trigger"], "Trigger/poll_seconds") == "3"
 
         # 6. SIGTERM: every service stops within its bound, then the agent
         assert agent.stop() == 0
