@@ -48,7 +48,7 @@ bench: $(INSTALLED)
 # Regenerate the lock from the declared dependencies (needs network access to PyPI).
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
-	.lock-venv/bin/pip install --quiet -e '.[serve,train,k8s,dev]'
+	.lock-venv/bin/pip install --quiet -e '.[serve,train,k8s,ui,dev]'
 	.lock-venv/bin/pip freeze --exclude-editable | grep -v '^occuloop' > $(LOCK)
 	rm -rf .lock-venv
 

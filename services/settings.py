@@ -38,6 +38,21 @@ def absolute_path(text: str | Path) -> Path:
     return Path(text).expanduser().resolve()
 
 
+ENV_FILE = "clearml.env"  # the CLEARML_* variables an embedded server writes into its data dir
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """`KEY=value` lines of an env file written by the server (comments skipped); {} when it does not exist."""
+    if not path.is_file():
+        return {}
+    pairs = {}
+    for line in path.read_text().splitlines():
+        key, separator, value = line.partition("=")
+        if separator and not key.startswith("#"):
+            pairs[key.strip()] = value.strip()
+    return pairs
+
+
 def _path(environ: Mapping[str, str], key: str, default: Path) -> Path:
     return absolute_path(environ.get(key) or default)
 
@@ -399,3 +414,60 @@ class CanarySettings:
             rollout=RolloutSettings.from_env(environ),
             serving=ServingSettings.from_env(environ),
         )
+
+
+@dataclass(frozen=True)
+class UiSettings:
+    """`occuloop ui`: the read-only web UI over a ClearML server and the loop's services.
+
+    It is a plain REST client of the ClearML API (no SDK), so it takes the API's address and a key pair from the
+    standard `CLEARML_API_HOST`, `CLEARML_API_ACCESS_KEY`, `CLEARML_API_SECRET_KEY` (its own read credentials on a
+    cluster); they never reach the browser."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080  # the port the ClearML SDK derives for the web app from an API on :8008
+    poll_seconds: float = 3.0  # live regions re-poll this often (paused while the tab is hidden)
+    api_host: str = ""
+    access_key: str = ""
+    secret_key: str = ""
+    sync_url: str = "http://127.0.0.1:8090"  # the services' HTTP APIs: /status (and the sync's /quarantine)
+    trigger_url: str = "http://127.0.0.1:8091"
+    rollout_url: str = "http://127.0.0.1:8092"
+    dataset_project: str = SyncSettings.dataset_project
+    auth_user: str | None = None  # built-in basic auth when both are set
+    auth_password: str | None = None
+    log: LogSettings = LogSettings()
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> UiSettings:
+        return cls(
+            host=environ.get("OCCULOOP_UI_HOST") or cls.host,
+            port=_int(environ, "OCCULOOP_UI_PORT", cls.port),
+            poll_seconds=_float(environ, "OCCULOOP_UI_POLL_SECONDS", cls.poll_seconds, low=0.5),
+            api_host=environ.get("CLEARML_API_HOST") or cls.api_host,
+            access_key=environ.get("CLEARML_API_ACCESS_KEY") or cls.access_key,
+            secret_key=environ.get("CLEARML_API_SECRET_KEY") or cls.secret_key,
+            sync_url=environ.get("OCCULOOP_UI_SYNC_URL") or cls.sync_url,
+            trigger_url=environ.get("OCCULOOP_UI_TRIGGER_URL") or cls.trigger_url,
+            rollout_url=environ.get("OCCULOOP_UI_ROLLOUT_URL") or cls.rollout_url,
+            dataset_project=environ.get("OCCULOOP_DATASET_PROJECT") or cls.dataset_project,
+            auth_user=environ.get("OCCULOOP_UI_USER") or None,
+            auth_password=environ.get("OCCULOOP_UI_PASSWORD") or None,
+            log=LogSettings.from_env(environ),
+        )
+
+    def validate(self) -> UiSettings:
+        missing = [
+            name
+            for name, value in (
+                ("CLEARML_API_HOST", self.api_host),
+                ("CLEARML_API_ACCESS_KEY", self.access_key),
+                ("CLEARML_API_SECRET_KEY", self.secret_key),
+            )
+            if not value
+        ]
+        if missing:
+            raise SettingsError(f"set {', '.join(missing)} (the ClearML API the UI reads), or pass --data-dir")
+        if bool(self.auth_user) != bool(self.auth_password):
+            raise SettingsError("OCCULOOP_UI_USER and OCCULOOP_UI_PASSWORD must be set together")
+        return self

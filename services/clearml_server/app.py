@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ..http_base import Server as HttpServer
-from ..settings import ServerSettings
+from ..settings import ENV_FILE, ServerSettings, read_env_file
 from ..shutdown import run_until_signalled
 from .api import ApiHandler
 from .auth import Authenticator, KeyPair, generate_key_pair
@@ -36,9 +36,9 @@ logger = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_SECONDS = 20.0  # how long requests in flight (an upload) may take to finish after SIGTERM
 SHUTDOWN_BOUND_SECONDS = 25.0  # SIGTERM to exit: the drain, the accept loops' last poll, closing the store
-ENV_FILE = "clearml.env"
 CREDENTIALS_FILE = "credentials.env"
 RUNTIME_FILE = "server.json"
+__all__ = ["ENV_FILE", "read_env_file"]  # defined in settings.py (the UI reads them too), named here as before
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -47,18 +47,6 @@ def _write_private(path: Path, text: str) -> None:
     with os.fdopen(descriptor, "w") as handle:
         handle.write(text)
     os.replace(temporary, path)
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    """`KEY=value` lines of an env file written by the server (comments skipped); {} when it does not exist."""
-    if not path.is_file():
-        return {}
-    pairs = {}
-    for line in path.read_text().splitlines():
-        key, separator, value = line.partition("=")
-        if separator and not key.startswith("#"):
-            pairs[key.strip()] = value.strip()
-    return pairs
 
 
 def bootstrap_credentials(auth: Authenticator, settings: ServerSettings, clock: MonotonicClock) -> KeyPair | None:
