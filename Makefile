@@ -56,3 +56,4 @@ clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .occuloop
 
 include mk/k8s.mk
+include mk/ui.mk

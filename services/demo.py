@@ -1,7 +1,7 @@
 """`occuloop demo` — the whole retraining loop on one machine, on the embedded server.
 
 It starts, as separate processes with their own logs, what a cluster runs: `occuloop server`, a clearml-agent on
-the training queue (no virtualenv, no pip), the sync and the trigger services. Then it plays the UCI data in as
+the training queue (no virtualenv, no pip), the sync and the trigger services, and the web UI (`occuloop ui`). Then it plays the UCI data in as
 labeling sessions, day by day: the first day alone (too little data: the gate refuses it), one session delivered
 with flipped labels (quarantined, then delivered again corrected), then the rest. For each session it shows the
 dataset version, the training run, the holdout accuracy, the gate's decision and the champion, and it ends with a
@@ -83,6 +83,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trigger-port", type=int, default=8091, help="the trigger service's HTTP port (8091)")
     parser.add_argument("--serving-port", type=int, default=9090, help="the inference app's port (9090)")
     parser.add_argument("--rollout-port", type=int, default=8092, help="the canary controller's HTTP port (8092)")
+    parser.add_argument("--ui-port", type=int, default=8080, help="the web UI's port (8080)")
     parser.add_argument("--keep-running", action="store_true", help="leave everything running until Ctrl-C")
 
 
@@ -104,6 +105,18 @@ class Loop:
         self.children: dict[str, Child] = {}
         self.traffic: Traffic | None = None
         self.api = Api(server.api_url, env["CLEARML_API_ACCESS_KEY"], env["CLEARML_API_SECRET_KEY"])
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['ui']}"
+
+    def start_ui(self) -> None:
+        """The web UI first, so that the URL printed at the start answers while the rest comes up."""
+        self._spawn("ui", [
+            sys.executable, "-m", "services.cli", "ui", "--port", str(self.ports["ui"]), "--poll-seconds", "2",
+            *(f"--{name}-url=http://127.0.0.1:{self.ports[name]}" for name in ("sync", "trigger", "rollout")),
+        ])  # fmt: skip
+        self.wait("the web UI", lambda: _get(f"{self.ui_url}/healthz") is not None, 90)
 
     def start(self) -> None:
         if not self.api.call("queues.get_all", {"name": "^training$"})["queues"]:
@@ -202,7 +215,7 @@ class Loop:
     def stop(self) -> None:
         if self.traffic is not None:
             self.traffic.stop.set()
-        for name in ("sync", "trigger", "rollout", "serving", "agent"):  # the sync first: it finalizes its batch
+        for name in ("sync", "trigger", "rollout", "serving", "agent", "ui"):  # the sync first: it finalizes its batch
             child = self.children.get(name)
             if child is None:
                 continue
@@ -441,7 +454,7 @@ occuloop demo — done
 Where the state lives (everything is under {root}):
   server/            the embedded ClearML server: SQLite + files (clearml.env has its CLEARML_* variables)
   inbox/             the labeling inbox; inbox/quarantine/ holds rejected sessions with their .reason.json
-  logs/              one log per process: server, agent, sync, trigger, rollout, serving
+  logs/              one log per process: server, agent, sync, trigger, rollout, serving, ui
   client-home/       the SDK's cache
 Look again any time: occuloop status --data-dir {root}
 Start over: make demo DEMO_ARGS=--reset
@@ -497,6 +510,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         server = start_embedded_server(
             data_dir / "server", env=inherited_environment(environ), api_port=args.api_port,
             files_port=args.files_port, log_path=data_dir / "logs" / "server.log",
+            extra_args=["--web-host", f"http://127.0.0.1:{args.ui_port}"],  # the SDK's links lead to the UI
         )  # fmt: skip
     except ChildFailed as error:
         print(f"occuloop demo: the server did not start (port {args.api_port} or {args.files_port} taken?)\n{error}")
@@ -504,13 +518,16 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     env = inherited_environment(environ, HOME=str((data_dir / "client-home").resolve()), **server.client_env)
     loop = Loop(
         data_dir, server, env, args.fast,
-        {"sync": args.sync_port, "trigger": args.trigger_port, "rollout": args.rollout_port, "serving": args.serving_port},
+        {"sync": args.sync_port, "trigger": args.trigger_port, "rollout": args.rollout_port, "serving": args.serving_port,
+         "ui": args.ui_port},
     )  # fmt: skip
     steps = plan(args.sessions)
     done = _progress(data_dir)
     code = 0
     try:
         print(f"occuloop demo: starting the server, agent, sync and trigger (logs in {(data_dir / 'logs').resolve()})")
+        loop.start_ui()
+        print(f"occuloop demo: watch the loop in a browser at {loop.ui_url}/", flush=True)
         loop.start()
         kept = observed(steps, done, read(loop.api), loop.inbox / "quarantine")
         if len(kept) < len(done):
@@ -535,6 +552,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         state = read(loop.api)
         print(_summary(loop, state))
         if state.champion:
+            print(f"The champion in the web UI: {loop.ui_url}/projects/*/models/{state.champion}/general")
             url, answer = ask_endpoint(loop, state.champion)
             body = json.dumps(EXAMPLE_READING)
             print(f"The endpoint (clearml-serving inference app, log in {loop.logs / 'serving.log'}):")

@@ -113,6 +113,7 @@ class ServerSettings:
     access_key: str | None = None
     secret_key: str | None = None
     public_host: str | None = None  # host name put in the printed CLEARML_* URLs (default: the bind host)
+    web_host: str | None = None  # the UI (`occuloop ui`): CLEARML_WEB_HOST, and where web paths are redirected
     durable: bool = False  # fsync every commit and upload: survives power loss, not only process crashes
     files_auth: bool = True  # the file server requires the same bearer token as the API
     log: LogSettings = LogSettings()
@@ -127,6 +128,7 @@ class ServerSettings:
             access_key=environ.get("OCCULOOP_SERVER_ACCESS_KEY") or None,
             secret_key=environ.get("OCCULOOP_SERVER_SECRET_KEY") or None,
             public_host=environ.get("OCCULOOP_SERVER_PUBLIC_HOST") or None,
+            web_host=environ.get("OCCULOOP_SERVER_WEB_HOST") or None,
             durable=_bool(environ, "OCCULOOP_SERVER_FSYNC", cls.durable),
             files_auth=_bool(environ, "OCCULOOP_FILES_AUTH", cls.files_auth),
             log=LogSettings.from_env(environ),

@@ -17,6 +17,7 @@ SERVICES = {
     "sync": "http://127.0.0.1:8090/status",
     "trigger": "http://127.0.0.1:8091/status",
     "rollout": "http://127.0.0.1:8092/status",
+    "ui": "http://127.0.0.1:8080/healthz",
 }
 
 
@@ -53,7 +54,8 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     ports_file = args.data_dir / "demo.json" if args.data_dir is not None else None
     if ports_file is not None and ports_file.exists():  # the demo's services, on the ports it chose
         ports = json.loads(ports_file.read_text())
-        services = {name: f"http://127.0.0.1:{ports[name]}/status" for name in SERVICES if name in ports}
+        services = {name: url.replace(url.split("/")[2], f"127.0.0.1:{ports[name]}") for name, url in SERVICES.items()
+                    if name in ports}  # fmt: skip
     health = {name: _health(url) for name, url in services.items()}
     if args.json:
         print(json.dumps({"versions": len(state.versions), "runs": len(state.runs), "champion": state.champion,

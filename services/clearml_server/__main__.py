@@ -14,7 +14,8 @@ from ..shutdown import defer_stop_signals
 DESCRIPTION = """\
 Run the embedded ClearML-compatible server: the ClearML REST API and a file server in one process,
 with all state in SQLite (WAL) and files under the data dir. The real clearml SDK, clearml-agent and
-clearml-serving talk to it over HTTP, unchanged. There is no web UI.
+clearml-serving talk to it over HTTP, unchanged. Its web UI is `occuloop ui`: with --web-host (the UI's URL)
+CLEARML_WEB_HOST points there and the API port redirects the SDK's "results page" links to it.
 
 On start it prints the four CLEARML_* variables a client needs and writes them to <data-dir>/clearml.env.
 Without configured keys, a key pair is generated on first start and kept in <data-dir>/credentials.env.
@@ -30,6 +31,7 @@ environment (flags win):
   OCCULOOP_SERVER_ACCESS_KEY   --access-key
   OCCULOOP_SERVER_SECRET_KEY   --secret-key
   OCCULOOP_SERVER_PUBLIC_HOST  --public-host
+  OCCULOOP_SERVER_WEB_HOST     --web-host
   OCCULOOP_SERVER_FSYNC        --fsync (true/false)
   OCCULOOP_FILES_AUTH          --no-files-auth sets it false
   OCCULOOP_LOG_FORMAT          text | json
@@ -53,6 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--access-key", help="accept this access key (with --secret-key) instead of a generated pair")
     parser.add_argument("--secret-key", help="the secret key that goes with --access-key")
     parser.add_argument("--public-host", help="host name to print in the CLEARML_* URLs (default: the bind host)")
+    parser.add_argument("--web-host", help="the UI's URL (occuloop ui): CLEARML_WEB_HOST and web-path redirects")
     parser.add_argument("--fsync", action="store_true", default=None, help="fsync every commit and upload")
     parser.add_argument("--no-files-auth", action="store_true", help="serve files without checking the token")
 
@@ -67,6 +70,7 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> Serve
         "access_key": args.access_key,
         "secret_key": args.secret_key,
         "public_host": args.public_host,
+        "web_host": args.web_host,
         "durable": args.fsync,
     }
     settings = with_flags(settings, **overrides)

@@ -98,9 +98,11 @@ class RunningServer:
         return f"http://{self.public_host}:{self.files.port}"
 
     def client_environment(self) -> dict[str, str]:
-        # There is no web UI. CLEARML_WEB_HOST is still needed: the SDK prints "results page" links and cannot
-        # derive a web host from an API port other than 8008. The API server answers those links with a note.
-        env = {"CLEARML_API_HOST": self.api_url, "CLEARML_WEB_HOST": self.api_url, "CLEARML_FILES_HOST": self.files_url}
+        # CLEARML_WEB_HOST is always needed: the SDK prints "results page" links and cannot derive a web host from
+        # an API port other than 8008. With a UI (`occuloop ui`, --web-host) the links go there; without one, to the
+        # API port, which answers them with a note.
+        web = (self.settings.web_host or self.api_url).rstrip("/")
+        env = {"CLEARML_API_HOST": self.api_url, "CLEARML_WEB_HOST": web, "CLEARML_FILES_HOST": self.files_url}
         if self.credentials:
             env["CLEARML_API_ACCESS_KEY"] = self.credentials.access_key
             env["CLEARML_API_SECRET_KEY"] = self.credentials.secret_key
@@ -136,7 +138,8 @@ def open_state(settings: ServerSettings) -> ServerState:
     with store.write() as tx:
         ensure_default_queue(tx, iso(clock.now()))
     files = FileStore(settings.data_dir / "files", settings.data_dir / "uploads-in-progress", durable=settings.durable)
-    server = Server(store=store, auth=auth, workers=WorkerRegistry(), files=files, clock=clock)
+    server = Server(store=store, auth=auth, workers=WorkerRegistry(), files=files, clock=clock,
+                    web_host=settings.web_host)  # fmt: skip
     return ServerState(
         server, FileServerContext(files=files, auth=auth, clock=clock, require_auth=settings.files_auth), credentials
     )

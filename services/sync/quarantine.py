@@ -34,17 +34,14 @@ def _reason_files(quarantine_dir: Path) -> list[dict[str, Any]]:
 
 def superseded_by(records: list[FileRecord]) -> list[dict[str, Any] | None]:
     """For each rejected record among `records` (one file name, in arrival order), the first file of that name
-    accepted after it: {"version", "dataset_id", "rows", "state"}, or None when none came yet."""
+    accepted after it: {"dataset_id" (its version, once staged into one), "rows", "state"}, or None when none came
+    yet."""
     result: list[dict[str, Any] | None] = []
     for index, record in enumerate(records):
         if record.state != "rejected":
             continue
         later = next((item for item in records[index + 1 :] if item.state in ACCEPTED_STATES), None)
-        result.append(
-            None
-            if later is None
-            else {"dataset_id": later.draft, "version": later.version, "rows": later.rows, "state": later.state}
-        )
+        result.append(None if later is None else {"dataset_id": later.draft, "rows": later.rows, "state": later.state})
     return result
 
 

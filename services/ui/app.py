@@ -156,12 +156,16 @@ def wants_json_safely(request: Request) -> bool:
         return False
 
 
-def create_app(settings: UiSettings, reader: Reader) -> Starlette:
+def create_app(settings: UiSettings, reader: Reader, *, guard_shutdown: bool = False) -> Starlette:
+    """`guard_shutdown`: when the app's shutdown begins, arm the process's overrun guard (the shutdown contract,
+    services/shutdown.py). Only `occuloop ui` sets it: in a test process the guard would end the tests."""
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         logger.info("event=ui_started url=http://%s:%d api=%s", settings.host, settings.port, reader.api_host)
         yield
-        arm_overrun_guard("ui", SHUTDOWN_BOUND_SECONDS)  # the shutdown contract (services/shutdown.py)
+        if guard_shutdown:
+            arm_overrun_guard("ui", SHUTDOWN_BOUND_SECONDS)
         logger.info("event=ui_stopped")
 
     middleware = [Middleware(SecurityHeaders)]

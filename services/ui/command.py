@@ -73,7 +73,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         service_urls={"sync": settings.sync_url, "trigger": settings.trigger_url, "rollout": settings.rollout_url},
         dataset_project=settings.dataset_project,
     )
-    app = create_app(settings, reader)
+    app = create_app(settings, reader, guard_shutdown=True)
     if stop_requested_early():  # uvicorn replaces the handlers that held it
         return 0
     print(f"occuloop ui: http://{settings.host}:{settings.port}/  (ClearML API {settings.api_host})", flush=True)

@@ -133,18 +133,25 @@ def _session_rows(
     return rows
 
 
-def quarantine_rows(quarantine: Sequence[Doc]) -> list[SessionRow]:
-    return [
-        SessionRow(
-            session=str(entry.get("file") or ""),
-            at=parse_time(entry.get("quarantined_at")),
-            validation="quarantined",
-            reasons=tuple(str(item) for item in entry.get("reasons") or ()),
-            quarantined_as=str(entry.get("quarantined_as") or entry.get("file") or ""),
-            superseded_by=entry.get("superseded_by") or None,
+def quarantine_rows(quarantine: Sequence[Doc], versions: Sequence[Version] = ()) -> list[SessionRow]:
+    """The sync's rejected files as rows; the correction's dataset id is named by its version number when known."""
+    numbers = {version.id: version.number for version in versions}
+    rows = []
+    for entry in quarantine:
+        superseded = dict(entry.get("superseded_by") or {})
+        if superseded.get("dataset_id") in numbers:
+            superseded["version"] = numbers[superseded["dataset_id"]]
+        rows.append(
+            SessionRow(
+                session=str(entry.get("file") or ""),
+                at=parse_time(entry.get("quarantined_at")),
+                validation="quarantined",
+                reasons=tuple(str(item) for item in entry.get("reasons") or ()),
+                quarantined_as=str(entry.get("quarantined_as") or entry.get("file") or ""),
+                superseded_by=superseded or None,
+            )
         )
-        for entry in quarantine
-    ]
+    return rows
 
 
 def timeline(
@@ -156,7 +163,7 @@ def timeline(
 ) -> list[SessionRow]:
     """Every labeling session, newest first, with the champion after each (the last model promoted by then)."""
     by_model = decisions_by_model(receipts)
-    rows = _session_rows(versions, runs, models, by_model) + quarantine_rows(quarantine)
+    rows = _session_rows(versions, runs, models, by_model) + quarantine_rows(quarantine, versions)
     # oldest first; at one instant, a quarantine before the version, and a version's sessions in their own order
     order = {id(row): index for index, row in enumerate(rows)}
     rows.sort(key=lambda row: (row.at or datetime.min.astimezone(), row.validation == "accepted", -order[id(row)]))

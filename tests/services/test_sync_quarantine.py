@@ -26,5 +26,5 @@ def test_a_rejected_file_is_superseded_by_the_next_accepted_file_of_its_name(tmp
     journal.close()
     assert [item["file"] for item in found] == ["b.csv", "a.csv"]  # newest first
     assert found[0]["superseded_by"] is None and found[0]["reasons"] == ["missing_columns"]
-    assert found[1]["superseded_by"] == {"dataset_id": "dataset-2", "version": None, "rows": 1440, "state": "staged"}
+    assert found[1]["superseded_by"] == {"dataset_id": "dataset-2", "rows": 1440, "state": "staged"}
     assert found[1]["quarantined_as"] == "a.csv"

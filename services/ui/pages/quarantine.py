@@ -7,6 +7,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..joins import Version
 from ..reads import reader_of
 from ..rendering import renderer_of
 from ..timeline import quarantine_rows
@@ -16,6 +17,8 @@ def page(request: Request) -> Response:
     reader = reader_of(request)
     found = reader.quarantine()
     entries = (found or {}).get("quarantine") or []
-    data = {"available": found is not None, "entries": entries, "rows": quarantine_rows(entries),
+    projects = list(reader.dataset_projects())
+    versions = [Version.of(task) for task in reader.dataset_versions(projects=projects)] if projects else []
+    data = {"available": found is not None, "entries": entries, "rows": quarantine_rows(entries, versions),
             "sync_url": reader.service_urls.get("sync")}  # fmt: skip
     return renderer_of(request).page(request, "quarantine.html", data, title="Quarantine")
