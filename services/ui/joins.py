@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 Doc = Mapping[str, Any]
@@ -24,6 +24,8 @@ SESSIONS_PREFIX = "labeling sessions: "
 GATE_DECISIONS = ("gate_passed", "gate_failed")
 DECISIONS = ("gate_passed", "gate_failed", "promoted", "rolled_back")
 ENDINGS = ("promoted", "rolled_back")
+EARLIEST = datetime.min.replace(tzinfo=UTC)  # sort keys for records without a time (a draft has no `completed`)
+LATEST = datetime.max.replace(tzinfo=UTC)
 
 
 def parse_time(text: Any) -> datetime | None:
@@ -236,7 +238,7 @@ def canary_steps(model: Doc | None) -> tuple[Step, ...]:
 def decisions_by_model(receipts: Sequence[Receipt]) -> dict[str, list[Receipt]]:
     """Receipts per model id, oldest first."""
     by_model: dict[str, list[Receipt]] = {}
-    for receipt in sorted(receipts, key=lambda item: (item.created or datetime.min.astimezone(), item.id)):
+    for receipt in sorted(receipts, key=lambda item: (item.created or EARLIEST, item.id)):
         by_model.setdefault(receipt.model_id, []).append(receipt)
     return by_model
 
@@ -275,7 +277,7 @@ def session_counts(task: Doc) -> dict[str, tuple[int, int]]:
 
 def balances(chain: Sequence[Doc]) -> dict[str, Balance]:
     """Version id -> its cumulative Balance, walking the chain oldest first."""
-    ordered = sorted(chain, key=lambda task: (parse_time(task.get("completed")) or datetime.max.astimezone(),
+    ordered = sorted(chain, key=lambda task: (parse_time(task.get("completed")) or LATEST,
                                               str(task.get("id"))))  # fmt: skip
     held: dict[str, tuple[int, int]] = {}
     result = {}
@@ -299,7 +301,7 @@ def state_track(model: Doc, receipts: Sequence[Receipt]) -> list[TrackStep]:
     decision that set it is metadata `state_decision_id`, e.g. a successor's promotion for `retired`)."""
     model_id = str(model.get("id"))
     own = [item for item in receipts if item.model_id == model_id]
-    own.sort(key=lambda item: item.created or datetime.min.astimezone())
+    own.sort(key=lambda item: item.created or EARLIEST)
     track = [TrackStep("candidate", parse_time(model.get("created")))]
     labels = {"gate_passed": "gate passed", "gate_failed": "gate refused", "promoted": "champion",
               "rolled_back": "rolled back"}  # fmt: skip

@@ -102,7 +102,9 @@ def predictions(lines: Iterable[str], limit: int = 20) -> list[dict[str, Any]]:
         for part in str(line).splitlines():
             if part.startswith(PREDICTION_EVENT):
                 try:
-                    found.append(json.loads(part[len(PREDICTION_EVENT) :]))
+                    record = json.loads(part[len(PREDICTION_EVENT) :])
                 except ValueError:
                     continue
+                if isinstance(record, dict) and record.get("kind", "prediction") == "prediction":  # not model loads
+                    found.append(record)
     return found[:limit]

@@ -11,6 +11,7 @@ from typing import Any
 from .joins import (
     ENDINGS,
     GATE_DECISIONS,
+    LATEST,
     Doc,
     Interval,
     Pointer,
@@ -106,7 +107,7 @@ def _session_rows(
     by_model: Mapping[str, list[Receipt]],
 ) -> list[SessionRow]:
     run_of: dict[str, Run] = {}
-    for item in sorted(runs, key=lambda run: run.started or datetime.max.astimezone()):
+    for item in sorted(runs, key=lambda run: run.started or LATEST):
         run_of.setdefault(item.dataset_id, item)  # the first run of a version (the trigger makes one)
     rows = []
     for version in versions:
@@ -166,7 +167,7 @@ def timeline(
     rows = _session_rows(versions, runs, models, by_model) + quarantine_rows(quarantine, versions)
     # oldest first; at one instant, a quarantine before the version, and a version's sessions in their own order
     order = {id(row): index for index, row in enumerate(rows)}
-    rows.sort(key=lambda row: (row.at or datetime.min.astimezone(), row.validation == "accepted", -order[id(row)]))
+    rows.sort(key=lambda row: (row.at or LATEST, row.validation == "accepted", -order[id(row)]))  # no time: in progress
     champion: str | None = None
     chained = []
     for row in rows:

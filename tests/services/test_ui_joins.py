@@ -121,3 +121,10 @@ def test_label_balance_accumulates_the_sessions_of_a_chain_a_corrected_file_repl
     assert (found["d1"].rows, found["d1"].occupied) == (160, 40)
     assert (found["d2"].files, found["d2"].rows, found["d2"].occupied) == (2, 160, 80)
     assert found["d2"].occupied_rate == 0.5
+
+
+def test_a_version_still_being_made_has_no_time_and_is_the_newest_row() -> None:
+    draft = Version.of({"id": "d9", "name": "labeled", "status": "in_progress", "comment": "labeling sessions: z.csv"})
+    rows = timeline([version("d1", "1.0.0", "a.csv", "2026-01-01T10:00:00+00:00"), draft],
+                    [run("r9", "d9", "m9", "2026-01-01T12:00:00+00:00")], {}, [], [])  # fmt: skip
+    assert [row.session for row in rows] == ["z.csv", "a.csv"] and rows[0].at is None

@@ -90,4 +90,6 @@ class DemoLoop:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
         self._reader.join(timeout=30)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
         return int(self.process.returncode)

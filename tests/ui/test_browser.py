@@ -18,6 +18,9 @@ from services.loop_state import Api, read
 from tests.support.demo_loop import DemoLoop
 from tests.ui.browser import Watched, chromium, require_chromium
 
+# the first test in a session waits for the whole demo to play (minutes on 2 busy cores)
+pytestmark = pytest.mark.timeout(1800)
+
 WEB_LINK = re.compile(r"ClearML (?:results|dataset) page: (http://127\.0\.0\.1:\d+/\S+)")
 SEEN = """() => {
   window.__seen = []; window.__opened = true;

@@ -50,7 +50,8 @@
     data.metrics.forEach(function (metric, index) {
       var section = el("section", { "aria-label": "scalar " + metric.metric });
       section.appendChild(el("h2", {}, metric.metric));
-      var div = el("div", { "class": "plot", id: "scalar-" + index, role: "img", "aria-label": "chart of " + metric.metric + "; its summary table follows" });
+      // no role on the chart itself: plotly puts controls inside it (axe: nested-interactive); the table follows
+      var div = el("div", { "class": "plot", id: "scalar-" + index });
       section.appendChild(div);
       var rows = metric.summary.map(function (s) { return { label: s.variant, first: s.first, last: s.last, min: s.min, max: s.max, points: s.points }; });
       var traces = metric.series.map(function (s) { return { type: "scatter", mode: "lines", name: s.name, x: s.x, y: ema(s.y, weight) }; });
@@ -89,7 +90,7 @@
       var label = plot.metric + " / " + plot.variant;
       var section = el("section", { "aria-label": "plot " + label });
       section.appendChild(el("h2", {}, label));
-      var div = el("div", { "class": "plot", id: "plot-" + index, role: "img", "aria-label": "plot " + label });
+      var div = el("div", { "class": "plot", id: "plot-" + index });
       section.appendChild(div);
       box.appendChild(section);
       var figure = plot.figure || {};
