@@ -17,7 +17,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 Doc = Mapping[str, Any]
 SESSIONS_PREFIX = "labeling sessions: "
@@ -129,6 +129,7 @@ class Run:
     model_id: str | None
     started: datetime | None
     completed: datetime | None
+    json_properties: ClassVar[tuple[str, ...]] = ("seconds",)
 
     @property
     def seconds(self) -> float | None:
@@ -163,6 +164,7 @@ class Receipt:
     created: datetime | None
     uri: str | None
     document: Mapping[str, Any] = field(default_factory=dict)
+    json_properties: ClassVar[tuple[str, ...]] = ("rule", "reason")  # also in the page's JSON (rendering.plain)
 
     @property
     def rule(self) -> str:
@@ -256,6 +258,7 @@ class Balance:
     files: int
     rows: int
     occupied: int
+    json_properties: ClassVar[tuple[str, ...]] = ("occupied_rate",)
 
     @property
     def occupied_rate(self) -> float | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from serving.telemetry import METRICS_TITLE, PREDICTION_EVENT
 
@@ -56,6 +56,7 @@ class EndpointVersion:
     model_id: str
     weight: float | None
     metrics: Mapping[str, float] = field(default_factory=dict)
+    json_properties: ClassVar[tuple[str, ...]] = ("occupied_rate", "error_rate")
 
     @property
     def occupied_rate(self) -> float | None:

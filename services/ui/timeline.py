@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from .joins import (
     ENDINGS,
@@ -44,6 +44,7 @@ class SessionRow:
     ending: Receipt | None = None  # promoted | rolled_back
     progress: str | None = None  # the canary controller's progress with the model (ramping, ...)
     champion_after: str | None = None
+    json_properties: ClassVar[tuple[str, ...]] = ("key", "stage")
 
     @property
     def key(self) -> str:

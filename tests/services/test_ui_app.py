@@ -111,3 +111,11 @@ def test_pages_forbid_inline_script() -> None:
     with client() as ui:
         policy = ui.get("/").headers["content-security-policy"]
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+
+
+def test_a_pages_json_carries_the_derived_values_too() -> None:
+    from services.ui.joins import Receipt
+    from services.ui.rendering import plain
+
+    receipt = Receipt("r", "gate_failed", "m", None, None, {"rule": "training_data", "reason": "1 session"})
+    assert plain(receipt)["rule"] == "training_data" and plain(receipt)["reason"] == "1 session"

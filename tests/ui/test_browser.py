@@ -77,7 +77,7 @@ def pages_of(played: DemoLoop) -> dict[str, str]:
     env = played.client_env()
     api = Api(env["CLEARML_API_HOST"], env["CLEARML_API_ACCESS_KEY"], env["CLEARML_API_SECRET_KEY"])
     state = read(api)
-    run = state.runs[-1]
+    run = next(r for r in reversed(state.runs) if r.model_id != state.champion)  # its charts overlay the champion's
     project = api.call("tasks.get_all", {"id": [run.run_id], "only_fields": ["project"]})["tasks"][0]["project"]
     refused = next(d for d in state.decisions if d.decision == "gate_failed")
     task = f"/projects/{project}/tasks/{run.run_id}"
