@@ -435,7 +435,9 @@ class UiSettings:
     sync_url: str = "http://127.0.0.1:8090"  # the services' HTTP APIs: /status (and the sync's /quarantine)
     trigger_url: str = "http://127.0.0.1:8091"
     rollout_url: str = "http://127.0.0.1:8092"
-    dataset_project: str = SyncSettings.dataset_project
+    dataset_project: str = SyncSettings.dataset_project  # where the loop's records are (the services' settings)
+    training_project: str = TriggerSettings.training_project
+    rollout_project: str = RolloutSettings.project
     auth_user: str | None = None  # built-in basic auth when both are set
     auth_password: str | None = None
     log: LogSettings = LogSettings()
@@ -453,6 +455,8 @@ class UiSettings:
             trigger_url=environ.get("OCCULOOP_UI_TRIGGER_URL") or cls.trigger_url,
             rollout_url=environ.get("OCCULOOP_UI_ROLLOUT_URL") or cls.rollout_url,
             dataset_project=environ.get("OCCULOOP_DATASET_PROJECT") or cls.dataset_project,
+            training_project=environ.get("OCCULOOP_TRAINING_PROJECT") or cls.training_project,
+            rollout_project=environ.get("OCCULOOP_ROLLOUT_PROJECT") or cls.rollout_project,
             auth_user=environ.get("OCCULOOP_UI_USER") or None,
             auth_password=environ.get("OCCULOOP_UI_PASSWORD") or None,
             log=LogSettings.from_env(environ),

@@ -15,14 +15,15 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import requests
 
 from .. import http_client
-from ..loop_state import POINTER_TAG, RECEIPTS_PROJECT, Api, StateError, Unreachable
+from ..loop_state import POINTER_TAG, Api, StateError, Unreachable
 
 # auth.login is a POST that creates nothing but a token; every other entry reads.
 READ_ENDPOINTS = frozenset(
@@ -45,7 +46,10 @@ TASK_LIST_FIELDS = [
     "id", "name", "type", "status", "status_message", "project", "tags", "system_tags", "created", "started",
     "completed", "last_update", "comment", "runtime", "models", "parent", "last_iteration",
 ]  # fmt: skip
+RUN_FIELDS = ["id", "name", "status", "project", "tags", "started", "completed", "models.output"]
+VERSION_FIELDS = ["id", "name", "status", "project", "tags", "completed", "comment", "runtime"]
 MODEL_LIST_FIELDS = ["id", "name", "tags", "system_tags", "metadata", "task", "created", "ready", "project", "uri"]
+PROJECTS_SECONDS = 30.0
 RECEIPT_CACHE_SIZE = 2048  # receipts are write-once: a cached one is never stale
 
 
@@ -64,12 +68,19 @@ class Reader:
         *,
         service_urls: Mapping[str, str] | None = None,
         dataset_project: str = "occuloop/labels",
+        training_project: str = "occuloop/training",
+        rollout_project: str = "occuloop/rollout",
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._session = requests.Session()
         self._api = Api(api_host, access_key, secret_key, session=self._session)
         self.api_host = api_host
         self.service_urls = dict(service_urls or {})  # name -> base URL of its HTTP API (sync, trigger, rollout)
         self.dataset_project = dataset_project
+        self.training_project = training_project
+        self.rollout_project = rollout_project
+        self._clock = clock
+        self._projects: dict[str, tuple[float, dict[str, str]]] = {}  # pattern -> (read at, id -> name)
         self._receipts: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._receipts_lock = threading.Lock()
 
@@ -188,28 +199,57 @@ class Reader:
         return list(self.call("workers.get_all", {}).get("workers") or [])
 
     # -- the loop's own records ------------------------------------------------------------------------------------
+    # Every list is narrowed to the projects that hold it: the server filters other fields by scanning all tasks
+    # (~100 ms at 10,000 tasks, BENCHMARKS.md), a project is an index lookup.
 
-    def dataset_projects(self) -> dict[str, str]:
-        """The hidden `.datasets` projects of the labeled data set (id -> name)."""
-        return self.projects(pattern=f"^{re.escape(self.dataset_project)}/\\.datasets/")
+    def named_projects(self, pattern: str) -> dict[str, str]:
+        """Projects whose name matches `pattern` (id -> name), kept PROJECTS_SECONDS: names and ids do not change,
+        and a project created meanwhile shows up at most that much later."""
+        now = self._clock()
+        found = self._projects.get(pattern)
+        if found is None or now - found[0] > PROJECTS_SECONDS:
+            found = (now, self.projects(pattern=pattern))
+            self._projects[pattern] = found
+        return found[1]
+
+    def project_ids(self, name: str) -> list[str]:
+        """The id of the project called exactly `name` (a list: empty when there is none)."""
+        return list(self.named_projects(f"^{re.escape(name)}$"))
+
+    def dataset_projects(self, *, every_dataset: bool = False) -> dict[str, str]:
+        """The hidden `.datasets` projects of the labeled data set (id -> name), or of every data set."""
+        if every_dataset:
+            return self.named_projects("/\\.datasets/")
+        return self.named_projects(f"^{re.escape(self.dataset_project)}/\\.datasets/")
+
+    def runs(self, *, page_size: int = 500) -> list[dict[str, Any]]:
+        """The training runs the trigger made (tag `retrain`), newest first."""
+        projects = self.project_ids(self.training_project)
+        if not projects:
+            return []
+        return self.tasks(tags=["retrain"], system_tags=["-archived"], projects=projects, fields=RUN_FIELDS,
+                          page_size=page_size)  # fmt: skip
 
     def dataset_versions(self, *, projects: list[str] | None = None, page_size: int = 500) -> list[dict[str, Any]]:
         """Dataset versions (tasks with the system tag `dataset`), newest first; all data sets when `projects` is
         None."""
-        return self.tasks(system_tags=["dataset", "-archived"], projects=projects, page_size=page_size)
+        return self.tasks(system_tags=["dataset", "-archived"], projects=projects, fields=VERSION_FIELDS,
+                          page_size=page_size)  # fmt: skip
 
     def receipt_tasks(self, *, page_size: int = 500) -> list[dict[str, Any]]:
-        projects = list(self.projects(pattern=f"^{re.escape(RECEIPTS_PROJECT)}$"))
+        projects = self.project_ids(f"{self.rollout_project}/receipts")
         if not projects:
             return []
-        fields = ["id", "name", "created", "completed", "status_message", "tags", "hyperparams", "execution.artifacts",
-                  "project"]  # fmt: skip
+        fields = ["id", "created", "project", "hyperparams.Receipt", "execution.artifacts"]
         return self.tasks(projects=projects, status=["published"], fields=fields, page_size=page_size)
 
     def pointer(self) -> dict[str, Any] | None:
         """The champion pointer task (its `Champion` section holds model_id, revision, decision_id, history)."""
-        found = self.tasks(tags=[POINTER_TAG], fields=["id", "name", "hyperparams", "project", "last_update"],
-                           order_by="created", page_size=1)  # fmt: skip
+        projects = self.project_ids(self.rollout_project)
+        if not projects:
+            return None
+        fields = ["id", "name", "hyperparams", "project", "last_update"]
+        found = self.tasks(tags=[POINTER_TAG], projects=projects, fields=fields, order_by="created", page_size=1)
         return found[0] if found else None
 
     def receipt(self, receipt_task_id: str, uri: str) -> dict[str, Any]:

@@ -65,6 +65,7 @@ def fill(
 ) -> dict[str, str]:
     labels = filler.project("occuloop/labels/.datasets/labeled")
     training = filler.project("occuloop/training")
+    rollout = filler.project("occuloop/rollout")
     receipts = filler.project("occuloop/rollout/receipts")
     other = filler.project("bench/other")
     receipt = json.dumps({"schema": "occuloop.receipt/1", "decision": "gate_passed", "rule": "all_rules",
@@ -110,7 +111,7 @@ def fill(
     made += versions
     champion = {k: {"section": "Champion", "name": k, "value": v} for k, v in
                 (("model_id", model_ids[versions - 1]), ("revision", "1"), ("history", "[]"))}  # fmt: skip
-    filler.task({"name": "champion occupancy", "type": "controller", "tags": ["champion-pointer"],
+    filler.task({"name": "champion occupancy", "type": "controller", "tags": ["champion-pointer"], "project": rollout,
                  "hyperparams": {"Champion": champion}})  # fmt: skip
     big = filler.task({"name": "a long training run", "type": "training", "project": training}, status="completed")
     made += 2

@@ -18,12 +18,9 @@ CONTENT_CONFIGURATION = "Dataset Content"
 def listing(request: Request) -> Response:
     reader = reader_of(request)
     page = int_param(request, "page", 0, high=100_000)
-    tasks = (
-        reader.dataset_versions(page_size=100)
-        if page == 0
-        else reader.tasks(system_tags=["dataset", "-archived"], page=page, page_size=100)
-    )
-    projects = reader.projects(ids=[str(task.get("project") or "") for task in tasks])
+    projects = reader.dataset_projects(every_dataset=True)
+    tasks = reader.tasks(system_tags=["dataset", "-archived"], projects=list(projects), page=page, page_size=100)
+    tasks = tasks if projects else []
     chains: dict[str, list[Version]] = {}
     for task in tasks:
         version = Version.of(task)
@@ -52,7 +49,10 @@ def detail(request: Request) -> Response:
     if compare_id is not None and compare_id not in {item.id for item in siblings}:
         raise BadParameter("compare", compare_id, "the id of another version of this data set")
     configurations = {str(item.get("name")): str(item.get("value") or "") for item in reader.configurations(task["id"])}
-    runs = [Run.of(item) for item in reader.tasks(tags=[f"dataset:{dataset_id}"], page_size=100)]
+    training = reader.project_ids(reader.training_project)
+    runs = (
+        [Run.of(item) for item in reader.tasks(tags=[f"dataset:{dataset_id}"], projects=training)] if training else []
+    )
     models = reader.models(ids=[run.model_id for run in runs if run.model_id])
     data = {
         "task": task,

@@ -8,7 +8,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ...loop_state import RECEIPTS_PROJECT
 from .. import urls
 from ..reads import Reader, reader_of
 from ..rendering import BadParameter, NotFound
@@ -27,7 +26,7 @@ def resolve(reader: Reader, ident: str) -> str | None:
         task = found[0]
         if "dataset" in (task.get("system_tags") or []):
             return urls.dataset(ident)
-        receipts = reader.projects(pattern=f"^{RECEIPTS_PROJECT}$")
+        receipts = reader.project_ids(f"{reader.rollout_project}/receipts")
         if task.get("project") in receipts:
             return urls.receipt(ident)
         return urls.task(ident, task.get("project"))

@@ -37,7 +37,7 @@ def _needed(rows: Sequence[SessionRow], champion_id: str | None, receipts: Seque
 def loop_data(reader: Reader, *, page: int = 0, page_size: int = PAGE_SIZE) -> dict[str, Any]:
     projects = list(reader.dataset_projects())
     versions = [Version.of(task) for task in reader.dataset_versions(projects=projects)] if projects else []
-    runs = [Run.of(task) for task in reader.tasks(tags=["retrain"], system_tags=["-archived"], page_size=500)]
+    runs = [Run.of(task) for task in reader.runs()]
     pointer = Pointer.of(reader.pointer())
     receipts = [Receipt.of(task) for task in reader.receipt_tasks()]
     canaries = reader.models(tags=["canary"], page_size=20)

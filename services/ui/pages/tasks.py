@@ -20,6 +20,9 @@ from ..reads import Reader, reader_of
 from ..rendering import NotFound, choice_param, int_param, renderer_of
 
 CONSOLE_PAGE = 500
+# Points asked of the server per series: its own subsampling averages (spikes vanish), so it is asked for (nearly)
+# everything and the UI keeps each bucket's minimum and maximum (plots.downsample); a real ClearML server caps it.
+SERVER_SAMPLES = 50_000
 RUNNING = ("in_progress", "queued")
 # ClearML web-app tab paths -> this page's tabs
 TAB_ALIASES = {
@@ -144,14 +147,14 @@ def scalars_json(request: Request) -> Response:
     task = _task(reader, request.path_params["task_id"])
     points = int_param(request, "points", MAX_POINTS, low=10, high=100_000)
     overlay = choice_param(request, "champion", "on", ("on", "off"))
-    result: dict[str, Any] = {"task": task["id"], "metrics": scalar_series(reader.scalars(task["id"], samples=points),
+    result: dict[str, Any] = {"task": task["id"], "metrics": scalar_series(reader.scalars(task["id"], samples=SERVER_SAMPLES),
                                                                          points)}  # fmt: skip
     result["single_values"] = reader.single_values(task["id"])
     if overlay == "on" and "retrain" in (task.get("tags") or []):
         model_id, training = champion_task(reader)
         if training and training != task["id"]:
             result["champion"] = {"model_id": model_id, "task": training,
-                                  "metrics": scalar_series(reader.scalars(training, samples=points), points),
+                                  "metrics": scalar_series(reader.scalars(training, samples=SERVER_SAMPLES), points),
                                   "single_values": reader.single_values(training)}  # fmt: skip
     return JSONResponse(result)
 
