@@ -119,3 +119,29 @@ def test_a_pages_json_carries_the_derived_values_too() -> None:
 
     receipt = Receipt("r", "gate_failed", "m", None, None, {"rule": "training_data", "reason": "1 session"})
     assert plain(receipt)["rule"] == "training_data" and plain(receipt)["reason"] == "1 session"
+
+
+@pytest.mark.parametrize(
+    ("path", "target"),
+    [
+        ("/projects/p1/experiments/t1/output/log", "/projects/p1/tasks/t1/console"),
+        ("/projects/*/experiments/t1/output/log", "/projects/*/tasks/t1/console"),
+        ("/projects/p1/tasks/t1/hyper-params/hyper-param/General", "/projects/p1/tasks/t1/configuration"),
+        ("/projects/p1/tasks/t1/output/execution", "/projects/p1/tasks/t1/info"),
+        ("/projects/p1/tasks/t1/artifacts/output/model", "/projects/p1/tasks/t1/artifacts"),
+        ("/projects/p1/tasks/t1/debugImages", "/projects/p1/tasks/t1/debug"),
+        ("/projects/p1/tasks/t1?x=1", "/projects/p1/tasks/t1/info?x=1"),
+        ("/projects/*/models/m1/", "/projects/*/models/m1/general"),
+        ("/projects/p1/models/m1/output/tasks", "/projects/p1/models/m1/lineage"),
+        ("/datasets/simple/p1/experiments/d1", "/datasets/d1"),
+        ("/datasets/simple/p1/tasks/d1/info", "/datasets/d1"),
+        ("/datasets/simple/p1/datasets", "/datasets"),
+        ("/pipelines/p1/experiments/c1", "/projects/p1/tasks/c1/info"),
+        ("/workers-and-queues/queues", "/orchestration#queues"),
+        ("/endpoints/active/e1/monitor", "/serving"),
+        ("/dashboard", "/"),
+    ],
+)
+def test_the_clearml_web_apps_link_shapes_lead_to_the_uis_pages(ui: TestClient, path: str, target: str) -> None:
+    answer = ui.get(path, follow_redirects=False)
+    assert answer.status_code == 302 and answer.headers["location"] == target
