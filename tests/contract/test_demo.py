@@ -183,6 +183,7 @@ def test_make_demo_from_a_fresh_checkout_through_ctrl_c_resume_and_a_rerun(clone
     assert len(resumed) == 1 and "accepted" in resumed[0], output
     assert "occuloop demo — done" in output and str(data_dir.resolve()) in output
     assert f"watch the loop in a browser at http://127.0.0.1:{PORTS['ui']}/" in output  # the UI, from the start
+    assert f"The champion in the web UI: http://127.0.0.1:{PORTS['ui']}/projects/*/models/" in output
     # the endpoint answered through clearml-serving, naming the model and the data that gave the answer
     curl = next(line for line in lines if line.strip().startswith("curl -s"))
     assert f"http://127.0.0.1:{PORTS['serving']}/serve/occupancy" in curl
