@@ -438,6 +438,7 @@ class UiSettings:
     dataset_project: str = SyncSettings.dataset_project  # where the loop's records are (the services' settings)
     training_project: str = TriggerSettings.training_project
     rollout_project: str = RolloutSettings.project
+    serving_project: str = ServingSettings.service_project
     auth_user: str | None = None  # built-in basic auth when both are set
     auth_password: str | None = None
     log: LogSettings = LogSettings()
@@ -457,6 +458,7 @@ class UiSettings:
             dataset_project=environ.get("OCCULOOP_DATASET_PROJECT") or cls.dataset_project,
             training_project=environ.get("OCCULOOP_TRAINING_PROJECT") or cls.training_project,
             rollout_project=environ.get("OCCULOOP_ROLLOUT_PROJECT") or cls.rollout_project,
+            serving_project=environ.get("OCCULOOP_SERVING_PROJECT") or cls.serving_project,
             auth_user=environ.get("OCCULOOP_UI_USER") or None,
             auth_password=environ.get("OCCULOOP_UI_PASSWORD") or None,
             log=LogSettings.from_env(environ),

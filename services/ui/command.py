@@ -20,7 +20,7 @@ DRAIN_SECONDS = 5  # uvicorn --timeout-graceful-shutdown: a page in flight finis
 EPILOG = """\
 environment (flags win): OCCULOOP_UI_HOST, OCCULOOP_UI_PORT, OCCULOOP_UI_POLL_SECONDS, OCCULOOP_UI_SYNC_URL,
 OCCULOOP_UI_TRIGGER_URL, OCCULOOP_UI_ROLLOUT_URL, OCCULOOP_UI_USER + OCCULOOP_UI_PASSWORD (basic auth),
-OCCULOOP_DATASET_PROJECT, OCCULOOP_TRAINING_PROJECT, OCCULOOP_ROLLOUT_PROJECT (where the services keep the loop's
+OCCULOOP_DATASET_PROJECT, OCCULOOP_TRAINING_PROJECT, OCCULOOP_ROLLOUT_PROJECT, OCCULOOP_SERVING_PROJECT (where the services keep the loop's
 records), and the ClearML API it reads: CLEARML_API_HOST, CLEARML_API_ACCESS_KEY,
 CLEARML_API_SECRET_KEY (or --data-dir of a demo / an embedded server).
 """
@@ -75,6 +75,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         dataset_project=settings.dataset_project,
         training_project=settings.training_project,
         rollout_project=settings.rollout_project,
+        serving_project=settings.serving_project,
     )
     app = create_app(settings, reader, guard_shutdown=True)
     if stop_requested_early():  # uvicorn replaces the handlers that held it

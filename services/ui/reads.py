@@ -50,7 +50,10 @@ RUN_FIELDS = ["id", "name", "status", "project", "tags", "started", "completed",
 VERSION_FIELDS = ["id", "name", "status", "project", "tags", "completed", "comment", "runtime"]
 MODEL_LIST_FIELDS = ["id", "name", "tags", "system_tags", "metadata", "task", "created", "ready", "project", "uri"]
 PROJECTS_SECONDS = 30.0
-RECEIPT_CACHE_SIZE = 2048  # receipts are write-once: a cached one is never stale
+RECEIPT_CACHE_SIZE = 2048
+SCALARS_CACHE_SIZE = (
+    16  # finished tasks' scalar series (each up to a few MB)  # receipts are write-once: a cached one is never stale
+)
 
 
 class ReadRefused(RuntimeError):
@@ -70,6 +73,7 @@ class Reader:
         dataset_project: str = "occuloop/labels",
         training_project: str = "occuloop/training",
         rollout_project: str = "occuloop/rollout",
+        serving_project: str = "occuloop/serving",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._session = requests.Session()
@@ -79,10 +83,12 @@ class Reader:
         self.dataset_project = dataset_project
         self.training_project = training_project
         self.rollout_project = rollout_project
+        self.serving_project = serving_project
         self._clock = clock
         self._projects: dict[str, tuple[float, dict[str, str]]] = {}  # pattern -> (read at, id -> name)
         self._receipts: OrderedDict[str, dict[str, Any]] = OrderedDict()
-        self._receipts_lock = threading.Lock()
+        self._receipts_lock = threading.Lock()  # also guards the scalars cache
+        self._scalars: OrderedDict[tuple[str, int, str | None], dict[str, Any]] = OrderedDict()
 
     # -- the API -------------------------------------------------------------------------------------------------
 
@@ -152,8 +158,22 @@ class Reader:
                 "from_timestamp": after}  # fmt: skip
         return self.call("events.get_task_log", body)
 
-    def scalars(self, task_id: str, *, samples: int) -> dict[str, Any]:
-        return self.call("events.scalar_metrics_iter_histogram", {"task": task_id, "samples": samples, "key": "iter"})
+    def scalars(self, task_id: str, *, samples: int, finished_at: str | None = None) -> dict[str, Any]:
+        """A task's scalar series. A finished task's (`finished_at`: its last update) are kept: they cannot change
+        without changing that, and reading 100,000 points costs the server seconds."""
+        key = (task_id, samples, finished_at)
+        if finished_at is not None:
+            with self._receipts_lock:
+                if key in self._scalars:
+                    self._scalars.move_to_end(key)
+                    return self._scalars[key]
+        found = self.call("events.scalar_metrics_iter_histogram", {"task": task_id, "samples": samples, "key": "iter"})
+        if finished_at is not None:
+            with self._receipts_lock:
+                self._scalars[key] = found
+                while len(self._scalars) > SCALARS_CACHE_SIZE:
+                    self._scalars.popitem(last=False)
+        return found
 
     def single_values(self, task_id: str) -> list[dict[str, Any]]:
         found = self.call("events.get_task_single_value_metrics", {"tasks": [task_id]}).get("tasks") or []
@@ -222,12 +242,14 @@ class Reader:
             return self.named_projects("/\\.datasets/")
         return self.named_projects(f"^{re.escape(self.dataset_project)}/\\.datasets/")
 
-    def runs(self, *, page_size: int = 500) -> list[dict[str, Any]]:
-        """The training runs the trigger made (tag `retrain`), newest first."""
+    def runs(self, *, dataset_ids: list[str] | None = None, page_size: int = 500) -> list[dict[str, Any]]:
+        """The training runs the trigger made (tag `retrain`), newest first; only those of `dataset_ids` (their tag
+        `dataset:<id>`) when given."""
         projects = self.project_ids(self.training_project)
-        if not projects:
+        if not projects or dataset_ids == []:
             return []
-        return self.tasks(tags=["retrain"], system_tags=["-archived"], projects=projects, fields=RUN_FIELDS,
+        tags = [f"dataset:{item}" for item in dataset_ids] if dataset_ids is not None else ["retrain"]  # any of them
+        return self.tasks(tags=tags, system_tags=["-archived"], projects=projects, fields=RUN_FIELDS,
                           page_size=page_size)  # fmt: skip
 
     def dataset_versions(self, *, projects: list[str] | None = None, page_size: int = 500) -> list[dict[str, Any]]:
@@ -236,12 +258,22 @@ class Reader:
         return self.tasks(system_tags=["dataset", "-archived"], projects=projects, fields=VERSION_FIELDS,
                           page_size=page_size)  # fmt: skip
 
-    def receipt_tasks(self, *, page_size: int = 500) -> list[dict[str, Any]]:
+    def receipt_tasks(
+        self, *, model_ids: list[str] | None = None, ids: list[str] | None = None, page: int = 0, page_size: int = 500
+    ) -> list[dict[str, Any]]:
+        """Decision receipts, newest first: all, those about `model_ids` (a receipt task is named
+        `<decision> <model id>`, registry.py), or those with these ids."""
         projects = self.project_ids(f"{self.rollout_project}/receipts")
-        if not projects:
+        if not projects or model_ids == [] or ids == []:
             return []
-        fields = ["id", "created", "project", "hyperparams.Receipt", "execution.artifacts"]
-        return self.tasks(projects=projects, status=["published"], fields=fields, page_size=page_size)
+        body: dict[str, Any] = {"project": projects, "status": ["published"], "order_by": ["-created"], "page": page,
+                                "page_size": page_size, "search_hidden": True,
+                                "only_fields": ["id", "created", "project", "hyperparams.Receipt", "execution.artifacts"]}  # fmt: skip
+        if model_ids is not None:
+            body["name"] = " (" + "|".join(re.escape(item) for item in sorted(set(model_ids))) + ")$"
+        if ids is not None:
+            body["id"] = ids
+        return list(self.call("tasks.get_all", body).get("tasks") or [])
 
     def pointer(self) -> dict[str, Any] | None:
         """The champion pointer task (its `Champion` section holds model_id, revision, decision_id, history)."""

@@ -171,7 +171,7 @@ def test_markup_in_names_never_runs(played: DemoLoop, browser: Any, hostile: dic
     watched = Watched(browser)
     task = f"/projects/{hostile['task_project']}/tasks/{hostile['task_id']}"
     for path in (f"{task}/info", f"{task}/console", f"{task}/scalars", f"{task}/plots",
-                 f"/datasets/{hostile['dataset_id']}", "/quarantine", "/", "/runs?type=all"):  # fmt: skip
+                 f"/datasets/{hostile['dataset_id']}", "/quarantine", "/", "/runs?scope=all&type=all"):  # fmt: skip
         watched.page.goto(played.ui + path)
         if path.endswith(("scalars", "plots")):
             watched.page.wait_for_selector(".plot .main-svg", timeout=30_000)

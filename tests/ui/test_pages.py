@@ -116,7 +116,7 @@ def crawl(client: TestClient, api: Api) -> list[str]:
     state = read(api)
     run = state.runs[-1]
     project = api.call("tasks.get_all", {"id": [run.run_id], "only_fields": ["project"]})["tasks"][0]["project"]
-    pages = ["/", "/?page=0&fragment=1", "/datasets", "/runs", "/runs?type=all", "/models", "/receipts",
+    pages = ["/", "/?page=0&fragment=1", "/datasets", "/runs", "/runs?scope=all&type=all", "/models", "/receipts",
              "/serving", "/serving?fragment=1", "/orchestration", "/quarantine", f"/datasets/{state.versions[-1].dataset_id}",
              "/models?page=0", f"/receipts/{state.decisions[-1].receipt_id}", f"/tasks/{run.run_id}/scalars.json",
              f"/tasks/{run.run_id}/plots.json", f"/projects/*/models/{state.champion}/lineage"]  # fmt: skip
@@ -160,7 +160,7 @@ def test_the_sdks_links_land_on_the_right_pages_also_through_the_servers_redirec
 def test_names_with_markup_made_through_the_sdk_render_as_text(ui: Any, hostile: dict[str, str]) -> None:
     client, _ = ui
     pages = [f"/projects/{hostile['task_project']}/tasks/{hostile['task_id']}/{tab}" for tab in ("info", "console")]
-    pages += [f"/datasets/{hostile['dataset_id']}", "/runs?type=all", "/quarantine", "/", "/datasets"]
+    pages += [f"/datasets/{hostile['dataset_id']}", "/runs?scope=all&type=all", "/quarantine", "/", "/datasets"]
     for page in pages:
         html = get(client, page).text
         for raw in ("<script>alert", "<img src=x onerror"):

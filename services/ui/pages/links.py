@@ -87,10 +87,10 @@ def clearml_routes() -> list[BaseRoute]:
         Route("/endpoints", _fixed("/serving")),  # type: ignore[arg-type]
         Route("/endpoints/{rest:path}", _fixed("/serving")),  # type: ignore[arg-type]
         Route("/dashboard", _fixed("/")),  # type: ignore[arg-type]
-        Route("/projects", _fixed("/runs?type=all")),  # type: ignore[arg-type]
-        Route("/projects/{project}", _fixed("/runs?type=all")),  # type: ignore[arg-type]
-        Route("/projects/{project}/experiments", _fixed("/runs?type=all")),  # type: ignore[arg-type]
-        Route("/projects/{project}/tasks", _fixed("/runs?type=all")),  # type: ignore[arg-type]
+        Route("/projects", _fixed("/runs?scope=all")),  # type: ignore[arg-type]
+        Route("/projects/{project}", _fixed("/runs?scope=all")),  # type: ignore[arg-type]
+        Route("/projects/{project}/experiments", _fixed("/runs?scope=all")),  # type: ignore[arg-type]
+        Route("/projects/{project}/tasks", _fixed("/runs?scope=all")),  # type: ignore[arg-type]
         Route("/projects/{project}/models", _fixed("/models")),  # type: ignore[arg-type]
         *(Route(path, _not_here) for path in NOT_HERE),
         *(Route(path + "/{rest:path}", _not_here) for path in NOT_HERE),

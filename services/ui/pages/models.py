@@ -54,7 +54,7 @@ def detail(request: Request) -> Response:
     model = reader.model(params["model_id"])
     if model is None:
         raise NotFound("model", params["model_id"])
-    receipts = [item for item in (Receipt.of(task) for task in reader.receipt_tasks()) if item.model_id == model["id"]]
+    receipts = [Receipt.of(task) for task in reader.receipt_tasks(model_ids=[str(model["id"])])]
     task = reader.task(str(model.get("task") or "")) if model.get("task") else None
     data: dict[str, Any] = {
         "model": model,

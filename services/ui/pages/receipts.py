@@ -12,24 +12,27 @@ from starlette.responses import Response
 
 from ..joins import DECISIONS, Pointer, Receipt, verify
 from ..reads import reader_of
-from ..rendering import NotFound, choice_param, renderer_of
+from ..rendering import NotFound, choice_param, int_param, renderer_of
+
+PAGE_SIZE = 100
 
 
 def listing(request: Request) -> Response:
     reader = reader_of(request)
     decision = choice_param(request, "decision", "all", ("all", *DECISIONS))
-    receipts = [Receipt.of(task) for task in reader.receipt_tasks()]
-    if decision != "all":
+    page = int_param(request, "page", 0, high=100_000)
+    receipts = [Receipt.of(task) for task in reader.receipt_tasks(page=page, page_size=PAGE_SIZE)]
+    more = len(receipts) == PAGE_SIZE
+    if decision != "all":  # the decision is a parameter value, not a field the server filters on
         receipts = [item for item in receipts if item.decision == decision]
-    receipts.sort(key=lambda item: (item.created is not None, item.created), reverse=True)
-    data = {"receipts": receipts[:500], "decision": decision, "decisions": ("all", *DECISIONS)}
+    data = {"receipts": receipts, "decision": decision, "decisions": ("all", *DECISIONS), "page": page, "more": more}
     return renderer_of(request).page(request, "receipts.html", data, title="Decision receipts")
 
 
 def detail(request: Request) -> Response:
     reader = reader_of(request)
     receipt_id = request.path_params["receipt_id"]
-    task = next((item for item in reader.receipt_tasks() if item["id"] == receipt_id), None)
+    task = next(iter(reader.receipt_tasks(ids=[receipt_id])), None)
     if task is None:
         raise NotFound("receipt", receipt_id)
     bare = Receipt.of(task)

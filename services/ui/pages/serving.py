@@ -17,14 +17,16 @@ INSTANCE_SUFFIX = " - serve instance"
 
 
 def serving_data(reader: Reader) -> dict[str, Any]:
-    planes = reader.tasks(system_tags=[CONTROL_PLANE_TAG], fields=["id", "name", "project", "status"], page_size=10)
+    projects = reader.project_ids(reader.serving_project)
+    fields = ["id", "name", "project", "status"]
+    planes = reader.tasks(system_tags=[CONTROL_PLANE_TAG], projects=projects, fields=fields) if projects else []
     result = []
     for plane in planes:
         configurations = {
             str(item.get("name")): str(item.get("value") or "") for item in reader.configurations(plane["id"])
         }
         instances = [
-            task for task in reader.tasks(types=["inference"], status=["in_progress"], page_size=50,
+            task for task in reader.tasks(types=["inference"], status=["in_progress"], page_size=50, projects=[plane["project"]],
                                           fields=["id", "name", "status", "last_metrics", "last_update", "project"])
             if task.get("name") == f"{plane.get('name')}{INSTANCE_SUFFIX}"
         ]  # fmt: skip

@@ -83,8 +83,7 @@ def _info(_request: Request, reader: Reader, task: dict[str, Any]) -> dict[str, 
         run = Run.of(task)
         place["run"] = run
         if run.model_id:
-            receipts = [Receipt.of(item) for item in reader.receipt_tasks()]
-            place["receipts"] = [item for item in receipts if item.model_id == run.model_id]
+            place["receipts"] = [Receipt.of(item) for item in reader.receipt_tasks(model_ids=[run.model_id])]
         if run.dataset_id:
             found = reader.tasks(ids=[run.dataset_id], fields=["id", "name", "runtime", "comment"], page_size=1)
             place["dataset"] = found[0] if found else None
@@ -140,6 +139,13 @@ def champion_task(reader: Reader) -> tuple[str | None, str | None]:
     return pointer.model_id, str((model or {}).get("task") or "") or None
 
 
+FINISHED = ("completed", "published", "failed", "stopped")
+
+
+def _finished_at(task: dict[str, Any]) -> str | None:
+    return str(task.get("last_update") or task.get("completed")) if task.get("status") in FINISHED else None
+
+
 def scalars_json(request: Request) -> Response:
     """Every scalar series of a task (≤ `points` per series, minima and maxima kept), its summary, and for a
     training run the champion's series under `champion` (overlaid by default)."""
@@ -147,14 +153,15 @@ def scalars_json(request: Request) -> Response:
     task = _task(reader, request.path_params["task_id"])
     points = int_param(request, "points", MAX_POINTS, low=10, high=100_000)
     overlay = choice_param(request, "champion", "on", ("on", "off"))
-    result: dict[str, Any] = {"task": task["id"], "metrics": scalar_series(reader.scalars(task["id"], samples=SERVER_SAMPLES),
-                                                                         points)}  # fmt: skip
+    histogram = reader.scalars(task["id"], samples=SERVER_SAMPLES, finished_at=_finished_at(task))
+    result: dict[str, Any] = {"task": task["id"], "metrics": scalar_series(histogram, points)}
     result["single_values"] = reader.single_values(task["id"])
     if overlay == "on" and "retrain" in (task.get("tags") or []):
         model_id, training = champion_task(reader)
         if training and training != task["id"]:
-            result["champion"] = {"model_id": model_id, "task": training,
-                                  "metrics": scalar_series(reader.scalars(training, samples=SERVER_SAMPLES), points),
+            theirs = reader.task(training) or {}
+            curves = reader.scalars(training, samples=SERVER_SAMPLES, finished_at=_finished_at(theirs))
+            result["champion"] = {"model_id": model_id, "task": training, "metrics": scalar_series(curves, points),
                                   "single_values": reader.single_values(training)}  # fmt: skip
     return JSONResponse(result)
 
@@ -174,20 +181,25 @@ def plots_json(request: Request) -> Response:
 def listing(request: Request) -> Response:
     """`/runs`: tasks, newest first, 100 a page, filtered by type and status (training runs by default)."""
     reader = reader_of(request)
-    kind = choice_param(request, "type", "training", ("all", *TASK_TYPES))
+    scope = choice_param(request, "scope", "loop", ("loop", "all"))  # the loop's training project, or every task
+    kind = choice_param(request, "type", "training" if scope == "loop" else "all", ("all", *TASK_TYPES))
     status = choice_param(request, "status", "all", ("all", "created", "queued", "in_progress", "completed",
                                                      "failed", "stopped", "published"))  # fmt: skip
     page_number = int_param(request, "page", 0, high=100_000)
     body_status = None if status == "all" else [status]
     fields = ["id", "name", "type", "status", "project", "tags", "created", "started", "completed", "models"]
-    found = reader.tasks(status=body_status, types=None if kind == "all" else [kind], fields=fields,
-                         page=page_number, page_size=100, system_tags=["-archived"])  # fmt: skip
+    projects = reader.project_ids(reader.training_project) if scope == "loop" else None
+    if projects == []:  # no training project yet: the loop has no run
+        found: list[dict[str, Any]] = []
+    else:
+        found = reader.tasks(status=body_status, types=None if kind == "all" else [kind], fields=fields, projects=projects,
+                             page=page_number, page_size=100, system_tags=["-archived"])  # fmt: skip
     model_ids = [Run.of(task).model_id for task in found]
     models = {str(m["id"]): m for m in reader.models(ids=[m for m in model_ids if m], page_size=1000)}
     rows = [{"task": task, "run": Run.of(task),
              "accuracy": metadata_value(models.get(Run.of(task).model_id or ""), "holdout_accuracy")}
             for task in found]  # fmt: skip
-    projects = reader.projects(ids=[str(task.get("project") or "") for task in found])
-    data = {"rows": rows, "type": kind, "status": status, "page": page_number, "projects": projects,
+    names = reader.projects(ids=[str(task.get("project") or "") for task in found])
+    data = {"rows": rows, "type": kind, "status": status, "page": page_number, "projects": names, "scope": scope,
             "types": ("all", *TASK_TYPES)}  # fmt: skip
     return renderer_of(request).page(request, "runs.html", data, title="Runs and tasks")
