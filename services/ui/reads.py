@@ -88,7 +88,7 @@ class Reader:
         self._projects: dict[str, tuple[float, dict[str, str]]] = {}  # pattern -> (read at, id -> name)
         self._receipts: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._receipts_lock = threading.Lock()  # also guards the scalars cache
-        self._scalars: OrderedDict[tuple[str, int, str | None], dict[str, Any]] = OrderedDict()
+        self._scalars: OrderedDict[tuple[str, str, int, str | None], dict[str, Any]] = OrderedDict()
 
     # -- the API -------------------------------------------------------------------------------------------------
 
@@ -161,23 +161,28 @@ class Reader:
     def scalars(self, task_id: str, *, samples: int, finished_at: str | None = None) -> dict[str, Any]:
         """A task's scalar series. A finished task's (`finished_at`: its last update) are kept: they cannot change
         without changing that, and reading 100,000 points costs the server seconds."""
-        key = (task_id, samples, finished_at)
-        if finished_at is not None:
-            with self._receipts_lock:
-                if key in self._scalars:
-                    self._scalars.move_to_end(key)
-                    return self._scalars[key]
-        found = self.call("events.scalar_metrics_iter_histogram", {"task": task_id, "samples": samples, "key": "iter"})
-        if finished_at is not None:
-            with self._receipts_lock:
-                self._scalars[key] = found
-                while len(self._scalars) > SCALARS_CACHE_SIZE:
-                    self._scalars.popitem(last=False)
-        return found
+        body = {"task": task_id, "samples": samples, "key": "iter"}
+        return self._kept(("scalars", task_id, samples, finished_at), "events.scalar_metrics_iter_histogram", body)
 
-    def single_values(self, task_id: str) -> list[dict[str, Any]]:
-        found = self.call("events.get_task_single_value_metrics", {"tasks": [task_id]}).get("tasks") or []
+    def single_values(self, task_id: str, *, finished_at: str | None = None) -> list[dict[str, Any]]:
+        """A task's single-value metrics (kept like its scalars: the server reads every scalar event to find them)."""
+        found = self._kept(("single", task_id, 0, finished_at), "events.get_task_single_value_metrics",
+                           {"tasks": [task_id]}).get("tasks") or []  # fmt: skip
         return list(found[0].get("values") or []) if found else []
+
+    def _kept(self, key: tuple[str, str, int, str | None], endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
+        if key[3] is None:  # not finished: read it now
+            return self.call(endpoint, body)
+        with self._receipts_lock:
+            if key in self._scalars:
+                self._scalars.move_to_end(key)
+                return self._scalars[key]
+        found = self.call(endpoint, body)
+        with self._receipts_lock:
+            self._scalars[key] = found
+            while len(self._scalars) > SCALARS_CACHE_SIZE:
+                self._scalars.popitem(last=False)
+        return found
 
     def plots(self, task_id: str) -> list[dict[str, Any]]:
         return list(self.call("events.get_task_plots", {"task": task_id, "iters": 1}).get("plots") or [])

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..joins import Version
-from ..reads import reader_of
+from ..reads import VERSION_FIELDS, reader_of
 from ..rendering import renderer_of
 from ..timeline import quarantine_rows
 
@@ -17,8 +17,12 @@ def page(request: Request) -> Response:
     reader = reader_of(request)
     found = reader.quarantine()
     entries = (found or {}).get("quarantine") or []
-    projects = list(reader.dataset_projects())
-    versions = [Version.of(task) for task in reader.dataset_versions(projects=projects)] if projects else []
+    corrections = sorted(
+        {str((e.get("superseded_by") or {}).get("dataset_id")) for e in entries if e.get("superseded_by")}
+    )
+    versions = (
+        [Version.of(task) for task in reader.tasks(ids=corrections, fields=VERSION_FIELDS)] if corrections else []
+    )
     data = {"available": found is not None, "entries": entries, "rows": quarantine_rows(entries, versions),
             "sync_url": reader.service_urls.get("sync")}  # fmt: skip
     return renderer_of(request).page(request, "quarantine.html", data, title="Quarantine")

@@ -155,14 +155,14 @@ def scalars_json(request: Request) -> Response:
     overlay = choice_param(request, "champion", "on", ("on", "off"))
     histogram = reader.scalars(task["id"], samples=SERVER_SAMPLES, finished_at=_finished_at(task))
     result: dict[str, Any] = {"task": task["id"], "metrics": scalar_series(histogram, points)}
-    result["single_values"] = reader.single_values(task["id"])
+    result["single_values"] = reader.single_values(task["id"], finished_at=_finished_at(task))
     if overlay == "on" and "retrain" in (task.get("tags") or []):
         model_id, training = champion_task(reader)
         if training and training != task["id"]:
             theirs = reader.task(training) or {}
             curves = reader.scalars(training, samples=SERVER_SAMPLES, finished_at=_finished_at(theirs))
             result["champion"] = {"model_id": model_id, "task": training, "metrics": scalar_series(curves, points),
-                                  "single_values": reader.single_values(training)}  # fmt: skip
+                                  "single_values": reader.single_values(training, finished_at=_finished_at(theirs))}  # fmt: skip
     return JSONResponse(result)
 
 
