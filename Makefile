@@ -53,7 +53,7 @@ bench: $(INSTALLED)
 # Regenerate the lock from the declared dependencies (needs network access to PyPI).
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
-	.lock-venv/bin/pip install --quiet -e '.[serve,train,k8s,dev]'
+	.lock-venv/bin/pip install --quiet -e '.[serve,train,k8s,ui,dev]'
 	.lock-venv/bin/pip freeze --exclude-editable | grep -v '^occuloop' > $(LOCK)
 	rm -rf .lock-venv
 
@@ -61,3 +61,4 @@ clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .occuloop
 
 include mk/k8s.mk
+include mk/ui.mk

@@ -14,7 +14,7 @@ from .shutdown import defer_stop_signals, exit_on_stop_signals
 
 Runner = Callable[[argparse.Namespace, Mapping[str, str]], int]
 # The commands that run until SIGTERM (services/shutdown.py): from their first line a SIGTERM means "stop cleanly".
-LONG_RUNNING = frozenset({"server", "sync", "trigger", "rollout", "services-agent"})
+LONG_RUNNING = frozenset({"server", "sync", "trigger", "rollout", "services-agent", "ui"})
 
 
 class _TrainingCommand:
@@ -42,6 +42,7 @@ def _commands() -> dict[str, tuple[str, Any]]:
     from .sync import command as sync
     from .sync import replay
     from .trigger import command as trigger
+    from .ui import command as ui
 
     return {
         "server": ("run the embedded ClearML-compatible API and file server", server),
@@ -63,6 +64,7 @@ def _commands() -> dict[str, tuple[str, Any]]:
             "clearml-agent in services mode running sync, trigger and rollout as ClearML service tasks",
             services_agent,
         ),
+        "ui": ("the read-only web UI: the loop's timeline, runs, models, receipts, serving, quarantine", ui),
         "sessions": (
             "cut the UCI data into daily labeling sessions and the pinned holdouts",
             _TrainingCommand("training.sessions"),

@@ -2,7 +2,8 @@
 
 It starts, as separate processes with their own logs, what a cluster runs: `occuloop server`, a clearml-agent on
 the training queue (no virtualenv, no pip), the sync, the trigger and the canary controller (as processes, or with
---agent-services as ClearML service tasks under `occuloop services-agent`), the inference app. Then it plays the UCI data in as
+--agent-services as ClearML service tasks under `occuloop services-agent`), the inference app and the web UI
+(`occuloop ui`). Then it plays the UCI data in as
 labeling sessions, day by day: the first day alone (too little data: the gate refuses it), one session delivered
 with flipped labels (quarantined, then delivered again corrected), then the rest. For each session it shows the
 dataset version, the training run, the holdout accuracy, the gate's decision and the champion, and it ends with a
@@ -49,6 +50,7 @@ from .settings import (
     ServingSettings,
     SyncSettings,
     TriggerSettings,
+    UiSettings,
     absolute_path,
 )
 from .sync.replay import deliver
@@ -96,6 +98,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         ("--trigger-port", TriggerSettings.http_port, "the trigger service's HTTP port"),
         ("--serving-port", ServingSettings.port, "the inference app's port"),
         ("--rollout-port", CanarySettings.http_port, "the canary controller's HTTP port"),
+        ("--ui-port", UiSettings.port, "the web UI's port"),
     )
     for flag, default, meaning in ports:
         parser.add_argument(flag, type=int, default=default, help=f"{meaning} (%(default)s)")
@@ -135,6 +138,18 @@ class Loop:
         self.children: dict[str, Child] = {}
         self.traffic: Traffic | None = None
         self.api = Api(server.api_url, env["CLEARML_API_ACCESS_KEY"], env["CLEARML_API_SECRET_KEY"])
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['ui']}"
+
+    def start_ui(self) -> None:
+        """The web UI first, so that the URL printed at the start answers while the rest comes up."""
+        self._spawn("ui", [
+            sys.executable, "-m", "services.cli", "ui", "--port", str(self.ports["ui"]), "--poll-seconds", "2",
+            *(f"--{name}-url=http://127.0.0.1:{self.ports[name]}" for name in ("sync", "trigger", "rollout")),
+        ])  # fmt: skip
+        self.wait("the web UI", lambda: _get(f"{self.ui_url}/healthz") is not None, 90)
 
     def start(self) -> None:
         if not self.api.call("queues.get_all", {"name": "^training$"})["queues"]:
@@ -230,7 +245,7 @@ class Loop:
         if self.traffic is not None:
             self.traffic.stop.set()
         # the sync first: it finalizes its batch (the services agent stops the three, the sync among them)
-        for name in ("services-agent", "sync", "trigger", "rollout", "serving", "agent"):
+        for name in ("services-agent", "sync", "trigger", "rollout", "serving", "agent", "ui"):
             child = self.children.get(name)
             if child is None:
                 continue
@@ -462,7 +477,7 @@ occuloop demo — done
 Where the state lives (everything is under {root}):
   server/            the embedded ClearML server: SQLite + files (clearml.env has its CLEARML_* variables)
   inbox/             the labeling inbox; inbox/quarantine/ holds rejected sessions with their .reason.json
-  logs/              one log per process: server, agent, sync, trigger, rollout, serving (with --agent-services:
+  logs/              one log per process: server, agent, sync, trigger, rollout, serving, ui (with --agent-services:
                      services-agent, and the service tasks' consoles copied at exit)
   client-home/       the SDK's cache
 Look again any time: occuloop status --data-dir {root}
@@ -519,6 +534,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         server = start_embedded_server(
             data_dir / "server", env=inherited_environment(environ), api_port=args.api_port,
             files_port=args.files_port, log_path=data_dir / "logs" / "server.log",
+            extra_args=["--web-host", f"http://127.0.0.1:{args.ui_port}"],  # the SDK's links lead to the UI
         )  # fmt: skip
     except ChildFailed as error:
         print(f"occuloop demo: the server did not start (port {args.api_port} or {args.files_port} taken?)\n{error}")
@@ -526,7 +542,8 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     env = inherited_environment(environ, HOME=str((data_dir / "client-home").resolve()), **server.client_env)
     loop = Loop(
         data_dir, server, env, args.fast,
-        {"sync": args.sync_port, "trigger": args.trigger_port, "rollout": args.rollout_port, "serving": args.serving_port},
+        {"sync": args.sync_port, "trigger": args.trigger_port, "rollout": args.rollout_port, "serving": args.serving_port,
+         "ui": args.ui_port},
         agent_services=args.agent_services,
     )  # fmt: skip
     steps = plan(args.sessions)
@@ -536,6 +553,8 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         how = "as ClearML service tasks under the services agent" if args.agent_services else "as processes"
         print(f"occuloop demo: starting the server, agents, and sync, trigger and rollout {how} "
               f"(logs in {(data_dir / 'logs').resolve()})")  # fmt: skip
+        loop.start_ui()
+        print(f"occuloop demo: watch the loop in a browser at {loop.ui_url}/", flush=True)
         loop.start()
         kept = observed(steps, done, read(loop.api), loop.inbox / "quarantine")
         if len(kept) < len(done):
@@ -560,6 +579,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         state = read(loop.api)
         print(_summary(loop, state))
         if state.champion:
+            print(f"The champion in the web UI: {loop.ui_url}/projects/*/models/{state.champion}/general")
             url, answer = ask_endpoint(loop, state.champion)
             body = json.dumps(EXAMPLE_READING)
             print(f"The endpoint (clearml-serving inference app, log in {loop.logs / 'serving.log'}):")

@@ -9,7 +9,8 @@ tables and the chart's `config:` values and schema are generated from these decl
 (`make settings-reference`), and tests fail when they disagree.
 
 The ClearML clients read their own `CLEARML_*` variables. occuloop declares none of them: it passes them on to the
-processes it starts, and `occuloop status` reads the server's address and key pair from them to ask it directly.
+processes it starts, and `occuloop status` and `occuloop ui` read the server's address and key pair from them to ask
+it directly (or from the `clearml.env` an embedded server writes, `read_env_file`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from .setting import Custom, FromEnvironment, Invalid, Text, Words, environment_help, nested, setting
 from .setting import SettingsError as SettingsError
@@ -31,6 +32,19 @@ if TYPE_CHECKING:
     S = TypeVar("S", bound=DataclassInstance)
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+ENV_FILE = "clearml.env"  # the CLEARML_* variables an embedded server writes into its data dir
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """`KEY=value` lines of an env file written by the server (comments skipped); {} when it does not exist."""
+    if not path.is_file():
+        return {}
+    pairs = {}
+    for line in path.read_text().splitlines():
+        key, separator, value = line.partition("=")
+        if separator and not key.startswith("#"):
+            pairs[key.strip()] = value.strip()
+    return pairs
 
 
 def process_environment() -> Mapping[str, str]:
@@ -67,6 +81,11 @@ class ServerSettings(FromEnvironment):
     secret_key: str | None = setting("OCCULOOP_SERVER_SECRET_KEY", None, "the secret key of that access key")
     public_host: str | None = setting(
         "OCCULOOP_SERVER_PUBLIC_HOST", None, "the host name in the printed CLEARML_* URLs; unset: the bind host"
+    )
+    web_host: str | None = setting(
+        "OCCULOOP_SERVER_WEB_HOST",
+        None,
+        "the UI's URL (`occuloop ui`): CLEARML_WEB_HOST, and where web paths are redirected; unset: the API's URL",
     )
     durable: bool = setting(
         "OCCULOOP_SERVER_FSYNC", False, "fsync every commit and upload: survives power loss, not only crashes"
@@ -411,6 +430,79 @@ class ServiceTaskSettings(FromEnvironment):
     log: LogSettings = nested(LogSettings())
 
 
+@dataclass(frozen=True)
+class UiSettings(FromEnvironment):
+    """`occuloop ui`: the read-only web UI over a ClearML server and the loop's services.
+
+    It is a plain REST client of the ClearML API (no SDK), so it takes the API's address and a key pair from the
+    standard `CLEARML_API_HOST`, `CLEARML_API_ACCESS_KEY`, `CLEARML_API_SECRET_KEY` (its own read credentials on a
+    cluster); they never reach the browser. Like every ClearML client's, those are not occuloop's declared
+    settings: `from_env` reads them beside the declared ones."""
+
+    host: str = setting("OCCULOOP_UI_HOST", "127.0.0.1", "the UI's interface (0.0.0.0 in a container)")
+    port: int = setting(
+        "OCCULOOP_UI_PORT", 8080, "the UI's port (8080: the web port the ClearML SDK derives from an API on 8008)"
+    )
+    poll_seconds: float = setting(
+        "OCCULOOP_UI_POLL_SECONDS", 3.0, "live regions re-poll this often (paused while the tab is hidden)", low=0.5
+    )
+    sync_url: str = setting(
+        "OCCULOOP_UI_SYNC_URL", f"http://127.0.0.1:{SyncSettings.http_port}", "the sync's HTTP API (status, quarantine)"
+    )
+    trigger_url: str = setting(
+        "OCCULOOP_UI_TRIGGER_URL", f"http://127.0.0.1:{TriggerSettings.http_port}", "the trigger's HTTP API (status)"
+    )
+    rollout_url: str = setting(
+        "OCCULOOP_UI_ROLLOUT_URL",
+        f"http://127.0.0.1:{CanarySettings.http_port}",
+        "the canary controller's HTTP API (status)",
+    )
+    # where the services keep the loop's records: their own settings, read from the same variables
+    dataset_project: str = setting(
+        "OCCULOOP_DATASET_PROJECT", SyncSettings.dataset_project, "project of the labeled dataset"
+    )
+    training_project: str = setting(
+        "OCCULOOP_TRAINING_PROJECT", TriggerSettings.training_project, "where the training runs are"
+    )
+    rollout_project: str = setting(
+        "OCCULOOP_ROLLOUT_PROJECT", RolloutSettings.project, "the champion pointer and the decision receipts"
+    )
+    serving_project: str = setting(
+        "OCCULOOP_SERVING_PROJECT", ServingSettings.service_project, "the serving control plane's project"
+    )
+    auth_user: str | None = setting("OCCULOOP_UI_USER", None, "built-in basic auth: the user (with the password)")
+    auth_password: str | None = setting("OCCULOOP_UI_PASSWORD", None, "built-in basic auth: the password")
+    log: LogSettings = nested(LogSettings())
+    api_host: str = ""  # CLEARML_API_HOST and the key pair (see above)
+    access_key: str = ""
+    secret_key: str = ""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Self:
+        return dataclasses.replace(
+            super().from_env(environ),
+            api_host=environ.get("CLEARML_API_HOST") or "",
+            access_key=environ.get("CLEARML_API_ACCESS_KEY") or "",
+            secret_key=environ.get("CLEARML_API_SECRET_KEY") or "",
+        )
+
+    def validate(self) -> UiSettings:
+        missing = [
+            name
+            for name, value in (
+                ("CLEARML_API_HOST", self.api_host),
+                ("CLEARML_API_ACCESS_KEY", self.access_key),
+                ("CLEARML_API_SECRET_KEY", self.secret_key),
+            )
+            if not value
+        ]
+        if missing:
+            raise SettingsError(f"set {', '.join(missing)} (the ClearML API the UI reads), or pass --data-dir")
+        if bool(self.auth_user) != bool(self.auth_password):
+            raise SettingsError("OCCULOOP_UI_USER and OCCULOOP_UI_PASSWORD must be set together")
+        return self
+
+
 # Every settings group, for the reference tables and the chart (services/settings_reference.py).
 GROUPS: tuple[type[FromEnvironment], ...] = (
     ServerSettings,
@@ -421,6 +513,7 @@ GROUPS: tuple[type[FromEnvironment], ...] = (
     GateSettings,
     CanarySettings,
     ServiceTaskSettings,
+    UiSettings,
     LogSettings,
 )
 

@@ -83,6 +83,16 @@ CHART_SETS = {
     "OCCULOOP_SERVING_ENDPOINT": ChartSets("configmap", "`serving.endpoint`", "serving.endpoint"),
     "OCCULOOP_SERVING_HOST": ChartSets("flag --host", "`0.0.0.0`"),
     "OCCULOOP_SERVING_PORT": ChartSets("flag --port", "`serving.port`", "serving.port"),
+    # the UI (`ui.enabled`): its address, the services it reads and its basic auth come from the `ui:` values
+    "OCCULOOP_SERVER_WEB_HOST": ChartSets("configmap", "the UI's URL (its Ingress, else its Service)", "ui.ingress"),
+    "OCCULOOP_UI_HOST": ChartSets("flag --host", "`0.0.0.0`"),
+    "OCCULOOP_UI_PORT": ChartSets("configmap", "`ui.port`", "ui.port"),
+    "OCCULOOP_UI_POLL_SECONDS": ChartSets("configmap", "`ui.pollSeconds`", "ui.pollSeconds"),
+    "OCCULOOP_UI_SYNC_URL": ChartSets("configmap", "the sync Service and `sync.service.port`", "sync.service.port"),
+    "OCCULOOP_UI_TRIGGER_URL": ChartSets("configmap", "the trigger Service and `trigger.port`", "trigger.port"),
+    "OCCULOOP_UI_ROLLOUT_URL": ChartSets("configmap", "the rollout Service and `rollout.port`", "rollout.port"),
+    "OCCULOOP_UI_USER": ChartSets("env", "the basic-auth Secret (`ui.auth.*`)", "ui.auth.existingSecret"),
+    "OCCULOOP_UI_PASSWORD": ChartSets("env", "the basic-auth Secret (`ui.auth.*`)", "ui.auth.existingSecret"),
 }
 # Set through `config:` for every pod, but the server pod's own comes from this value.
 CHART_ALSO = {"OCCULOOP_LOG_LEVEL": "the server pod: `server.logLevel`"}

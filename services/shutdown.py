@@ -74,6 +74,12 @@ def defer_stop_signals() -> None:
         signal.signal(stop_signal, _defer)
 
 
+def stop_requested_early() -> bool:
+    """A SIGTERM/SIGINT arrived while a command was starting (held by `defer_stop_signals`): a command whose
+    framework installs its own handlers (uvicorn) checks this first, and exits 0 instead of starting."""
+    return bool(_deferred)
+
+
 def enable_stack_dumps() -> None:
     """`kill -USR1 <pid>` writes every thread's stack to stderr, and the process goes on."""
     faulthandler.register(DUMP_SIGNAL, file=sys.stderr, all_threads=True, chain=False)

@@ -14,7 +14,8 @@ from ..shutdown import defer_stop_signals
 DESCRIPTION = """\
 Run the embedded ClearML-compatible server: the ClearML REST API and a file server in one process,
 with all state in SQLite (WAL) and files under the data dir. The real clearml SDK, clearml-agent and
-clearml-serving talk to it over HTTP, unchanged. There is no web UI.
+clearml-serving talk to it over HTTP, unchanged. Its web UI is `occuloop ui`: with --web-host (the UI's URL)
+CLEARML_WEB_HOST points there and the API port redirects the SDK's "results page" links to it.
 
 On start it prints the four CLEARML_* variables a client needs and writes them to <data-dir>/clearml.env.
 Without configured keys, a key pair is generated on first start and kept in <data-dir>/credentials.env.
@@ -43,6 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         access_key="--access-key",
         secret_key="--secret-key",
         public_host="--public-host",
+        web_host="--web-host",
     )
     add_flag(parser, ServerSettings, "durable", "--fsync", const=True)
     add_flag(

@@ -36,6 +36,7 @@ class Server:
     workers: WorkerRegistry
     files: FileStore
     clock: MonotonicClock
+    web_host: str | None = None  # the UI: a GET of a web path (an SDK "results page" link) is redirected there
 
 
 @dataclass

@@ -85,6 +85,7 @@ class Ramp:
     reference_rate: float | None = None  # the champion's occupied share in the last window it had traffic
     passed: list[dict[str, Any]] = field(default_factory=list)  # evidence of the steps passed
     last_wait_log: float = 0.0
+    health: dict[str, str] = field(default_factory=dict)  # the latest window's verdict, rule and reason
 
     @property
     def weight(self) -> float:
@@ -134,7 +135,8 @@ class Controller:
         ramp = self.ramp
         if ramp is None:
             return {"state": "following_champion"}
-        return {"state": "canary", "model_id": ramp.model_id, "version": ramp.version, "weight": ramp.weight}
+        return {"state": "canary", "model_id": ramp.model_id, "version": ramp.version, "weight": ramp.weight,
+                "step": f"{ramp.index + 1}/{len(ramp.steps)}", "window": ramp.health}  # fmt: skip
 
     # -- reading ------------------------------------------------------------------------------------------------
 
@@ -299,6 +301,7 @@ class Controller:
         canary_live, champion_live = self._live_tallies(ramp)
         window = Window(read_at - ramp.started, ramp.weight, canary, champ, ramp.worst_p99, canary_live, champion_live)
         health = judge(window, self.settings, ramp.reference_rate)
+        ramp.health = {"verdict": health.verdict, "rule": health.rule, "reason": health.reason}  # for GET /status
         if health.verdict == UNHEALTHY:
             evidence = {**health.facts, "steps_passed": ramp.passed}
             self._reject(ramp.model_id, champion, ramp.champion_version, health.rule, health.reason, evidence)
@@ -337,6 +340,8 @@ class Controller:
         self._log_step("canary_step", ramp, champion)
 
     def _log_step(self, event: str, ramp: Ramp, champion: str | None) -> None:
+        if event == "canary_step":
+            self.registry.record_step(ramp.model_id, ramp.weight)
         log_event(
             logger,
             event,

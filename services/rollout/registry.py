@@ -48,6 +48,7 @@ POINTER_SECTION = "Champion"
 POINTER_TAG = "champion-pointer"
 RECEIPT_ARTIFACT = "receipt"
 PROGRESS = "canary_progress"  # model metadata the canary controller keeps: ramping | rolling_back | done
+STEPS = "canary_steps"  # ... and the steps it took, JSON [{"weight": 0.1, "at": ISO time}, ...], for people (the UI)
 HISTORY_LIMIT = 100
 
 
@@ -214,6 +215,13 @@ class Registry:
 
     def set_progress(self, model_id: str, value: str) -> None:
         Model(model_id=model_id).set_metadata(PROGRESS, value, "str")
+
+    def record_step(self, model_id: str, weight: float) -> None:
+        """Append a step the canary began to the model's `canary_steps` (its time is the wall clock's now)."""
+        model = Model(model_id=model_id)
+        steps = json.loads(str(model.get_metadata(STEPS) or "[]"))
+        steps.append({"weight": weight, "at": datetime.now(UTC).isoformat(timespec="seconds")})
+        model.set_metadata(STEPS, json.dumps(steps, separators=(",", ":")), "str")
 
     def set_state(self, record: ModelRecord, state: str, decision_id: str) -> None:
         model = Model(model_id=record.model_id)

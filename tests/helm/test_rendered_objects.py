@@ -18,6 +18,8 @@ CREDENTIAL_ENV = (
     "OCCULOOP_SERVER_ACCESS_KEY",
     "OCCULOOP_SERVER_SECRET_KEY",
 )
+PRE_CREATED_SECRETS = ("clearml-credentials", "occuloop-ui-reader")  # named in ci/ values files, not rendered
+UI_LOGIN_ENV = ("OCCULOOP_UI_USER", "OCCULOOP_UI_PASSWORD")  # the UI's basic auth: from a Secret, like the keys
 STANDARD_LABELS = ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/version",
                    "app.kubernetes.io/managed-by", "app.kubernetes.io/component", "helm.sh/chart")  # fmt: skip
 
@@ -69,11 +71,13 @@ def test_credentials_only_through_secret_key_refs(docs: list[dict[str, Any]]) ->
                 continue
             keys = [k for k in CREDENTIAL_ENV if k in env]
             assert len(keys) == 2, (name, container["name"])  # every occuloop process gets exactly one key pair
+            for key in UI_LOGIN_ENV:
+                assert key not in env or "secretKeyRef" in env[key].get("valueFrom", {}), (name, key)
             for key in keys:
                 ref = env[key]["valueFrom"]["secretKeyRef"]
-                assert ref["name"] in secrets or ref["name"] == "clearml-credentials", (name, ref)
+                assert ref["name"] in secrets or ref["name"] in PRE_CREATED_SECRETS, (name, ref)
     for config in kinds(docs, "ConfigMap"):
-        assert not set(config.get("data", {})) & set(CREDENTIAL_ENV), config["metadata"]["name"]
+        assert not set(config.get("data", {})) & set(CREDENTIAL_ENV + UI_LOGIN_ENV), config["metadata"]["name"]
 
 
 def test_every_container_has_probes_resources_and_the_hardened_security_context(docs: list[dict[str, Any]]) -> None:
@@ -246,7 +250,7 @@ def test_mode_specific_objects(docs: list[dict[str, Any]], request: pytest.Fixtu
     }
     assert mounts["inbox"] == "/inbox" and "persistentVolumeClaim" in volumes["inbox"]
     hpa = kinds(docs, "HorizontalPodAutoscaler")
-    ingress = kinds(docs, "Ingress")
+    ingress = [d for d in kinds(docs, "Ingress") if d["metadata"]["name"].endswith("-serving")]  # the UI's: ui tests
     if values == "hpa-ingress-values.yaml":
         assert hpa and ingress and "replicas" not in deployments["serving"]["spec"]
         assert (

@@ -73,7 +73,10 @@ def test_every_config_entry_reaches_the_pods_as_the_value_set(tools: Tools, tmp_
 
 
 def test_every_variable_the_chart_sets_itself_is_set_from_the_value_named(tools: Tools) -> None:
-    docs = documents(tools.template("v4", "--set", "services.mode=deployments").stdout)
+    # ui.auth.existingSecret: the UI's basic auth is set only when a Secret holds it
+    docs = documents(
+        tools.template("v4", "--set", "services.mode=deployments", "--set", "ui.auth.existingSecret=ui-auth").stdout
+    )
     config = _configmap(docs)
     containers = _containers(docs)
     env_names = {entry["name"] for container in containers for entry in container.get("env", [])}
@@ -108,7 +111,7 @@ def test_config_refuses_what_the_chart_sets_itself_and_values_out_of_range(tools
 
 
 def test_extra_env_reaches_each_workload(tools: Tools) -> None:
-    workloads = ("server", "sync", "trigger", "rollout", "serving", "training.glue", "training.recorder")
+    workloads = ("server", "sync", "trigger", "rollout", "serving", "training.glue", "training.recorder", "ui")
     sets = [arg for w in workloads for arg in ("--set", f"{w}.extraEnv[0].name=EXTRA_{w.replace('.', '_').upper()}")]
     containers = _containers(documents(tools.template("v4", *sets).stdout))
     names = {entry["name"] for container in containers for entry in container.get("env", [])}

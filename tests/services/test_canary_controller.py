@@ -97,6 +97,7 @@ class CanaryRegistry(MemoryRegistry):
     def __init__(self, *model_ids: str) -> None:
         super().__init__({model_id: TRUTH for model_id in model_ids})
         self.progress_of: dict[str, str] = {}
+        self.steps_of: dict[str, list[float]] = {}
 
     def canaries(self) -> list[str]:
         return [m for m in reversed(self.tags) if "canary" in self.tags[m]]
@@ -106,6 +107,9 @@ class CanaryRegistry(MemoryRegistry):
 
     def set_progress(self, model_id: str, value: str) -> None:
         self.progress_of[model_id] = value
+
+    def record_step(self, model_id: str, weight: float) -> None:
+        self.steps_of.setdefault(model_id, []).append(weight)
 
 
 class Labels:
@@ -169,6 +173,7 @@ def test_a_healthy_canary_is_ramped_through_every_step_to_champion(caplog: pytes
     promoted = [r for r in loop.registry.receipts.values() if r["decision"] == "promoted"][-1]
     assert promoted["rule"] == "canary" and promoted["pointer"]["before"] == "m1"
     assert loop.registry.progress("m2") == "done" and loop.controller.status() == {"state": "following_champion"}
+    assert loop.registry.steps_of == {"m2": [0.1, 0.5, 1.0]}  # recorded on the model, for the UI's step list
     steps = [r.getMessage() for r in caplog.records if r.getMessage().startswith("event=canary_step ")]
     assert [re.search(r" weight=(\S+) step=(\S+)", line).groups() for line in steps] == [  # type: ignore[union-attr]
         ("0.1", "1/3"),
@@ -234,7 +239,11 @@ def test_a_restarted_controller_resumes_at_the_step_the_weights_show_and_judges_
     loop.restarted()  # kill -9: everything the old process knew is gone
     loop.run(5)
     assert loop.plane.weights == {2: 0.5, 1: 0.5} and len(loop.plane.weight_history) == steps_before  # not retaken
-    assert loop.controller.status() == {"state": "canary", "model_id": "m2", "version": 2, "weight": 0.5}
+    status = loop.controller.status()
+    assert {key: status[key] for key in ("state", "model_id", "version", "weight", "step")} == {
+        "state": "canary", "model_id": "m2", "version": 2, "weight": 0.5, "step": "2/3"
+    }  # fmt: skip
+    assert status["window"]["verdict"] == "wait"  # the fresh window is still being filled
     loop.run(20)
     assert loop.canary_weights()[1:] == [0.1, 0.5, 1.0] and loop.registry.pointer.read().model_id == "m2"
 
