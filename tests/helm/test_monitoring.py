@@ -13,20 +13,13 @@ from typing import Any
 
 import pytest
 import yaml
-from prometheus_client import generate_latest
 
-from services.clearml_server.metrics import ServerMetrics
-from services.rollout.metrics import RolloutMetrics
-from services.sync.metrics import SyncMetrics
-from services.trigger.metrics import TriggerMetrics
-from serving.metrics import ServingMetrics
 from tests.support.metrics import (
     DASHBOARD,
     SUFFIXES,
-    Scrape,
     dashboard_expressions,
+    defined,
     names_in,
-    parse,
     rendered_rules,
     rule_expressions,
 )
@@ -36,18 +29,6 @@ from .conftest import CHART, RELEASE, TOOLS, Tools, documents, require
 PROMTOOL = TOOLS / "bin" / "promtool"
 PROMTOOL_TESTS = Path(__file__).resolve().parent / "promtool" / "alerts_test.yaml"
 MONITORING = str(CHART / "ci" / "monitoring-values.yaml")
-
-
-def defined() -> Scrape:
-    """What the occuloop processes' registries hold (each process's, as its /metrics shows it), in one."""
-    serving = ServingMetrics()
-    serving.watch_canary(lambda: {})
-    registries = [m.registry for m in (SyncMetrics(), TriggerMetrics(), RolloutMetrics(), serving)]
-    registries.append(ServerMetrics(queue_depths=lambda: {}).registry)
-    families = {}
-    for registry in registries:
-        families.update(parse(generate_latest(registry).decode()).families)
-    return Scrape(families)
 
 
 def test_every_metric_the_dashboard_and_the_alerts_use_is_defined(tools: Tools) -> None:

@@ -78,6 +78,26 @@ def rule_expressions(rules_doc: Mapping[str, Any]) -> list[str]:
     return [rule["expr"] for group in rules_doc["spec"]["groups"] for rule in group["rules"]]
 
 
+def defined() -> Scrape:
+    """What every occuloop process's registry holds (each as its /metrics shows it), in one."""
+    from prometheus_client import generate_latest
+
+    from services.clearml_server.metrics import ServerMetrics
+    from services.rollout.metrics import RolloutMetrics
+    from services.sync.metrics import SyncMetrics
+    from services.trigger.metrics import TriggerMetrics
+    from serving.metrics import ServingMetrics
+
+    serving = ServingMetrics()
+    serving.watch_canary(lambda: {})
+    registries = [m.registry for m in (SyncMetrics(), TriggerMetrics(), RolloutMetrics(), serving)]
+    registries.append(ServerMetrics(queue_depths=lambda: {}).registry)
+    families: dict[str, Metric] = {}
+    for registry in registries:
+        families.update(parse(generate_latest(registry).decode()).families)
+    return Scrape(families)
+
+
 def rendered_rules(rendered: str) -> dict[str, Any]:
     (rule,) = [d for d in yaml.safe_load_all(rendered) if d and d["kind"] == "PrometheusRule"]
     return dict(rule)
