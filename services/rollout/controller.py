@@ -185,7 +185,10 @@ class Controller:
                 self.metrics.ramp(ramp.version, ramp.index + 1, ramp.weight)
         if self.clock() >= self._gate_next_count:
             self._gate_next_count = self.clock() + GATE_RECEIPTS_SECONDS
-            self.metrics.gate(self.registry.gate_receipts())
+            try:
+                self.metrics.gate(self.registry.gate_receipts())
+            except Exception as error:  # a metric must never stop the canary: the gauge keeps its last count
+                log_event(logger, "gate_receipts_unread", level=logging.WARNING, error=str(error))
 
     def _tick(self) -> None:
         pointer = self.registry.pointer.read()

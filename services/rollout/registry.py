@@ -322,8 +322,9 @@ class Registry:
             decision = next((tag for tag in task.get("tags") or () if tag in GATE_DECISIONS), None)
             if decision is None:
                 continue
-            rule = ((task.get("hyperparams") or {}).get("Receipt") or {}).get("rule") or {}
-            key = (decision, str(rule.get("value") or "unknown"))
+            rule = ((task.get("hyperparams") or {}).get("Receipt") or {}).get("rule")  # the SDK's ParamsItem
+            value = rule.get("value") if isinstance(rule, dict) else getattr(rule, "value", None)
+            key = (decision, str(value or "unknown"))
             counts[key] = counts.get(key, 0) + 1
         return counts
 
