@@ -147,6 +147,8 @@ def test_every_process_exposes_metrics_that_move_with_the_loop(tmp_path: Path) -
         if demo.poll() is None:
             os.killpg(demo.pid, signal.SIGINT)
             demo.wait(timeout=180)
+        if demo.stdout is not None:
+            demo.stdout.close()
 
 
 def _logs(data_dir: Path) -> str:
