@@ -13,6 +13,8 @@ commands, env, security contexts, resources, volumes — is the chart's own outp
   (every port is a free one chosen here, set through the chart's own values);
 - probes are dropped (podman turns httpGet probes into curl healthchecks; the images have no curl) and replaced
   by the same requests from outside.
+podman 4.3 also lets a ConfigMap's `envFrom` win over a container's own `env` (Kubernetes does the opposite), so a
+`<workload>.extraEnv` that overrides a ConfigMap key does not take effect here: the smoke sets only `config:` values.
 The serving pod's init container (`serving setup`) is switched off (`serving.setup.enabled=false`): the canary
 controller creates the control plane and registers each model itself, which is what the smoke is about. The canary
 windows are shortened through the chart's `config:` values, and a request loop stands in for the building.
@@ -66,6 +68,9 @@ FAST = {  # the chart's own config values: short canary windows for a request lo
     "OCCULOOP_SERVING_POLL_SECONDS": 2,
     "OCCULOOP_SERVING_METRICS_SECONDS": 1,
     "OCCULOOP_TRIGGER_POLL_SECONDS": 2,
+    # two days of labels train a model a few points below the Light rule on the holdout (the gate's baseline rule
+    # refuses it, rightly); the smoke is about the chain, not the model, so that margin is wide here
+    "OCCULOOP_GATE_BASELINE_MARGIN": 0.1,
 }
 
 
@@ -144,9 +149,6 @@ def render(tag: str, ports: dict[str, int], keys: tuple[str, str]) -> list[dict[
         argv += ["--set", item]
     for name, value in FAST.items():
         argv += ["--set-json", f"config.{name}={json.dumps(value)}"]
-    # training runs stop after 8 epochs, as `make demo --fast` does (the trigger sets it on the template it creates)
-    parameters = [{"name": "OCCULOOP_TEMPLATE_PARAMETERS", "value": "General/gate_queue=training,General/max_epochs=8"}]
-    argv += ["--set-json", f"trigger.extraEnv={json.dumps(parameters)}"]
     output = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     return [d for d in yaml.safe_load_all(output) if d]
 
@@ -235,8 +237,8 @@ def main() -> int:
     marks: list[tuple[str, float]] = []
     building: Building | None = None
 
-    def mark(what: str) -> None:
-        marks.append((what, time.monotonic() - started))
+    def mark(step: str, what: str) -> None:
+        marks.append((step, time.monotonic() - started))
         print(f"smoke: {what} after {time.monotonic() - started:.0f} s", flush=True)
 
     def play(*components: str) -> None:
@@ -254,7 +256,7 @@ def main() -> int:
         wait_for("the control plane", lambda: requests.get(f"{api_url}/healthz", timeout=3).ok, 120)
         assert podman("exec", container("server"), "id", "-u").stdout.strip() == "10001"
         assert podman("exec", container("server"), "touch", "/opt/x", check=False).returncode != 0
-        mark(f"control plane answers on {api_url} (uid 10001, read-only root)")
+        mark("server", f"control plane answers on {api_url} (uid 10001, read-only root)")
         api = Api(api_url, *keys)
 
         play("sync", "trigger", "rollout", "training-agent")
@@ -266,19 +268,19 @@ def main() -> int:
         )
         wait_for("the rollout controller", lambda: requests.get(f"{urls['rollout']}/healthz", timeout=3).ok, 300)
         wait_for("the training agent", lambda: api.call("workers.get_all", {}).get("workers"), 300)
-        mark("sync, trigger, rollout and the training agent are up")
+        mark("services", "sync, trigger, rollout and the training agent are up")
 
         play("serving")  # its control plane exists now: the rollout controller created it
         building = Building(f"{urls['serving']}/serve/occupancy")
         threading.Thread(target=building.run, daemon=True).start()
         wait_for("the inference app", lambda: requests.get(f"{urls['serving']}/metrics", timeout=3).ok, 300)
-        mark("the inference app is up (no model yet)")
+        mark("serving", "the inference app is up (no model yet)")
 
         # the labeling tool: two daily sessions written atomically into the inbox volume, then "upload"
         podman("exec", container("sync"), "occuloop", "label-replay", "--inbox", "/inbox", "--sessions", "2")
         answer = requests.post(f"{urls['sync']}/sync?wait=300", timeout=320).json()
         assert answer.get("status") == "synced", answer
-        mark(f"inbox -> dataset version {answer['version']} ({', '.join(answer['files'])})")
+        mark("version", f"inbox -> dataset version {answer['version']} ({', '.join(answer['files'])})")
 
         def promoted() -> LoopState | None:
             state = read(api)
@@ -289,9 +291,9 @@ def main() -> int:
             return run is not None and run.status in ("in_progress", "completed")
 
         wait_for("the training run to start", fired, 300)
-        mark("training run started on the training agent")
+        mark("training", "training run started on the training agent")
         state = wait_for("a champion (training, gate, canary ramp, promotion)", promoted, 1500)
-        mark(f"model {state.champion} promoted through the canary")
+        mark("promoted", f"model {state.champion} promoted through the canary")
 
         def champion_answers() -> dict[str, Any] | None:
             body = requests.post(f"{urls['serving']}/serve/occupancy", json=EXAMPLE_READING, timeout=10).json()
@@ -299,8 +301,8 @@ def main() -> int:
 
         prediction = wait_for("the endpoint to answer with the champion", champion_answers, 120)
         assert prediction["dataset_id"] == answer["dataset_id"], prediction
-        mark(f"POST /serve/occupancy -> occupied={prediction['occupied']} from {prediction['model_id'][:12]} "
-             f"(dataset {prediction['dataset_version']})")  # fmt: skip
+        mark("prediction", f"POST /serve/occupancy -> occupied={prediction['occupied']} from "
+             f"{prediction['model_id'][:12]} (dataset {prediction['dataset_version']})")  # fmt: skip
 
         for component, wanted in DECISIONS.items():
             events = decisions_in(component)
@@ -317,7 +319,7 @@ def main() -> int:
         print("smoke: GET /metrics of every pod parses and counted the loop (1 version, 1 run, 1 promotion)")
         for user in ("sync", "training-agent", "serving"):
             assert podman("exec", container(user), "id", "-u").stdout.strip() == "10001", user
-        print("smoke: timeline " + ", ".join(f"{what.split(' ')[0]}…{seconds:.0f}s" for what, seconds in marks))
+        print("smoke: timeline " + ", ".join(f"{step} {seconds:.0f} s" for step, seconds in marks))
         print(f"smoke: passed in {time.monotonic() - started:.0f} s")
         return 0
     finally:
