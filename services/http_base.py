@@ -13,9 +13,14 @@ import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .metrics import PATH as METRICS_PATH
+from .metrics import exposition
 from .shutdown import run_until_signalled
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -153,10 +158,15 @@ class Handler(BaseHTTPRequestHandler):
     def reply_json(self, status: int, document: Any) -> None:
         self.reply(status, json.dumps(document, separators=(",", ":")).encode("utf-8"), "application/json")
 
+    def reply_metrics(self, registry: CollectorRegistry) -> None:
+        """`GET /metrics`: the process's Prometheus metrics (services/metrics.py)."""
+        body, content_type = exposition(registry, self.headers.get("Accept"))
+        self.reply(200, body, content_type)
+
 
 class ServiceHandler(Handler):
     """The small HTTP API of a long-running service: `GET /healthz`, `GET /status` (the service's `status()`),
-    and whatever POST its subclass answers."""
+    `GET /metrics` (the registry of the service's `metrics`), and whatever POST its subclass answers."""
 
     post_hint = ""  # e.g. "POST /sync": named in 404 answers
 
@@ -170,8 +180,10 @@ class ServiceHandler(Handler):
             self.reply_json(200, {"status": "ok"})
         elif path == "/status":
             self.reply_json(200, self.service.status())
+        elif path == METRICS_PATH:
+            self.reply_metrics(self.service.metrics.registry)
         else:
-            self.reply_json(404, {"error": f"unknown path; try {self.post_hint} or GET /status"})
+            self.reply_json(404, {"error": f"unknown path; try {self.post_hint}, GET /status or GET /metrics"})
 
 
 def serve_beside(

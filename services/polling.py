@@ -22,9 +22,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .logs import log_event
+
+if TYPE_CHECKING:
+    from prometheus_client import Counter
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +113,7 @@ class Loop:
         log: logging.Logger = logger,
         clock: Callable[[], float] = time.monotonic,
         waiter: Waiter | None = None,
+        failures: Counter | None = None,
     ) -> None:
         self.name = name
         self.step = step
@@ -118,6 +122,7 @@ class Loop:
         self.status = status
         self.on_failure = on_failure  # undo what a failed step may have left half done
         self.log = log  # the service's own logger: its lines read as the service's
+        self.failures = failures  # the service's step-failure counter (its /metrics), if it keeps one
         self.clock = clock
         self.next_at = 0.0  # clock time of the next step
         self._waiter: Waiter = waiter if waiter is not None else threading.Event()
@@ -142,6 +147,8 @@ class Loop:
             self.next_at = self.clock() + delay
             if self.on_failure is not None:
                 self.on_failure()
+            if self.failures is not None:
+                self.failures.inc()
             self.status.update(state="backoff", error=str(error)[:300], retry_in_seconds=delay)
             log_event(
                 self.log,

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
-from ..http_base import BodyError, Handler
+from ..http_base import BodyError
+from ..metrics import PATH as METRICS_PATH
 from .calls import Call, Server
 from .endpoints import ENDPOINTS
+from .metrics import Measured, api_endpoint
 from .wire import (
     ENDPOINT_NOT_SUPPORTED,
     INTERNAL_ERROR,
@@ -116,7 +118,12 @@ def _dispatch(server: Server, endpoint: str, request: ApiRequest) -> dict[str, A
     return handler(Call(endpoint=endpoint, body=Body(raw), identity=identity, server=server, now=now))
 
 
-class ApiHandler(Handler):
+class ApiHandler(Measured):
+    port_name = "api"
+
+    def endpoint(self) -> str:
+        return api_endpoint(self.command, self.path)
+
     def _serve(self) -> None:
         with self.server.in_flight:
             try:
@@ -130,6 +137,9 @@ class ApiHandler(Handler):
             path = self.path.split("?", 1)[0]
             if path in ("/", "/healthz"):
                 self.reply_json(200, {"status": "ok"})
+                return
+            if self.command == "GET" and path == METRICS_PATH:
+                self.reply_metrics(self.server.context.metrics.registry)
                 return
             if self.command == "GET" and parse_call_path(path) is None:  # a "results page" link the SDK printed
                 web_host = self.server.context.web_host

@@ -29,6 +29,7 @@ from .documents import MonotonicClock, iso
 from .endpoints.queues import ensure_default_queue
 from .files import FileStore
 from .fileserver import FileHandler, FileServerContext
+from .metrics import ServerMetrics
 from .store import Store
 from .workers import WorkerRegistry
 
@@ -138,11 +139,11 @@ def open_state(settings: ServerSettings) -> ServerState:
     with store.write() as tx:
         ensure_default_queue(tx, iso(clock.now()))
     files = FileStore(settings.data_dir / "files", settings.data_dir / "uploads-in-progress", durable=settings.durable)
-    server = Server(store=store, auth=auth, workers=WorkerRegistry(), files=files, clock=clock,
+    metrics = ServerMetrics(queue_depths=lambda: store.read().entries.depths())
+    server = Server(store=store, auth=auth, workers=WorkerRegistry(), files=files, clock=clock, metrics=metrics,
                     web_host=settings.web_host)  # fmt: skip
-    return ServerState(
-        server, FileServerContext(files=files, auth=auth, clock=clock, require_auth=settings.files_auth), credentials
-    )
+    context = FileServerContext(files=files, auth=auth, clock=clock, require_auth=settings.files_auth, metrics=metrics)
+    return ServerState(server, context, credentials)
 
 
 def start(settings: ServerSettings) -> RunningServer:

@@ -115,6 +115,11 @@ class QueueEntries:
     def count(self, queue: str) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM queue_entries WHERE queue = ?", (queue,)).fetchone()[0])
 
+    def depths(self) -> dict[str, int]:
+        """Entries per queue, by queue name (every queue, empty ones included)."""
+        sql = "SELECT q.name, COUNT(e.task) FROM queues q LEFT JOIN queue_entries e ON e.queue = q.id GROUP BY q.id"
+        return {str(name): int(count) for name, count in self._db.execute(sql)}
+
     def queues_of(self, task: str) -> list[str]:
         return [row[0] for row in self._db.execute("SELECT queue FROM queue_entries WHERE task = ?", (task,))]
 

@@ -53,6 +53,7 @@ from .canary_rules import HEALTHY, UNHEALTHY, Counters, Window, judge, same_weig
 from .decisions import Rollout
 from .live_accuracy import ServedMinutes, Tally
 from .live_labels import DatasetLabels
+from .metrics import GATE_RECEIPTS_SECONDS, RolloutMetrics
 from .receipts import DecidedBy, PointerMove
 from .registry import Registry, RolloutError
 from .seams import CanaryRegistry, LabelSource, Promoter, ServingPlane
@@ -114,6 +115,8 @@ class Controller:
         self._records: dict[str, ModelRecord] = {}
         self.served = ServedMinutes()
         self._served_next_read = 0.0
+        self.metrics = RolloutMetrics()
+        self._gate_next_count = 0.0
         self.labels = labels or DatasetLabels(
             settings.labels_project, settings.labels_name, settings.labels_seconds, clock=clock
         )
@@ -126,6 +129,7 @@ class Controller:
             on_failure=self._forget_ramp,
             log=logger,
             clock=clock,
+            failures=self.metrics.step_failures,
         )
 
     def status(self) -> dict[str, Any]:
@@ -175,6 +179,22 @@ class Controller:
         self.ramp = None
 
     def tick(self) -> None:
+        try:
+            self._tick()
+        finally:
+            ramp = self.ramp
+            if ramp is None:
+                self.metrics.ramp(0, 0, 0.0)
+            else:
+                self.metrics.ramp(ramp.version, ramp.index + 1, ramp.weight)
+        if self.clock() >= self._gate_next_count:
+            self._gate_next_count = self.clock() + GATE_RECEIPTS_SECONDS
+            try:
+                self.metrics.gate(self.registry.gate_receipts())
+            except Exception as error:  # a metric must never stop the canary: the gauge keeps its last count
+                log_event(logger, "gate_receipts_unread", level=logging.WARNING, error=str(error))
+
+    def _tick(self) -> None:
         pointer = self.registry.pointer.read()
         routing = self.plane.current_routing()
         canaries = self.registry.canaries()  # newest first
@@ -209,6 +229,7 @@ class Controller:
         if version is None:
             version = self.plane.register_version(champion)
         self.plane.set_canary({version: 1.0})
+        self.metrics.decisions.labels(decision="champion_routed", rule="pointer").inc()
         log_event(
             logger,
             "champion_routed",
@@ -247,6 +268,7 @@ class Controller:
         self.registry.set_progress(model_id, "ramping")
         self.plane.set_canary(weights_for(champion_version, version, ramp.weight))
         self._window(ramp)  # the first window starts with the canary's traffic, not before its probe
+        self.metrics.decisions.labels(decision="canary_step", rule="probe").inc()
         self._log_step("canary_step", ramp, champion)
         return ramp
 
@@ -299,6 +321,7 @@ class Controller:
         if ramp.champion_version is not None and ramp.weight < 1.0:
             champ = Counters.of(metrics.get(ramp.champion_version)).since(ramp.champion_base)
         canary_live, champion_live = self._live_tallies(ramp)
+        self.metrics.live(canary_live, champion_live)
         window = Window(read_at - ramp.started, ramp.weight, canary, champ, ramp.worst_p99, canary_live, champion_live)
         health = judge(window, self.settings, ramp.reference_rate)
         ramp.health = {"verdict": health.verdict, "rule": health.rule, "reason": health.reason}  # for GET /status
@@ -337,6 +360,7 @@ class Controller:
         ramp.index += 1
         self.plane.set_canary(weights_for(ramp.champion_version, ramp.version, ramp.weight))
         self._window(ramp)
+        self.metrics.decisions.labels(decision="canary_step", rule=health.rule).inc()
         self._log_step("canary_step", ramp, champion)
 
     def _log_step(self, event: str, ramp: Ramp, champion: str | None) -> None:
@@ -377,6 +401,7 @@ class Controller:
             logger.warning("event=canary_promote_refused model_id=%s detail=%s", ramp.model_id, quoted(str(error)))
             return
         self.registry.set_progress(ramp.model_id, "done")
+        self.metrics.decisions.labels(decision="promoted", rule="canary").inc()
         logger.info("event=canary_done model_id=%s outcome=promoted receipt=%s", ramp.model_id, outcome.receipt_id)
 
     def _reject(
@@ -417,6 +442,7 @@ class Controller:
         self.registry.seal_receipt(task, receipt, model_id)
         self.registry.set_state(record, REJECTED, str(task.id))
         self.registry.set_progress(model_id, "done")
+        self.metrics.decisions.labels(decision="rolled_back", rule=f"canary:{rule}").inc()
         log_event(
             logger,
             "rolled_back",

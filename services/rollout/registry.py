@@ -50,6 +50,7 @@ RECEIPT_ARTIFACT = "receipt"
 PROGRESS = "canary_progress"  # model metadata the canary controller keeps: ramping | rolling_back | done
 STEPS = "canary_steps"  # ... and the steps it took, JSON [{"weight": 0.1, "at": ISO time}, ...], for people (the UI)
 HISTORY_LIMIT = 100
+GATE_DECISIONS = ("gate_passed", "gate_failed")
 
 
 class RolloutError(RuntimeError):
@@ -288,7 +289,9 @@ class Registry:
             path.write_bytes(content)
             task.upload_artifact(RECEIPT_ARTIFACT, artifact_object=path, wait_on_upload=True)
         task.get_logger().report_table("receipt", receipt["decision"], iteration=0, table_plot=receipts.table(receipt))
-        task.set_parameters({"Receipt/decision": receipt["decision"], "Receipt/model_id": model_id})
+        task.set_parameters(
+            {"Receipt/decision": receipt["decision"], "Receipt/model_id": model_id, "Receipt/rule": receipt["rule"]}
+        )
         task.flush(wait_for_uploads=True)
         task.mark_completed(force=True, status_message=receipt["rule"])
         task.publish(ignore_errors=False)
@@ -312,6 +315,26 @@ class Registry:
         if artifact.hash and receipts.digest(receipt) != artifact.hash:
             raise RolloutError(f"receipt {receipt_task_id} does not match its recorded SHA-256")
         return receipt
+
+    def gate_receipts(self) -> dict[tuple[str, str], int]:
+        """How many sealed gate receipts the server holds, by (decision, deciding rule): the gate's record, which
+        the canary controller exports (services/rollout/metrics.py)."""
+        found: list[Any] = Task.query_tasks(
+            project_name=f"{self.settings.project}/receipts",
+            tags=list(GATE_DECISIONS),  # a plain list: any of them
+            task_filter={"status": ["published"]},
+            additional_return_fields=["tags", "hyperparams"],
+        )
+        counts: dict[tuple[str, str], int] = {}
+        for task in found:
+            decision = next((tag for tag in task.get("tags") or () if tag in GATE_DECISIONS), None)
+            if decision is None:
+                continue
+            rule = ((task.get("hyperparams") or {}).get("Receipt") or {}).get("rule")  # the SDK's ParamsItem
+            value = rule.get("value") if isinstance(rule, dict) else getattr(rule, "value", None)
+            key = (decision, str(value or "unknown"))
+            counts[key] = counts.get(key, 0) + 1
+        return counts
 
     def receipts(self, model_id: str | None = None) -> list[str]:
         """Receipt task ids, oldest first (optionally only those about one model)."""

@@ -68,6 +68,8 @@ class CanaryRegistry(Protocol):
 
     def seal_receipt(self, task: Any, receipt: dict[str, Any], model_id: str) -> str: ...
 
+    def gate_receipts(self) -> dict[tuple[str, str], int]: ...
+
 
 class Promoter(Protocol):
     """Makes a model champion with a receipt (decisions.Rollout.promote)."""

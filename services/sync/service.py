@@ -44,6 +44,7 @@ from ..settings import SyncSettings
 from .decisions import Batch, Version, finalize_reason, fork_verdict, orphan_verdict
 from .inbox import Inbox, sha256_of
 from .journal import FileRecord, Journal
+from .metrics import SyncMetrics
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +103,7 @@ class SyncService:
         self.gateway = gateway
         self.inbox = inbox
         self.journal = journal
+        self.metrics = SyncMetrics()
         pinned = holdouts()
         self._holdout = frozenset(stamp for frame in pinned.values() for stamp in frame[TIMESTAMP])
         self._draft: Draft | None = None
@@ -127,6 +129,7 @@ class SyncService:
             status=self._status,
             on_failure=self._after_failure,
             log=logger,
+            failures=self.metrics.step_failures,
         )
 
     # -- status, shared with the HTTP thread ------------------------------------------------------------------
@@ -160,11 +163,13 @@ class SyncService:
 
     def _server(self, operation: str, function: Callable[[], T]) -> T:
         """A call to the ClearML server, timed so that /status and the log can say we are waiting for it."""
-        self._call = (operation, time.monotonic())
+        started = time.monotonic()
+        self._call = (operation, started)
         try:
             return function()
         finally:
             self._call = None
+            self.metrics.server_calls.labels(operation=operation.replace(" ", "_")).observe(time.monotonic() - started)
 
     def watch_slow_calls(self, stop: threading.Event) -> None:
         """Log once per slow call (and every minute after) that the server is not answering."""
@@ -258,8 +263,11 @@ class SyncService:
             self._publish_outcome(SyncOutcome(None, None, reason="nothing to sync"))
         if reason is None:
             self._status.update(state="idle" if not staged else "collecting")
+            self.metrics.backlog.set(len(staged))
             return None
-        return self._finalize(reason)
+        outcome = self._finalize(reason)
+        self.metrics.backlog.set(len(self.journal.staged()))
+        return outcome
 
     def _take_in(self, path: Path, *, already_staged: bool = False) -> None:
         sha256 = sha256_of(path)
@@ -271,6 +279,7 @@ class SyncService:
                 return
             target = self.inbox.set_aside_duplicate(path, sha256)
             self.journal.record(sha256, path.name, "duplicate", _now_iso())
+            self.metrics.files_duplicate.inc()
             logger.info(
                 "event=file_duplicate file=%s same_as=%s state=%s kept_at=%s", path.name, held.name, held.state, target
             )
@@ -282,6 +291,7 @@ class SyncService:
                 sha256, path.name, "rejected", _now_iso(), rows=report.rows, reasons=",".join(report.reasons)
             )
             logger.warning("event=file_quarantined file=%s reason=%s", path.name, ",".join(report.reasons))
+            self.metrics.files_quarantined.labels(reason=(report.reasons or ["rejected"])[0]).inc()
             return
         staged = path if already_staged else self.inbox.stage(path, sha256)
         stamps = readings[TIMESTAMP].to_numpy(dtype="datetime64[ns]")
@@ -297,6 +307,8 @@ class SyncService:
             last=str(readings[TIMESTAMP].iloc[-1]),
         )
         self._last_accepted = time.monotonic()
+        self.metrics.files_accepted.inc()
+        self.metrics.rows_accepted.inc(len(readings))
         warnings = ",".join(finding.reason for finding in report.findings if finding.severity == "warning") or "none"
         logger.info(
             "event=file_accepted file=%s rows=%d occupied=%d warnings=%s",
@@ -440,6 +452,8 @@ class SyncService:
             reason=reason,
             sessions=",".join(outcome.files),
         )
+        self.metrics.versions_finalized.labels(reason=reason).inc()
+        self.metrics.last_finalize.set(time.time())
         self._status.update(
             state="idle",
             last_version={"dataset_id": dataset_id, "version": ours.version, "files": outcome.files},

@@ -27,6 +27,7 @@ from ..clearml_api import ServerError, call, project_id, queue_id
 from ..polling import RetryLater
 from ..settings import TriggerSettings
 from .decisions import Run, Version, coalesced, dataset_of, next_action, run_tag, tag_filter, to_train
+from .metrics import TriggerMetrics
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +132,11 @@ class Launched:
 
 class LedgeredTriggerScheduler(TriggerScheduler):
     def __init__(
-        self, settings: TriggerSettings, template_id: str, on_fired: Callable[[Version, str], None] | None = None
+        self,
+        settings: TriggerSettings,
+        template_id: str,
+        on_fired: Callable[[Version, str], None] | None = None,
+        metrics: TriggerMetrics | None = None,
     ) -> None:
         tags = [SCHEDULER_TAG]
         if Task.current_task() is None:  # under clearml-agent (start_remotely) the task already exists
@@ -153,6 +158,7 @@ class LedgeredTriggerScheduler(TriggerScheduler):
         self.settings = settings
         self.template_id = template_id
         self._on_fired = on_fired
+        self.metrics = metrics or TriggerMetrics()
         self._mine: set[str] = set()  # clones this process made
         self._current: Version | None = None
         self._reported_skips: set[str] = set()  # coalesced versions already logged as skipped
@@ -225,7 +231,7 @@ class LedgeredTriggerScheduler(TriggerScheduler):
                 "tags": tags,
                 "system_tags": ["-archived"],
                 "type": ["training"],
-                "only_fields": ["id", "tags", "status", "created"],
+                "only_fields": ["id", "tags", "status", "created", "started", "completed"],
                 "page": 0,
                 "page_size": PAGE,
             },
@@ -234,7 +240,8 @@ class LedgeredTriggerScheduler(TriggerScheduler):
         for item in found.get("tasks") or []:
             owner = dataset_of(item.get("tags") or [])
             if owner:
-                runs.append(Run(str(item["id"]), owner, str(item.get("status")), str(item.get("created") or "")))
+                stamps = (str(item.get(key) or "") for key in ("created", "started", "completed"))
+                runs.append(Run(str(item["id"]), owner, str(item.get("status")), *stamps))
         return runs
 
     def done(self) -> set[str]:
@@ -245,7 +252,9 @@ class LedgeredTriggerScheduler(TriggerScheduler):
     def _step(self) -> bool:
         now = datetime.now(UTC)
         versions = self.matching_versions()
-        done = self.done()
+        runs = self.runs()
+        self.metrics.step(versions, runs)
+        done = {run.dataset_id for run in runs if run.status != "created"}
         fired = False
         for trigger in self._dataset_triggers:
             for version in to_train(versions, done, now, self.settings.coalesce_seconds):
@@ -254,6 +263,7 @@ class LedgeredTriggerScheduler(TriggerScheduler):
                         if skipped.dataset_id in self._reported_skips:
                             continue
                         self._reported_skips.add(skipped.dataset_id)
+                        self.metrics.skipped.labels(reason="coalesced").inc()
                         logger.info(
                             "event=trigger_skipped reason=coalesced dataset_id=%s into=%s",
                             skipped.dataset_id,
@@ -277,6 +287,7 @@ class LedgeredTriggerScheduler(TriggerScheduler):
                 version.dataset_id,
                 action.run_id,
             )
+            self.metrics.skipped.labels(reason="already_done").inc()
             return None
         if action.kind == "clone":
             clone_id = self._clone(job, task_parameters or {}, version)
@@ -300,6 +311,7 @@ class LedgeredTriggerScheduler(TriggerScheduler):
             action.run_id,
             job.queue,
         )
+        self.metrics.fired(version)
         if self._on_fired is not None:
             self._on_fired(version, action.run_id)
         return Launched(action.run_id)

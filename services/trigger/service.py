@@ -13,6 +13,7 @@ from ..logs import log_event
 from ..polling import Loop, Status, Stop
 from ..settings import TriggerSettings
 from .decisions import Version
+from .metrics import TriggerMetrics
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +24,7 @@ class TriggerService:
     def __init__(self, settings: TriggerSettings, *, clock: Any = time.monotonic) -> None:
         self.settings = settings
         self._scheduler: Any = None  # LedgeredTriggerScheduler, built once the server answers
+        self.metrics = TriggerMetrics()
         self._status = Status(state="starting", fired=0, notified=0)
         self.loop = Loop(
             "trigger",
@@ -32,6 +34,7 @@ class TriggerService:
             status=self._status,
             log=logger,
             clock=clock,
+            failures=self.metrics.step_failures,
         )
 
     def status(self) -> dict[str, Any]:
@@ -40,6 +43,7 @@ class TriggerService:
     def notify(self, dataset_id: str | None) -> None:
         """The sync finalized a version: look now instead of at the next poll."""
         self._status.count("notified")
+        self.metrics.notifications.inc()
         logger.info("event=trigger_notified dataset_id=%s", dataset_id or "-")
         self.loop.wake()
 
@@ -51,7 +55,9 @@ class TriggerService:
         from .scheduler import LedgeredTriggerScheduler, ensure_template
 
         template_id = ensure_template(self.settings)
-        self._scheduler = LedgeredTriggerScheduler(self.settings, template_id, on_fired=self._fired)
+        self._scheduler = LedgeredTriggerScheduler(
+            self.settings, template_id, on_fired=self._fired, metrics=self.metrics
+        )
         log_event(
             logger,
             "trigger_ready",

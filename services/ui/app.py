@@ -20,9 +20,12 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ..loop_state import StateError, Unreachable
+from ..metrics import PATH as METRICS_PATH
+from ..metrics import AsgiApp, exposition, instrument
 from ..settings import UiSettings
 from ..shutdown import arm_overrun_guard
 from . import assets, urls
+from .metrics import UiMetrics
 from .pages import datasets, links, loop, models, orchestration, quarantine, receipts, serving, tasks
 from .reads import Reader
 from .rendering import BadParameter, NotFound, Renderer, wants_json
@@ -87,15 +90,19 @@ class FormatCheck(BaseHTTPMiddleware):
         return await call_next(request)
 
 
+OPEN_PATHS = frozenset({"/healthz", METRICS_PATH})
+
+
 class BasicAuth(BaseHTTPMiddleware):
-    """Built-in basic auth (OCCULOOP_UI_USER / OCCULOOP_UI_PASSWORD); `/healthz` stays open for probes."""
+    """Built-in basic auth (OCCULOOP_UI_USER / OCCULOOP_UI_PASSWORD); `/healthz` stays open for probes and
+    `/metrics` for Prometheus (numbers only; the NetworkPolicy says who may scrape)."""
 
     def __init__(self, app: Any, user: str, password: str) -> None:
         super().__init__(app)
         self._expected = f"{user}:{password}".encode()
 
     async def dispatch(self, request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        if request.url.path == "/healthz" or self._allowed(request.headers.get("authorization", "")):
+        if request.url.path in OPEN_PATHS or self._allowed(request.headers.get("authorization", "")):
             return await call_next(request)
         return PlainTextResponse(
             "authentication required", status_code=401, headers={"WWW-Authenticate": 'Basic realm="occuloop"'}
@@ -189,4 +196,16 @@ def create_app(settings: UiSettings, reader: Reader, *, guard_shutdown: bool = F
     app.state.renderer = Renderer(
         {"poll_seconds": settings.poll_seconds, "asset": assets.url, "api_host": reader.api_host, **urls.GLOBALS}
     )
+    app.state.metrics = UiMetrics()
+    app.add_route(METRICS_PATH, _metrics)
     return app
+
+
+async def _metrics(request: Request) -> Response:
+    body, content_type = exposition(request.app.state.metrics.registry, request.headers.get("accept"))
+    return Response(body, headers={"Content-Type": content_type})
+
+
+def instrumented(app: Starlette) -> AsgiApp:
+    """The app with every request timed in its page-latency histogram (what `occuloop ui` serves)."""
+    return instrument(app, app.state.metrics.page_seconds)

@@ -57,7 +57,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     enable_stack_dumps()
     import uvicorn
 
-    from .app import create_app
+    from .app import create_app, instrumented
     from .reads import Reader
 
     reader = Reader(
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         return 0
     print(f"occuloop ui: http://{settings.host}:{settings.port}/  (ClearML API {settings.api_host})", flush=True)
     uvicorn.run(
-        app,
+        instrumented(app),
         host=settings.host,
         port=settings.port,
         access_log=False,

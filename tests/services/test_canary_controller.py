@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
+from prometheus_client import generate_latest
 
 from services.rollout.controller import Controller
 from services.rollout.receipts import DecidedBy
@@ -18,6 +19,7 @@ from services.rollout.states import with_state
 from services.settings import CanarySettings
 from serving.endpoints import Routing, VersionMetrics
 from tests.services.test_gate_decisions import TRUTH, MemoryRegistry, _rollout
+from tests.support.metrics import parse
 
 SETTINGS = CanarySettings(window_seconds=10, min_requests=20, max_error_rate=0.05, max_p99_ms=100,
                           max_rate_shift=0.1, silence_seconds=5, min_labeled=20, labels_seconds=1)  # fmt: skip
@@ -183,6 +185,29 @@ def test_a_healthy_canary_is_ramped_through_every_step_to_champion(caplog: pytes
     assert all(line.startswith("event=canary_step model_id=m2 dataset_id=d ") for line in steps)
 
 
+def test_the_ramp_its_decisions_and_the_gate_receipts_show_in_the_controller_metrics() -> None:
+    loop = Loop()
+    gauges = loop.controller.metrics
+    loop.controller.tick()
+    assert (gauges.canary_version._value.get(), gauges.canary_step._value.get()) == (2, 1)
+    assert gauges.canary_weight._value.get() == 0.1
+    loop.run(12)
+    assert gauges.canary_step._value.get() == 2 and gauges.canary_weight._value.get() == 0.5
+    loop.run(30)
+    found = parse(generate_latest(gauges.registry).decode())
+    assert found.value("occuloop_rollout_decisions_total", decision="canary_step", rule="probe") == 1
+    assert found.value("occuloop_rollout_decisions_total", decision="canary_step", rule="all_rules") == 2
+    assert found.value("occuloop_rollout_decisions_total", decision="promoted") == 1
+    assert found.value("occuloop_rollout_decisions_total", decision="rolled_back") == 0
+    assert found.value("occuloop_rollout_canary_step") == 0 and found.value("occuloop_rollout_canary_version") == 0
+    # the gate's receipts (the in-memory registry's), counted on the controller's first tick
+    loop.registry.receipts["g1"] = {"decision": "gate_failed", "rule": "training_data"}
+    loop.clock.now += 31
+    loop.controller.tick()
+    found = parse(generate_latest(gauges.registry).decode())
+    assert found.value("occuloop_gate_receipts", decision="gate_failed", rule="training_data") == 1
+
+
 def test_a_step_waits_for_enough_requests_even_after_its_window() -> None:
     loop = Loop()
     loop.controller.tick()
@@ -215,6 +240,8 @@ def test_an_unhealthy_canary_is_rolled_back_by_the_rule_it_breaks(behaviour: Beh
     assert receipt["canary"]["window"]["weight"] == 0.1
     assert loop.registry.tags["m2"] == ["rejected"] and loop.registry.progress("m2") == "done"
     assert loop.registry.pointer.read().model_id == "m1"
+    rolled_back = loop.controller.metrics.decisions.labels(decision="rolled_back", rule=f"canary:{rule}")
+    assert rolled_back._value.get() == 1
 
 
 def test_a_canary_wrong_about_the_minutes_labeled_since_is_rolled_back_on_live_accuracy() -> None:

@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 
 from services.settings import UiSettings
 from services.ui import assets
-from services.ui.app import create_app
+from services.ui.app import create_app, instrumented
 from services.ui.reads import READ_ENDPOINTS, Reader, ReadRefused
 
 HTMX_SHA256 = "d6fdc75f204e6bdefa99b69bf1e6d4ac69b8a364f77929f45c13476b4000f717"  # static/README.md
@@ -105,6 +105,23 @@ def test_basic_auth_guards_every_page_but_the_health_check() -> None:
         assert ui.get("/models", auth=("ops", "wrong")).status_code == 401
         assert ui.get("/models", auth=("ops", "s3cret")).status_code == 503  # through the gate: the API is down
         assert ui.get("/healthz").status_code == 200
+
+
+def test_metrics_time_each_request_by_route_template_and_are_open_beside_basic_auth() -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    url = f"http://127.0.0.1:{closed_port()}"
+    app = create_app(UiSettings(api_host=url, access_key="k", secret_key="s", auth_user="ops", auth_password="pw"),
+                     Reader(url, "key", "secret", service_urls={"sync": url}))  # fmt: skip
+    with TestClient(instrumented(app)) as ui:
+        assert ui.get("/datasets/abc123", auth=("ops", "pw")).status_code == 503  # the API is down
+        scrape = ui.get("/metrics")  # no credentials: Prometheus scrapes it, the NetworkPolicy says who may
+    assert scrape.status_code == 200
+    [family] = [
+        f for f in text_string_to_metric_families(scrape.text) if f.name == "occuloop_ui_request_duration_seconds"
+    ]
+    counts = {(s.labels["route"], s.labels["status"]): s.value for s in family.samples if s.name.endswith("_count")}
+    assert counts == {("/datasets/{dataset_id}", "503"): 1.0}  # the template, never the id
 
 
 def test_pages_forbid_inline_script() -> None:

@@ -183,3 +183,12 @@ periodSeconds: 60
 timeoutSeconds: 20
 failureThreshold: 5
 {{- end }}
+
+{{/* Prometheus scrape annotations of a pod that serves GET /metrics on `port` (metrics.podAnnotations). */}}
+{{- define "occuloop.metricsAnnotations" -}}
+{{- if .root.Values.metrics.podAnnotations }}
+prometheus.io/scrape: "true"
+prometheus.io/port: {{ .port | quote }}
+prometheus.io/path: /metrics
+{{- end }}
+{{- end }}
