@@ -10,21 +10,19 @@ from collections.abc import Mapping
 
 from ..clearml_gateway import DatasetGateway
 from ..dataset_history import DatasetHistory
+from ..setting import add_flags, given_flags
 from ..settings import SyncSettings, with_flags
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = __doc__
     parser.add_argument("--dataset-id", help="the version to trace (default: the newest finalized one)")
-    parser.add_argument("--dataset-project", help="project of the labeled dataset (default occuloop/labels)")
-    parser.add_argument("--dataset-name", help="name of the labeled dataset (default labeled)")
+    add_flags(parser, SyncSettings, dataset_project="--dataset-project", dataset_name="--dataset-name")
     parser.add_argument("--json", action="store_true", help="one line of JSON instead of a table")
 
 
 def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    settings = with_flags(
-        SyncSettings.from_env(environ), dataset_project=args.dataset_project, dataset_name=args.dataset_name
-    )
+    settings = with_flags(SyncSettings.from_env(environ), **given_flags(args, SyncSettings))
     gateway = DatasetGateway(settings.dataset_project, settings.dataset_name)
     dataset_id = args.dataset_id
     if not dataset_id:

@@ -27,9 +27,10 @@ from tests.benchmarks import (
     sync_bench,
     training_bench,
     trigger_bench,
+    ui_bench,
 )
 
-SECTIONS = ("server", "training", "sync", "trigger", "serving", "rollout", "loop", "history")  # in the order they run
+SECTIONS = ("server", "training", "sync", "trigger", "serving", "rollout", "loop", "ui", "history")  # in run order
 BENCHMARKS_MD = Path(__file__).resolve().parents[2] / "BENCHMARKS.md"
 
 
@@ -286,6 +287,10 @@ def main(argv: list[str] | None = None) -> int:
     if "loop" in sections:
         loop_results = loop_bench.run_all(quick=args.quick)
         report("loop", loop_results, lambda: _markdown_loop(loop_results))
+    if "ui" in sections:
+        with tempfile.TemporaryDirectory(prefix="occuloop-bench-") as folder:
+            shown = ui_bench.run_all(Path(folder), quick=args.quick)
+        report("ui", shown, lambda: ui_bench.markdown(shown))
     if "history" in sections:  # long: about two hours on 2 busy cores (--quick: about half an hour)
         with tempfile.TemporaryDirectory(prefix="occuloop-bench-") as folder:
             history = history_bench.run_all(Path(folder), quick=args.quick, squash_depth=SyncSettings.squash_depth)
