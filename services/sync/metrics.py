@@ -11,8 +11,8 @@ occuloop_sync_last_finalize_timestamp_seconds      when the last version was fin
                                                    by this process); its age is `time() - this`
 occuloop_sync_server_call_duration_seconds{operation}   time spent waiting for the ClearML server, per call
 occuloop_sync_step_failures_total                  failed loop steps (retried after a backoff)
-occuloop_sync_squashes_total                       squashed root versions finalized and tagged (the history policy,
-                                                   services/dataset_history.py)
+occuloop_sync_squashes_total                       squashes (history policy) finalized and tagged, a new root or a
+                                                   child of the root (services/dataset_history.py)
 """
 
 from __future__ import annotations
@@ -65,5 +65,5 @@ class SyncMetrics:
             "occuloop_sync_step_failures", "Failed loop steps (retried after a backoff)", registry=r
         )
         self.squashes = Counter(
-            "occuloop_sync_squashes", "Squashed root versions finalized and tagged (the history policy)", registry=r
+            "occuloop_sync_squashes", "Squashes of the chain finalized and tagged (the history policy)", registry=r
         )
