@@ -22,11 +22,9 @@ from typing import Any
 import pandas as pd
 from clearml import Dataset, Task
 
-logger = logging.getLogger(__name__)
+from .loop_state import SQUASH_OF
 
-# A runtime property of a squashed root version (services/dataset_history.py): the version whose whole content it
-# holds. The root has no parent in the SDK's sense; this is its parent on the dataset's one chain.
-SQUASH_OF = "squash_of"
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,9 @@ from typing import Any
 import pandas as pd
 from clearml import Dataset
 
-from .clearml_gateway import SQUASH_OF, DatasetGateway, Draft
+from .clearml_gateway import DatasetGateway, Draft
+from .loop_state import SQUASH_OF
 
-SQUASH_TAG = "squashed"
 METADATA_NAME = "sessions"  # the metadata every version of the labeled dataset carries (services/sync)
 
 Origin = dict[str, str]  # {"dataset_id": ..., "version": ...}: the version that added a file

@@ -40,8 +40,9 @@ from training.validation import Stamp, ValidationContext, ValidationReport, chec
 
 from .. import http_client
 from ..clearml_gateway import DatasetGateway, DatasetVersion, Draft
-from ..dataset_history import SQUASH_TAG, DatasetHistory
+from ..dataset_history import DatasetHistory
 from ..logs import log_event, quoted
+from ..loop_state import SQUASH_TAG
 from ..polling import Loop, Status
 from ..settings import SyncSettings
 from .decisions import Batch, Version, finalize_reason, fork_verdict, orphan_verdict

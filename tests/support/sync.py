@@ -8,7 +8,7 @@ from typing import Any
 
 import requests
 
-from services.dataset_history import SQUASH_TAG
+from services.loop_state import SQUASH_TAG
 from tests.support.clients import Clients
 from tests.support.service_process import ServiceProcess
 
