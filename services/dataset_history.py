@@ -62,9 +62,12 @@ class SquashPlan:
 
 
 def plan_squash(
-    head_id: str, content: Mapping[str, str], owners: Mapping[str, str], graph: Mapping[str, list[str]],
+    head_id: str,
+    content: Mapping[str, str],
+    owners: Mapping[str, str],
+    graph: Mapping[str, list[str]],
     base_files: int,
-) -> SquashPlan:  # fmt: skip
+) -> SquashPlan:
     """Full root or segment squash, from the head's files (`owners`: path -> the version holding it) and chain."""
     bottoms = [node for node, parents in graph.items() if not parents]
     base = bottoms[0] if len(bottoms) == 1 and bottoms[0] != head_id else None
@@ -112,8 +115,12 @@ class DatasetHistory:
             int(self.gateway.runtimes(bottoms[:1]).get(bottoms[0], {}).get("ds_file_count") or 0) if bottoms else 0
         )
         plan = plan_squash(head_id, content_of(head), owners, graph, base_files)
-        squash = Dataset.create(dataset_project=self.gateway.project, dataset_name=self.gateway.name,
-                                dataset_tags=[owner_tag], parent_datasets=[plan.base_id] if plan.base_id else None)  # fmt: skip
+        squash = Dataset.create(
+            dataset_project=self.gateway.project,
+            dataset_name=self.gateway.name,
+            dataset_tags=[owner_tag],
+            parent_datasets=[plan.base_id] if plan.base_id else None,
+        )
         squash._task._set_runtime_properties({SQUASH_OF: head_id})
         return Draft(squash, parent=head_id), plan
 
@@ -131,24 +138,33 @@ class DatasetHistory:
         if any(source is None for source in local.values()):
             folder = Path(Dataset.get(dataset_id=head_id).get_local_copy())
             local = {path: folder / path for path in plan.upload}
-        squash.add_and_upload({path: source for path, source in local.items() if source is not None}, scratch,
-                              verify=expected)  # fmt: skip
+        squash.add_and_upload(
+            {path: source for path, source in local.items() if source is not None}, scratch, verify=expected
+        )
         lineage = self.trace(head_id)
         described = self.gateway.version(head_id)
         version = described.version if described is not None else ""
         table = pd.DataFrame(
-            [{"session": path, "added by version": origin["version"], "dataset id": origin["dataset_id"]}
-             for path, origin in sorted(lineage.items())]
-        )  # fmt: skip
+            [
+                {"session": path, "added by version": origin["version"], "dataset id": origin["dataset_id"]}
+                for path, origin in sorted(lineage.items())
+            ]
+        )
         squash.report_lineage(table)
         shape = (
-            f"{len(plan.upload)} of them uploaded again on top of the root {plan.base_id}" if plan.base_id
+            f"{len(plan.upload)} of them uploaded again on top of the root {plan.base_id}"
+            if plan.base_id
             else "in one root version"
-        )  # fmt: skip
+        )
         squash.describe(
             f"squash of {self.gateway.name} {version} ({head_id}): its {len(expected)} labeling sessions, {shape}; "
             "the version that added each is named in the metadata 'sessions' (lineage)",
-            {"sessions": [], "files": {}, "squash_of": {"dataset_id": head_id, "version": version},
-             "base": plan.base_id, "lineage": lineage},
-        )  # fmt: skip
+            {
+                "sessions": [],
+                "files": {},
+                "squash_of": {"dataset_id": head_id, "version": version},
+                "base": plan.base_id,
+                "lineage": lineage,
+            },
+        )
         return len(expected)

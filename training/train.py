@@ -91,8 +91,13 @@ def load_training_data(
         raise TrainingRefused(f"dataset {dataset.id} holds no labeling-session CSV files")
     starts = {name: session_start(path) for name, path in files.items()}
     chosen = select_sessions(starts, params.window_days, params.sample_every_days)
-    logger.info("event=training_window sessions=%d of=%d window_days=%d sample_every_days=%d",
-                len(chosen), len(files), params.window_days, params.sample_every_days)  # fmt: skip
+    logger.info(
+        "event=training_window sessions=%d of=%d window_days=%d sample_every_days=%d",
+        len(chosen),
+        len(files),
+        params.window_days,
+        params.sample_every_days,
+    )
     tables = [(name, read_table(files[name])) for name in chosen]
     context = ValidationContext(holdout_timestamps=frozenset(holdout.readings[TIMESTAMP]))
     reports = tuple(validate_batch(tables, context))

@@ -228,9 +228,14 @@ class SyncService:
         intent = self.journal.draft_intent()
         for version in self._server("list drafts", self.gateway.unfinished_versions):
             verdict = orphan_verdict(
-                version.tags, version.created, owner_tag=self._owner_tag, owner_prefix=DRAFT_OWNER_PREFIX,
-                intent=intent, now=_now_iso(), stale_seconds=self.settings.stale_draft_seconds,
-            )  # fmt: skip
+                version.tags,
+                version.created,
+                owner_tag=self._owner_tag,
+                owner_prefix=DRAFT_OWNER_PREFIX,
+                intent=intent,
+                now=_now_iso(),
+                stale_seconds=self.settings.stale_draft_seconds,
+            )
             if verdict is None:
                 continue
             self._server("delete orphan draft", lambda: self.gateway.delete(version.dataset_id))  # noqa: B023
@@ -368,8 +373,14 @@ class SyncService:
             draft = self._server("open draft", lambda: self.gateway.open_draft(self._owner_tag))
             self.journal.open_draft(draft.dataset_id, draft.parent, _now_iso())
             self._draft = draft
-            log_event(logger, "draft_opened", dataset_id=draft.dataset_id, parent=draft.parent,
-                      seconds=round(time.monotonic() - opening, 3), cpu_seconds=round(time.process_time() - cpu, 3))  # fmt: skip
+            log_event(
+                logger,
+                "draft_opened",
+                dataset_id=draft.dataset_id,
+                parent=draft.parent,
+                seconds=round(time.monotonic() - opening, 3),
+                cpu_seconds=round(time.process_time() - cpu, 3),
+            )
         draft = self._draft
         # by name: a corrected file taken in beside its original in the same step replaces it
         files = {record.name: self.inbox.staged_path(record.sha256, record.name) for record in records}
@@ -389,8 +400,11 @@ class SyncService:
         self._server("previews", lambda: self._describe(draft, records, frames))
         finalizing, cpu = time.monotonic(), time.process_time()  # CPU: the SDK, its threads included
         self._server("finalize", draft.finalize)
-        timing = {"depth": draft.depth, "finalize_seconds": round(time.monotonic() - finalizing, 3),
-                  "finalize_cpu_seconds": round(time.process_time() - cpu, 3)}  # fmt: skip
+        timing = {
+            "depth": draft.depth,
+            "finalize_seconds": round(time.monotonic() - finalizing, 3),
+            "finalize_cpu_seconds": round(time.process_time() - cpu, 3),
+        }
         self._draft = None
         return self._complete(draft.dataset_id, draft.parent, reason=reason, timing=timing)
 
@@ -538,14 +552,24 @@ class SyncService:
         self.journal.intend_draft(_now_iso())
         root, plan = self._server("open squash", lambda: self.history.open_squash(head_id, self._owner_tag))
         self.journal.open_draft(root.dataset_id, head_id, _now_iso(), kind="squash")
-        log_event(logger, "squash_started", dataset_id=root.dataset_id, squash_of=head_id, depth=depth,
-                  base=plan.base_id, upload_files=len(plan.upload))  # fmt: skip
+        log_event(
+            logger,
+            "squash_started",
+            dataset_id=root.dataset_id,
+            squash_of=head_id,
+            depth=depth,
+            base=plan.base_id,
+            upload_files=len(plan.upload),
+        )
         scratch = self.inbox.state_dir / "squash"
         files = self._server("squash", lambda: self.history.fill(root, plan, self.inbox.archived_copy, scratch))
         finalizing, cpu = time.monotonic(), time.process_time()
         self._server("finalize squash", root.finalize)
-        timing = {"files": files, "finalize_seconds": round(time.monotonic() - finalizing, 3),
-                  "finalize_cpu_seconds": round(time.process_time() - cpu, 3)}  # fmt: skip
+        timing = {
+            "files": files,
+            "finalize_seconds": round(time.monotonic() - finalizing, 3),
+            "finalize_cpu_seconds": round(time.process_time() - cpu, 3),
+        }
         self._complete_squash(root.dataset_id, head_id, started=started, timing=timing)
 
     def _complete_squash(
@@ -559,8 +583,9 @@ class SyncService:
             self.journal.commit(root_id, [])
             self.metrics.squashes.inc()
             seconds = round(time.monotonic() - started, 3) if started is not None else None
-            log_event(logger, "dataset_squashed", dataset_id=root_id, squash_of=head_id, seconds=seconds,
-                      **(timing or {}))  # fmt: skip
+            log_event(
+                logger, "dataset_squashed", dataset_id=root_id, squash_of=head_id, seconds=seconds, **(timing or {})
+            )
         self._status.update(state="idle", squash_of=None)
 
     def _notify_trigger(self, dataset_id: str, version: str) -> None:
