@@ -9,9 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+from starlette.testclient import TestClient
+
 from services.child_processes import inherited_environment, start_embedded_server
+from services.settings import UiSettings
 from services.sync.client import finish_session, request_sync
 from services.sync.replay import deliver
+from services.ui.app import create_app
+from services.ui.reads import Reader
 from tests.support.clients import Clients
 from tests.support.sync import SyncProcess, assert_one_clean_chain, versions
 from training.sessions import training_sessions
@@ -186,3 +191,18 @@ def test_a_deep_chain_is_squashed_with_the_same_sessions_and_their_lineage(clien
         f"{day}.csv": item["id"] for day, item in zip(days, [*adders, fifth], strict=True)
     }
     assert "event=trigger" not in sync.log() and "Traceback" not in sync.log()
+    # the UI (in-process, over this server): a squash's page names the version it replaced; the timeline has a row per
+    # session, none for a squash (it adds no session and is never trained)
+    env = clients.server.client_env
+    settings = UiSettings(
+        api_host=env["CLEARML_API_HOST"],
+        access_key=env["CLEARML_API_ACCESS_KEY"],
+        secret_key=env["CLEARML_API_SECRET_KEY"],
+    )
+    reader = Reader(settings.api_host, settings.access_key, settings.secret_key, service_urls={})
+    with TestClient(create_app(settings, reader)) as ui:
+        page = ui.get(f"/datasets/{root['id']}")
+        assert page.status_code == 200 and "squash of" in page.text and fourth["id"] in page.text
+        timeline = ui.get("/")
+        assert timeline.status_code == 200 and "(no session named)" not in timeline.text
+        assert all(f"{day}.csv" in timeline.text for day in days[9:])
