@@ -17,11 +17,11 @@ import pandas as pd
 from training import features as feature_code
 from training.baselines import LogisticRegression, light_rule
 from training.evaluate import metrics
+from training.fitting import split_for_early_stopping
 from training.model import predict_with, train_network
 from training.params import TrainingParams
 from training.readings import uci
 from training.sessions import HELD_OUT_DAY, holdouts, training_sessions
-from training.train import split_for_early_stopping
 
 SEEDS = (42, 1, 2, 3, 4)
 
