@@ -292,6 +292,7 @@ class GateSettings:
 
     champion_margin: float = 0.005  # lower 95 % bound of (challenger - champion) accuracy must be >= -this
     baseline_margin: float = 0.01  # challenger accuracy >= Light-rule accuracy - this
+    forward_margin: float = 0.002  # on the newest session(s), held out of fitting: >= Light rule - this
     slice_margin: float = 0.02  # no slice may lose more than this against the champion ...
     slice_margins: tuple[tuple[str, float], ...] = ()  # ... unless overridden per slice, e.g. (("night", 0.01),)
     min_days: int = 2  # labeling sessions (one a day) the challenger was trained on
@@ -306,6 +307,7 @@ class GateSettings:
         return cls(
             champion_margin=_float(environ, "OCCULOOP_GATE_CHAMPION_MARGIN", cls.champion_margin),
             baseline_margin=_float(environ, "OCCULOOP_GATE_BASELINE_MARGIN", cls.baseline_margin),
+            forward_margin=_float(environ, "OCCULOOP_GATE_FORWARD_MARGIN", cls.forward_margin),
             slice_margin=_float(environ, "OCCULOOP_GATE_SLICE_MARGIN", cls.slice_margin),
             slice_margins=_slice_margins(environ, "OCCULOOP_GATE_SLICE_MARGINS"),
             min_days=_int(environ, "OCCULOOP_GATE_MIN_DAYS", cls.min_days, high=100_000),

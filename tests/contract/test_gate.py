@@ -139,6 +139,16 @@ def test_a_model_trained_on_many_sessions_passes_the_gate_and_becomes_champion(
     assert gate_passed["holdout"]["rows"] == 2665 and len(gate_passed["holdout"]["sha256"]) == 64
     assert gate_passed["models"]["light_rule"]["metrics"]["accuracy"] == pytest.approx(0.9786, abs=1e-4)
     assert all(item["status"] == "published" for item in state["receipts"])  # read-only once written
+    # forward: the newest session (Feb 18) was held out of fitting and scored against the Light rule
+    forward = gate_passed["forward"]
+    assert forward["sessions"] == ["2015-02-18.csv"] and forward["rows"] == 560 and len(forward["sha256"]) == 64
+    assert forward["models"]["champion"] is None and forward["scored_from"]["challenger"].startswith(
+        "forward_predictions"
+    )
+    assert forward["models"]["light_rule"]["metrics"]["accuracy"] == pytest.approx(0.9982, abs=1e-4)
+    (forward_rule,) = [result for result in gate_passed["verdict"]["results"] if result["rule"] == "forward"]
+    assert forward_rule["passed"] and "2015-02-18.csv (560 rows held out of fitting)" in forward_rule["detail"]
+    assert gate_passed["thresholds"]["forward_margin"] == 0.002
 
     pointer = state["pointer"]
     assert pointer["model_id"] == model_id and pointer["revision"] >= 1
@@ -165,6 +175,8 @@ def test_a_model_trained_on_one_day_is_refused_with_a_receipt_saying_why(
     assert receipt["comparisons"]["challenger_vs_champion"]["low"] <= 0.0
     assert receipt["pointer"]["before"] == receipt["pointer"]["after"] == loop["models"]["many"]
     assert "rejected" in state["tags"][model_id] and "candidate" not in state["tags"][model_id]
+    assert "fewer than 2 to fit on" in receipt["forward"]["skipped"]  # one session: nothing to hold out
+    assert "forward" not in {result["rule"] for result in receipt["verdict"]["results"]}
     gate_log = "\n".join(clients.api.log_lines(loop["gates"]["one_day"]["id"]))
     assert f"event=gate_failed model_id={model_id} dataset_id={loop['datasets']['one_day']}" in gate_log
 
@@ -177,6 +189,11 @@ def test_a_model_trained_on_flipped_labels_is_refused_at_the_gate(clients: Clien
     failed = {result["rule"] for result in receipt["verdict"]["results"] if not result["passed"]}
     assert {"baseline", "champion"} <= failed
     assert receipt["models"]["challenger"]["dataset_id"] == loop["datasets"]["flipped"]
+    # its training run found the champion by its tag and scored it on the held-out Feb 18: the gate reused that
+    forward = receipt["forward"]
+    assert forward["sessions"] == ["2015-02-18.csv"]
+    assert forward["models"]["champion"]["metrics"]["rows"] == 560
+    assert forward["scored_from"]["champion"] == "forward_predictions artifact"
     assert "rejected" in state["tags"][model_id]
     assert state["pointer"]["model_id"] == loop["models"]["many"]
 
