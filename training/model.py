@@ -58,12 +58,12 @@ def build_network(inputs: int, params: TrainingParams) -> Any:
     return keras.Sequential(
         [
             keras.Input((inputs,)),
-            layers.BatchNormalization(),
+            layers.BatchNormalization(momentum=params.batchnorm_momentum),
             layers.Dense(params.hidden_units, activation="relu"),
-            layers.BatchNormalization(),
+            layers.BatchNormalization(momentum=params.batchnorm_momentum),
             layers.Dropout(params.dropout),
             layers.Dense(params.hidden_units, activation="relu"),
-            layers.BatchNormalization(),
+            layers.BatchNormalization(momentum=params.batchnorm_momentum),
             layers.Dropout(params.dropout),
             layers.Dense(1, activation="sigmoid"),
         ]

@@ -32,6 +32,10 @@ class TrainingParams:
     # the network of the design: BatchNorm, two Dense+BatchNorm+Dropout blocks, a sigmoid output
     hidden_units: int = 255
     dropout: float = 0.3
+    # of the moving mean/variance BatchNorm uses at inference. Keras' 0.99 needs ~500 steps to settle: a first
+    # model trained on two days (~50 steps an epoch) was sometimes restored to epoch 1 and answered "empty"
+    # everywhere (BENCHMARKS.md, "Forward"); 0.9 settles within an epoch or two
+    batchnorm_momentum: float = 0.9
     patience: int = 5  # early stopping on validation loss, best weights restored
     max_epochs: int = 100
     batch_size: int = 32

@@ -32,11 +32,9 @@ from clearml import Dataset, OutputModel, Task
 
 from training import features as feature_code
 from training.baselines import LogisticRegression, light_rule
-from training.current_champion import champion_predictions
-from training.evaluate import EvaluationReport, evaluate, metrics, roc_curve
-from training.fitting import FittedModel, fit_model
-from training.forward import FORWARD_ARTIFACT, rows_sha256
-from training.forward import artifact as forward_artifact
+from training.evaluate import EvaluationReport, evaluate, roc_curve
+from training.fitting import fit_model
+from training.forward_evidence import report_forward
 from training.holdout import Holdout, ensure_holdout, load_holdout
 from training.model import EpochCallback, predict_with, write_package
 from training.params import PARAMETER_SECTION, TrainingParams
@@ -128,44 +126,6 @@ def evaluate_on_holdout(
     return HoldoutResult(evaluate(holdout.dataset_id, rows, dict(predictions), compare=pairs), predictions)
 
 
-def report_forward(task: Any, params: TrainingParams, fitted: FittedModel) -> dict[str, Any]:
-    """The forward evidence: the probe's and the Light rule's accuracy on the held-out session(s), the champion's
-    predictions there (found by its tag), all stored for the gate (artifact `forward_predictions`)."""
-    split, probe = fitted.split, fitted.probe
-    if probe is None:
-        logger.info("event=forward_holdout sessions=0 reason=%s", json.dumps(split.reason))
-        return {"sessions": [], "reason": split.reason, "refit": False}
-    every_row = split.all_rows()
-    rows = every_row[TIMESTAMP].isin(probe.held_out[TIMESTAMP]).to_numpy()
-    champion = champion_predictions(params.model_name, every_row, rows)
-    challenger_model = "probe" if fitted.refit else "registered"
-    task.upload_artifact(FORWARD_ARTIFACT, forward_artifact(split, probe.predictions, challenger_model, champion))
-    labels = probe.held_out[LABEL].to_numpy()
-    accuracy = metrics(labels, probe.predictions).accuracy
-    rule = metrics(labels, light_rule(probe.held_out)).accuracy
-    log = task.get_logger()
-    log.report_single_value("forward accuracy candidate", accuracy)
-    log.report_single_value("forward accuracy light_rule", rule)
-    logger.info(
-        "event=forward_holdout sessions=%s rows=%d accuracy=%.4f light_rule=%.4f champion=%s refit=%s",
-        ",".join(split.names),
-        len(labels),
-        accuracy,
-        rule,
-        champion[0] if champion else None,
-        fitted.refit,
-    )
-    return {
-        "sessions": split.names,
-        "rows": len(labels),
-        "sha256": rows_sha256(probe.held_out),
-        "accuracy": accuracy,
-        "light_rule_accuracy": rule,
-        "refit": fitted.refit,
-        "probe": {"epochs": probe.network.epochs, "best_epoch": probe.network.best_epoch},
-    }
-
-
 def report_evaluation(log: Any, result: HoldoutResult, holdout: Holdout) -> None:
     for item in result.report.scores:
         for metric in ("accuracy", "f1", "auc"):
@@ -202,6 +162,12 @@ def report_evaluation(log: Any, result: HoldoutResult, holdout: Holdout) -> None
 
 def train(task: Any, params: TrainingParams) -> dict[str, Any]:
     log = task.get_logger()
+    history = feature_code.unservable(feature_code.FEATURE_SETS.get(params.feature_set, ()))
+    if history:
+        raise TrainingRefused(
+            f"feature set {params.feature_set!r} needs the minutes before each reading ({', '.join(history)}); "
+            "the endpoint answers one reading at a time, so such a model could not be served"
+        )
     holdout = load_holdout(params.holdout_dataset_id or ensure_holdout(params.holdout_project))
     dataset = resolve_dataset(params)
     data = load_training_data(dataset, holdout)
