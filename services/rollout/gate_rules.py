@@ -180,7 +180,6 @@ def decide(evidence: Evidence, settings: GateSettings) -> Verdict:
         first = failed[0]
         return Verdict(False, first.rule, f"{first.rule} failed: {first.detail}", results)
     if evidence.champion is None:
-        return Verdict(
-            True, NO_CHAMPION, "no champion yet; training data, Light-rule baseline and forward rules passed", results
-        )
+        checked = ", ".join(result.rule for result in results if not result.skipped)
+        return Verdict(True, NO_CHAMPION, f"no champion yet; {checked} passed", results)
     return Verdict(True, ALL_PASSED, "not detectably worse than the champion overall or in any slice", results)
