@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from training.params import FAST_OVERRIDES
 from training.schema import EXAMPLE_READING
 from training.sessions import holdouts, training_sessions
 
@@ -59,6 +60,11 @@ class Step:
     corrupt: str | None = None  # deliver the day damaged (it must be quarantined)
 
 
+# --fast buys speed with fewer epochs only: measured forward (BENCHMARKS.md, "Forward"), its models answer every later
+# day exactly like the default's, for every seed and N = 2..13, in about two thirds of the fit time
+FAST_HELP = "at most 8 epochs (training/params.py FAST_OVERRIDES): the same forward accuracy as the default, measured"
+
+
 def plan(count: int) -> list[Step]:
     """The first day alone, then the second day with flipped labels, then corrected, then the rest in order."""
     days = [session.name for session in training_sessions()][: max(1, count)]
@@ -75,7 +81,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--data-dir", type=absolute_path, default=str(DEFAULT_DATA_DIR), help="where all state lives (.occuloop)"
     )
     parser.add_argument("--sessions", type=int, default=14, help="how many daily labeling sessions to play (14)")
-    parser.add_argument("--fast", action="store_true", help="fewer epochs, for a quick look")
+    parser.add_argument("--fast", action="store_true", help=FAST_HELP)
     parser.add_argument("--reset", action="store_true", help="delete the data dir first and start over")
     parser.add_argument("--api-port", type=int, default=8008, help="API port of the embedded server (8008)")
     parser.add_argument("--files-port", type=int, default=8081, help="file server port (8081)")
@@ -120,7 +126,7 @@ class Loop:
             [str(BIN / "clearml-agent"), "daemon", "--queue", "training", "--foreground", "--cpu-only"],
             agent_env,
         )
-        template = "General/gate_queue=training" + (",General/max_epochs=8" if self.fast else "")
+        template = ",".join(f"General/{key}={value}" for key, value in self.template_parameters().items())
         self._spawn(
             "trigger",
             [
@@ -165,6 +171,11 @@ class Loop:
         self.wait("the inference app", lambda: _status_of(self.serving_url) is not None, 180)
         self.traffic = Traffic(self.serving_url)
         threading.Thread(target=self.traffic.run, name="users", daemon=True).start()
+
+    def template_parameters(self) -> dict[str, Any]:
+        """What every training run of the demo is told: hand its model to the gate; with --fast, the training
+        parameters of a quick look (training/params.py FAST_OVERRIDES, measured in BENCHMARKS.md "Forward")."""
+        return {"gate_queue": "training", **(FAST_OVERRIDES if self.fast else {})}
 
     @property
     def serving_url(self) -> str:
