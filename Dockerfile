@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # occuloop images, one target per role (the Helm chart's images.<role>):
 #   server    the embedded ClearML-compatible server (`occuloop server`)
-#   services  sync, trigger, rollout, clearml-agent (services mode) and the k8s glue (+ kubectl)
+#   services  sync, trigger, rollout, the web UI (`occuloop ui`), clearml-agent (services mode), the k8s glue (+ kubectl)
 #   training  what a training pod runs: clearml-agent + the training code + tensorflow-cpu
 #   serving   the clearml-serving inference app + tensorflow-cpu + occuloop's engine code
 #
@@ -39,7 +39,7 @@ COPY training ./training
 COPY serving ./serving
 RUN --mount=type=bind,from=wheelhouse,target=/wheelhouse \
     python -m venv /opt/occuloop \
- && /opt/occuloop/bin/pip install --constraint requirements.lock ".[k8s]"
+ && /opt/occuloop/bin/pip install --constraint requirements.lock ".[k8s,ui]"
 
 FROM venv-services AS venv-training
 RUN --mount=type=bind,from=wheelhouse,target=/wheelhouse \

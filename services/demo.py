@@ -1,7 +1,9 @@
 """`occuloop demo` — the whole retraining loop on one machine, on the embedded server.
 
 It starts, as separate processes with their own logs, what a cluster runs: `occuloop server`, a clearml-agent on
-the training queue (no virtualenv, no pip), the sync and the trigger services. Then it plays the UCI data in as
+the training queue (no virtualenv, no pip), the sync, the trigger and the canary controller (as processes, or with
+--agent-services as ClearML service tasks under `occuloop services-agent`), the inference app and the web UI
+(`occuloop ui`). Then it plays the UCI data in as
 labeling sessions, day by day: the first day alone (too little data: the gate refuses it), one session delivered
 with flipped labels (quarantined, then delivered again corrected), then the rest. For each session it shows the
 dataset version, the training run, the holdout accuracy, the gate's decision and the champion, and it ends with a
@@ -22,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,7 +32,7 @@ from training.params import FAST_OVERRIDES
 from training.schema import EXAMPLE_READING
 from training.sessions import holdouts, training_sessions
 
-from . import http_client
+from . import demo_services, http_client
 from .child_processes import (
     Child,
     ChildFailed,
@@ -41,7 +44,16 @@ from .child_processes import (
 )
 from .logs import configure_logging
 from .loop_state import Api, LoopState, StateError, accuracy_with_ci, holdout_accuracy, read, receipt
-from .settings import LogSettings, absolute_path
+from .settings import (
+    CanarySettings,
+    LogSettings,
+    ServerSettings,
+    ServingSettings,
+    SyncSettings,
+    TriggerSettings,
+    UiSettings,
+    absolute_path,
+)
 from .sync.replay import deliver
 
 logger = logging.getLogger(__name__)
@@ -78,25 +90,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = __doc__
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument(
-        "--data-dir", type=absolute_path, default=str(DEFAULT_DATA_DIR), help="where all state lives (.occuloop)"
+        "--data-dir", type=absolute_path, default=str(DEFAULT_DATA_DIR), help="where all state lives (%(default)s)"
     )
-    parser.add_argument("--sessions", type=int, default=14, help="how many daily labeling sessions to play (14)")
+    parser.add_argument(
+        "--sessions", type=int, default=14, help="how many daily labeling sessions to play (%(default)s)"
+    )
     parser.add_argument("--fast", action="store_true", help=FAST_HELP)
     parser.add_argument("--reset", action="store_true", help="delete the data dir first and start over")
-    parser.add_argument("--api-port", type=int, default=8008, help="API port of the embedded server (8008)")
-    parser.add_argument("--files-port", type=int, default=8081, help="file server port (8081)")
-    parser.add_argument("--sync-port", type=int, default=8090, help="the sync service's HTTP port (8090)")
-    parser.add_argument("--trigger-port", type=int, default=8091, help="the trigger service's HTTP port (8091)")
-    parser.add_argument("--serving-port", type=int, default=9090, help="the inference app's port (9090)")
-    parser.add_argument("--rollout-port", type=int, default=8092, help="the canary controller's HTTP port (8092)")
+    ports = (  # the services' own default ports (services/settings.py)
+        ("--api-port", ServerSettings.api_port, "API port of the embedded server"),
+        ("--files-port", ServerSettings.files_port, "file server port"),
+        ("--sync-port", SyncSettings.http_port, "the sync service's HTTP port"),
+        ("--trigger-port", TriggerSettings.http_port, "the trigger service's HTTP port"),
+        ("--serving-port", ServingSettings.port, "the inference app's port"),
+        ("--rollout-port", CanarySettings.http_port, "the canary controller's HTTP port"),
+        ("--ui-port", UiSettings.port, "the web UI's port"),
+    )
+    for flag, default, meaning in ports:
+        parser.add_argument(flag, type=int, default=default, help=f"{meaning} (%(default)s)")
     parser.add_argument("--keep-running", action="store_true", help="leave everything running until Ctrl-C")
+    parser.add_argument(
+        "--agent-services",
+        action="store_true",
+        help="run sync, trigger and rollout as ClearML service tasks under `occuloop services-agent` (the chart's "
+        "services.mode=agent) instead of as processes",
+    )
 
 
 class Loop:
     """The processes of the loop, started and watched; any that dies is reported with its last log lines."""
 
     def __init__(
-        self, data_dir: Path, server: EmbeddedServer, env: dict[str, str], fast: bool, ports: dict[str, int]
+        self,
+        data_dir: Path,
+        server: EmbeddedServer,
+        env: dict[str, str],
+        fast: bool,
+        ports: dict[str, int],
+        agent_services: bool = False,
     ) -> None:
         if not data_dir.is_absolute():  # children run in it: a relative path would mean another place to them
             raise ValueError(f"the demo's data dir must be absolute, not {data_dir}")
@@ -107,9 +138,24 @@ class Loop:
         self.server = server
         self.env = env
         self.fast = fast
+        self.agent_services = agent_services
+        self._next_task_check = 0.0
+        self._started_at = datetime.now(UTC)
         self.children: dict[str, Child] = {}
         self.traffic: Traffic | None = None
         self.api = Api(server.api_url, env["CLEARML_API_ACCESS_KEY"], env["CLEARML_API_SECRET_KEY"])
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['ui']}"
+
+    def start_ui(self) -> None:
+        """The web UI first, so that the URL printed at the start answers while the rest comes up."""
+        self._spawn("ui", [
+            sys.executable, "-m", "services.cli", "ui", "--port", str(self.ports["ui"]), "--poll-seconds", "2",
+            *(f"--{name}-url=http://127.0.0.1:{self.ports[name]}" for name in ("sync", "trigger", "rollout")),
+        ])  # fmt: skip
+        self.wait("the web UI", lambda: _get(f"{self.ui_url}/healthz") is not None, 90)
 
     def start(self) -> None:
         if not self.api.call("queues.get_all", {"name": "^training$"})["queues"]:
@@ -127,30 +173,13 @@ class Loop:
             agent_env,
         )
         template = ",".join(f"General/{key}={value}" for key, value in self.template_parameters().items())
-        self._spawn(
-            "trigger",
-            [
-                sys.executable,
-                "-m",
-                "services.cli",
-                "trigger",
-                "--poll-seconds",
-                "2",
-                "--port",
-                str(self.ports["trigger"]),
-            ],
-            {"OCCULOOP_TEMPLATE_PARAMETERS": template},
-        )
-        self._spawn(
-            "sync",
-            [sys.executable, "-m", "services.cli", "sync", "--inbox", str(self.inbox), "--port", str(self.ports["sync"]),
-             "--quiet-seconds", "3600", "--trigger-url", f"http://127.0.0.1:{self.ports['trigger']}/notify"],
-        )  # fmt: skip
-        overrides = {key: value for key, value in self.env.items() if key.startswith("OCCULOOP_CANARY_")}
-        rollout = [sys.executable, "-m", "services.cli", "rollout", "--port", str(self.ports["rollout"])]
-        self._spawn("rollout", rollout, CANARY_ENV | overrides | {
-            "OCCULOOP_CANARY_PROBE_URL": f"http://127.0.0.1:{self.ports['serving']}"
-        })  # fmt: skip
+        environments = demo_services.environments(self.inbox, self.ports, template, self.env)
+        if self.agent_services:  # one clearml-agent in services mode runs the three as ClearML service tasks
+            agent = [sys.executable, "-m", "services.cli", "services-agent", "--services", "sync,trigger,rollout"]
+            self._spawn("services-agent", agent, demo_services.agent_environment(environments))
+        else:
+            for name in demo_services.SERVICES:
+                self._spawn(name, [sys.executable, "-m", "services.cli", name], environments[name])
         self.wait(
             "the serving control plane",
             lambda: self.api.call("tasks.get_all", {"name": "^occuloop serving$", "only_fields": ["id"]})["tasks"],
@@ -161,11 +190,14 @@ class Loop:
             [sys.executable, "-m", "services.cli", "serving", "run", "--port", str(self.ports["serving"])],
             {"OCCULOOP_SERVING_POLL_SECONDS": "1"},
         )
-        self.wait("the sync service", lambda: _get(f"http://127.0.0.1:{self.ports['sync']}/healthz") is not None, 90)
+        started = 180 if self.agent_services else 90  # service tasks start one after the other
+        self.wait(
+            "the sync service", lambda: _get(f"http://127.0.0.1:{self.ports['sync']}/healthz") is not None, started
+        )
         self.wait(
             "the trigger service",
             lambda: "template_task_id" in (_get(f"http://127.0.0.1:{self.ports['trigger']}/status") or {}),
-            90,
+            started,
         )
         self.wait("the agent", lambda: bool(self.api.call("workers.get_all", {}).get("workers")), 90)
         self.wait("the inference app", lambda: _status_of(self.serving_url) is not None, 180)
@@ -185,6 +217,11 @@ class Loop:
     def inbox(self) -> Path:
         return self.data_dir / "inbox"
 
+    def service_log(self, name: str) -> str:
+        if self.agent_services:
+            return f"the console of the ClearML task 'occuloop {name}' (copied to {self.logs / f'{name}.log'} at exit)"
+        return str(self.logs / f"{name}.log")
+
     def _spawn(self, name: str, argv: list[str], extra: Mapping[str, str] | None = None) -> None:
         self.children[name] = spawn(
             name, argv, log_path=self.logs / f"{name}.log", env={**self.env, **(extra or {})}, cwd=self.data_dir
@@ -199,6 +236,11 @@ class Loop:
                 )
         if not self.server.child.alive():
             raise ChildFailed(f"the server exited; its last lines:\n{tail(self.server.child.log_path)}")
+        if self.agent_services and time.monotonic() >= self._next_task_check:
+            self._next_task_check = time.monotonic() + 5.0
+            failed = demo_services.failed_task(self.api, self._started_at)
+            if failed:
+                raise ChildFailed(failed)
 
     def wait(self, what: str, predicate: Callable[[], T | None], timeout: float) -> T:
         deadline = time.monotonic() + timeout
@@ -213,13 +255,16 @@ class Loop:
     def stop(self) -> None:
         if self.traffic is not None:
             self.traffic.stop.set()
-        for name in ("sync", "trigger", "rollout", "serving", "agent"):  # the sync first: it finalizes its batch
+        # the sync first: it finalizes its batch (the services agent stops the three, the sync among them)
+        for name in ("services-agent", "sync", "trigger", "rollout", "serving", "agent", "ui"):
             child = self.children.get(name)
             if child is None:
                 continue
             if name == "agent":
                 self._record_interrupted()
             child.stop(timeout=60)
+            if name == "services-agent":
+                demo_services.save_consoles(self.api, self.logs)
 
     # A training run or gate task that the agent was running when the demo stopped is killed with the agent and
     # stays in progress for ever; the next start puts it back on the queue (the same task: still one run per
@@ -233,7 +278,11 @@ class Loop:
             workers = self.api.call("workers.get_all", {}).get("workers") or []
         except (OSError, StateError):
             return  # the server is gone: nothing can be recorded, nor requeued later
-        running = [str(worker["task"]["id"]) for worker in workers if (worker.get("task") or {}).get("id")]
+        running = [
+            str(worker["task"]["id"])
+            for worker in workers
+            if (worker.get("task") or {}).get("id") and ":service:" not in str(worker.get("id"))  # a service task
+        ]
         if running:
             self._interrupted_file.write_text(json.dumps(running))
             logger.info("event=demo_tasks_interrupted tasks=%s", ",".join(running))
@@ -249,19 +298,6 @@ class Loop:
             self.api.call("tasks.enqueue", {"task": task_id, "queue_name": "training"})
             logger.info("event=demo_task_requeued task_id=%s reason=interrupted_by_the_demo_stopping", task_id)
         self._interrupted_file.unlink()
-
-
-# The demo's canary: short windows, because its users are a request loop of ~40 readings a second, not a building
-# (OCCULOOP_CANARY_* in the environment win).
-CANARY_ENV = {
-    "OCCULOOP_CANARY_WINDOW_SECONDS": "3",
-    "OCCULOOP_CANARY_MIN_REQUESTS": "40",  # the prediction-rate comparison needs a few dozen answers per side
-    "OCCULOOP_CANARY_MAX_RATE_SHIFT": "0.25",
-    "OCCULOOP_CANARY_POLL_SECONDS": "0.5",
-    "OCCULOOP_CANARY_SILENCE_SECONDS": "10",
-    "OCCULOOP_CANARY_MAX_P99_MS": "1000",  # training runs on the same two cores meanwhile
-    "OCCULOOP_SERVING_METRICS_SECONDS": "1",
-}
 
 
 class Traffic:
@@ -330,7 +366,7 @@ class Intake:
     reasons: tuple[str, ...] = ()
 
 
-def intake_of(answer: Mapping[str, Any], new_reasons: list[str] | None, *, day: str, sync_log: Path) -> Intake:
+def intake_of(answer: Mapping[str, Any], new_reasons: list[str] | None, *, day: str, sync_log: Path | str) -> Intake:
     """The outcome of pressing "upload" after delivering `day`: the sync's answer, and the reasons of a quarantine
     entry written for it since the delivery (None: none was). Anything else is a lost delivery, named loudly."""
     status = answer.get("status")
@@ -371,7 +407,7 @@ def take_in(loop: Loop, step: Step) -> Intake:
     answer = _press_upload(f"http://127.0.0.1:{loop.ports['sync']}")
     quarantined = _reason_stamp(reason_file) not in (None, before)
     reasons = json.loads(reason_file.read_text())["reasons"] if quarantined else None
-    intake = intake_of(answer, reasons, day=step.day, sync_log=loop.logs / "sync.log")
+    intake = intake_of(answer, reasons, day=step.day, sync_log=loop.service_log("sync"))
     if intake.dataset_id is None and not intake.reasons:  # still finalizing when the button's wait ran out
         version = loop.wait(f"the version of {step.day}", lambda: _version_with(read(loop.api), step.day), 300)
         intake = Intake(version.dataset_id, version.version)
@@ -452,7 +488,8 @@ occuloop demo — done
 Where the state lives (everything is under {root}):
   server/            the embedded ClearML server: SQLite + files (clearml.env has its CLEARML_* variables)
   inbox/             the labeling inbox; inbox/quarantine/ holds rejected sessions with their .reason.json
-  logs/              one log per process: server, agent, sync, trigger, rollout, serving
+  logs/              one log per process: server, agent, sync, trigger, rollout, serving, ui (with --agent-services:
+                     services-agent, and the service tasks' consoles copied at exit)
   client-home/       the SDK's cache
 Look again any time: occuloop status --data-dir {root}
 Start over: make demo DEMO_ARGS=--reset
@@ -508,6 +545,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         server = start_embedded_server(
             data_dir / "server", env=inherited_environment(environ), api_port=args.api_port,
             files_port=args.files_port, log_path=data_dir / "logs" / "server.log",
+            extra_args=["--web-host", f"http://127.0.0.1:{args.ui_port}"],  # the SDK's links lead to the UI
         )  # fmt: skip
     except ChildFailed as error:
         print(f"occuloop demo: the server did not start (port {args.api_port} or {args.files_port} taken?)\n{error}")
@@ -515,13 +553,19 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     env = inherited_environment(environ, HOME=str((data_dir / "client-home").resolve()), **server.client_env)
     loop = Loop(
         data_dir, server, env, args.fast,
-        {"sync": args.sync_port, "trigger": args.trigger_port, "rollout": args.rollout_port, "serving": args.serving_port},
+        {"sync": args.sync_port, "trigger": args.trigger_port, "rollout": args.rollout_port, "serving": args.serving_port,
+         "ui": args.ui_port},
+        agent_services=args.agent_services,
     )  # fmt: skip
     steps = plan(args.sessions)
     done = _progress(data_dir)
     code = 0
     try:
-        print(f"occuloop demo: starting the server, agent, sync and trigger (logs in {(data_dir / 'logs').resolve()})")
+        how = "as ClearML service tasks under the services agent" if args.agent_services else "as processes"
+        print(f"occuloop demo: starting the server, agents, and sync, trigger and rollout {how} "
+              f"(logs in {(data_dir / 'logs').resolve()})")  # fmt: skip
+        loop.start_ui()
+        print(f"occuloop demo: watch the loop in a browser at {loop.ui_url}/", flush=True)
         loop.start()
         kept = observed(steps, done, read(loop.api), loop.inbox / "quarantine")
         if len(kept) < len(done):
@@ -546,6 +590,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         state = read(loop.api)
         print(_summary(loop, state))
         if state.champion:
+            print(f"The champion in the web UI: {loop.ui_url}/projects/*/models/{state.champion}/general")
             url, answer = ask_endpoint(loop, state.champion)
             body = json.dumps(EXAMPLE_READING)
             print(f"The endpoint (clearml-serving inference app, log in {loop.logs / 'serving.log'}):")

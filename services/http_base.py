@@ -13,9 +13,14 @@ import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .metrics import PATH as METRICS_PATH
+from .metrics import exposition
 from .shutdown import run_until_signalled
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -153,10 +158,15 @@ class Handler(BaseHTTPRequestHandler):
     def reply_json(self, status: int, document: Any) -> None:
         self.reply(status, json.dumps(document, separators=(",", ":")).encode("utf-8"), "application/json")
 
+    def reply_metrics(self, registry: CollectorRegistry) -> None:
+        """`GET /metrics`: the process's Prometheus metrics (services/metrics.py)."""
+        body, content_type = exposition(registry, self.headers.get("Accept"))
+        self.reply(200, body, content_type)
+
 
 class ServiceHandler(Handler):
     """The small HTTP API of a long-running service: `GET /healthz`, `GET /status` (the service's `status()`),
-    and whatever POST its subclass answers."""
+    `GET /metrics` (the registry of the service's `metrics`), and whatever POST its subclass answers."""
 
     post_hint = ""  # e.g. "POST /sync": named in 404 answers
 
@@ -170,8 +180,33 @@ class ServiceHandler(Handler):
             self.reply_json(200, {"status": "ok"})
         elif path == "/status":
             self.reply_json(200, self.service.status())
+        elif path == METRICS_PATH:
+            self.reply_metrics(self.service.metrics.registry)
         else:
-            self.reply_json(404, {"error": f"unknown path; try {self.post_hint} or GET /status"})
+            self.reply_json(404, {"error": f"unknown path; try {self.post_hint}, GET /status or GET /metrics"})
+
+
+def serve_beside(
+    name: str,
+    host: str,
+    port: int,
+    handler: type[BaseHTTPRequestHandler],
+    service: Any,
+    started: str,
+    stop: threading.Event,
+) -> None:
+    """Run `service.run(stop)` with its HTTP API beside it, until `stop` is set and the service has finished its
+    own work (e.g. the sync finalizes its batch); `started` is the log line's extra fields. The work of both run
+    modes: a process under `serve_until_signalled`, a ClearML service task under service_tasks/runtime.py."""
+    http = Server((host, port), handler, service)
+    threading.Thread(target=http.serve_forever, name=f"{name}-http", daemon=True).start()
+    logger.info("event=%s_started http=http://%s:%d %s", name, host, http.port, started)
+    print(f"occuloop {name}: http://{host}:{http.port}", flush=True)
+    try:
+        service.run(stop)
+    finally:
+        http.shutdown()
+        http.server_close()
 
 
 def serve_until_signalled(
@@ -184,21 +219,10 @@ def serve_until_signalled(
     *,
     bound_seconds: float,
 ) -> int:
-    """Run `service.run(stop)` with its HTTP API beside it until SIGTERM/SIGINT (`shutdown.run_until_signalled`:
-    the process then has `bound_seconds` to exit); `started` is the log line's extra fields. The service finishes
-    its own work after `stop` is set (e.g. the sync finalizes its batch)."""
-    http = Server((host, port), handler, service)
-    threading.Thread(target=http.serve_forever, name=f"{name}-http", daemon=True).start()
-    logger.info("event=%s_started http=http://%s:%d %s", name, host, http.port, started)
-    print(f"occuloop {name}: http://{host}:{http.port}", flush=True)
-
-    def work(stop: threading.Event) -> None:
-        try:
-            service.run(stop)
-        finally:
-            http.shutdown()
-            http.server_close()
-
-    code = run_until_signalled(name, work, bound_seconds=bound_seconds)
+    """`serve_beside` until SIGTERM/SIGINT (`shutdown.run_until_signalled`: the process then has `bound_seconds`
+    to exit)."""
+    code = run_until_signalled(
+        name, lambda stop: serve_beside(name, host, port, handler, service, started, stop), bound_seconds=bound_seconds
+    )
     logger.info("event=%s_stopped exit_code=%d", name, code)
     return code

@@ -52,9 +52,11 @@ def call(
     json_body: Any = None,
     data: bytes | None = None,
     headers: Mapping[str, str] | None = None,
+    session: requests.Session | None = None,
 ) -> Answer:
+    """`session`: keep connections alive across calls (a long-running reader); None: one connection per call."""
     try:
-        response = requests.request(
+        response = (session or requests).request(
             method, url, json=json_body, data=data, headers=dict(headers or {}), timeout=timeout
         )
     except requests.RequestException as error:
@@ -62,11 +64,20 @@ def call(
     return Answer(response.status_code, response.content)
 
 
-def get(url: str, *, timeout: float, headers: Mapping[str, str] | None = None) -> Answer:
-    return call("GET", url, timeout=timeout, headers=headers)
+def get(
+    url: str, *, timeout: float, headers: Mapping[str, str] | None = None, session: requests.Session | None = None
+) -> Answer:
+    return call("GET", url, timeout=timeout, headers=headers, session=session)
 
 
-def post(url: str, *, timeout: float, json_body: Any = None, headers: Mapping[str, str] | None = None) -> Answer:
+def post(
+    url: str,
+    *,
+    timeout: float,
+    json_body: Any = None,
+    headers: Mapping[str, str] | None = None,
+    session: requests.Session | None = None,
+) -> Answer:
     """POST `json_body` as JSON (no body when None)."""
     data = None if json_body is not None else b""
-    return call("POST", url, timeout=timeout, json_body=json_body, data=data, headers=headers)
+    return call("POST", url, timeout=timeout, json_body=json_body, data=data, headers=headers, session=session)

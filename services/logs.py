@@ -1,9 +1,11 @@
 """Logging set-up, done once by each command's entry point: one line per decision, `event=... key=value`.
 
 Text on a terminal, JSON in the cluster (`OCCULOOP_LOG_FORMAT=json`), so `kubectl logs` reads as a story and a
-log pipeline can still parse it. Modules only call `logging.getLogger(__name__)`, and write a decision as
-`log_event(logger, "canary_step", model_id=..., weight=0.5)`: keyword fields, rendered the same way everywhere
-(free text quoted, floats `%g`, structures as compact JSON), so no call site hand-wraps a format string.
+log pipeline can still parse it. Modules only call `logging.getLogger(__name__)` (no other module of services/
+sets a handler; training/train.py, which must not import services, sets its own) and write a decision as one
+`event=<name> key=value ...` line: `log_event(logger, "canary_step", model_id=..., weight=0.5)` renders keyword
+fields the same way everywhere (free text quoted, floats `%g`, structures as compact JSON); lines whose values are
+only ids and numbers also use a plain `%s` format string.
 """
 
 from __future__ import annotations
@@ -77,7 +79,10 @@ def fields(**values: Any) -> str:
     return " ".join(f"{key}={_value(value)}" for key, value in values.items())
 
 
-def log_event(logger: logging.Logger, event: str, *, level: int = logging.INFO, **values: Any) -> None:
-    """One decision, one line: `event=<event> key=value ...`."""
+def log_event(
+    logger: logging.Logger, event: str, *, level: int = logging.INFO, exc_info: bool = False, **values: Any
+) -> None:
+    """One decision, one line: `event=<event> key=value ...` (with the traceback of the exception being handled
+    when `exc_info`)."""
     if logger.isEnabledFor(level):
-        logger.log(level, "event=%s %s", event, fields(**values), stacklevel=2)
+        logger.log(level, "event=%s %s", event, fields(**values), exc_info=exc_info, stacklevel=2)

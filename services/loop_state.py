@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import requests
+
 from . import http_client
 
 RECEIPTS_PROJECT = "occuloop/rollout/receipts"
@@ -19,6 +21,10 @@ POINTER_TAG = "champion-pointer"
 
 class StateError(RuntimeError):
     pass
+
+
+class Unreachable(StateError):
+    """Nothing answered at the API's address (refused, timed out): the server is down or the URL is wrong."""
 
 
 @dataclass(frozen=True)
@@ -67,37 +73,57 @@ class LoopState:
         return found[-1] if found else None
 
 
+class Expired(StateError):
+    """The token was refused (expired or revoked)."""
+
+
 class Api:
     """A minimal authenticated client of the ClearML REST API (plain HTTP, no SDK)."""
 
-    def __init__(self, api_host: str, access_key: str, secret_key: str) -> None:
+    def __init__(
+        self, api_host: str, access_key: str, secret_key: str, *, session: requests.Session | None = None
+    ) -> None:
         self.base = api_host.rstrip("/")
+        self.session = session  # keep-alive for a long-running reader (the UI); None: a connection per call
         self._basic = "Basic " + base64.b64encode(f"{access_key}:{secret_key}".encode()).decode()
         self._token: str | None = None
 
     def _post(self, endpoint: str, body: dict[str, Any], authorization: str) -> dict[str, Any]:
         answer = http_client.post(
-            f"{self.base}/{endpoint}", json_body=body, headers={"Authorization": authorization}, timeout=30
+            f"{self.base}/{endpoint}",
+            json_body=body,
+            headers={"Authorization": authorization},
+            timeout=30,
+            session=self.session,
         )
         if answer.status is None:
-            raise StateError(f"{self.base} does not answer: {answer.error}")
+            raise Unreachable(f"{self.base} does not answer: {answer.error}")
         payload = answer.json_object() or {}
         if not answer.ok:
             detail = (payload.get("meta") or {}).get("result_msg")
-            raise StateError(f"{endpoint}: HTTP {answer.status} {detail}")
+            error = Expired if answer.status == 401 and endpoint != "auth.login" else StateError
+            raise error(f"{endpoint}: HTTP {answer.status} {detail}")
         data: dict[str, Any] = payload.get("data") or {}
         return data
 
     def call(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
-        if self._token is None:
-            self._token = str(self._post("auth.login", {}, self._basic)["token"])
-        return self._post(endpoint, body, f"Bearer {self._token}")
+        token = self._login() if self._token is None else self._token
+        try:
+            return self._post(endpoint, body, f"Bearer {token}")
+        except Expired:  # a long-running reader (the UI) outlives its token: log in again, once
+            return self._post(endpoint, body, f"Bearer {self._login()}")
+
+    def _login(self) -> str:
+        self._token = str(self._post("auth.login", {}, self._basic)["token"])
+        return self._token
 
     def download(self, uri: str) -> bytes:
         """A file from the file server (which takes the same token)."""
         if self._token is None:
             self.call("projects.get_all", {"only_fields": ["id"], "page": 0, "page_size": 1})
-        answer = http_client.get(uri, headers={"Authorization": f"Bearer {self._token}"}, timeout=30)
+        answer = http_client.get(
+            uri, headers={"Authorization": f"Bearer {self._token}"}, timeout=30, session=self.session
+        )
         if not answer.ok:
             raise StateError(f"cannot download {uri}: {answer.detail()}")
         return answer.body

@@ -17,31 +17,25 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from serving.endpoints import Routing, ServingError, ensure_control_plane, find_control_plane, newest_model
+from serving.endpoints import Routing, ServingError, newest_model
 
 from .logs import configure_logging, log_event
-from .settings import ServingSettings, SettingsError, with_flags
+from .serving_plane import ensure_plane, find_plane
+from .setting import add_flags, given_flags
+from .settings import ServingSettings, SettingsError, environment_epilog, with_flags
 
 DRAIN_SECONDS = 10  # uvicorn --timeout-graceful-shutdown: how long requests in flight may finish after SIGTERM
 
 logger = logging.getLogger(__name__)
 
 SDK_CONFIG = Path(__file__).resolve().parent / "clearml-sdk.conf"
-EPILOG = """\
-environment (flags win): OCCULOOP_SERVING_NAME, OCCULOOP_SERVING_PROJECT, OCCULOOP_SERVING_ENDPOINT,
-OCCULOOP_MODEL_PROJECT, OCCULOOP_MODEL_NAME, OCCULOOP_SERVING_HOST, OCCULOOP_SERVING_PORT,
-OCCULOOP_SERVING_POLL_SECONDS, OCCULOOP_SERVING_LOG_RATE, OCCULOOP_SERVING_METRICS_SECONDS, plus the standard
-CLEARML_API_HOST / CLEARML_FILES_HOST / CLEARML_API_ACCESS_KEY / CLEARML_API_SECRET_KEY of the ClearML server.
-"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = __doc__
-    parser.epilog = EPILOG
+    parser.epilog = environment_epilog(ServingSettings)
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("--name", help="control-plane task name (default 'occuloop serving')")
-    parser.add_argument("--project", help="control-plane project (default occuloop/serving)")
-    parser.add_argument("--endpoint", help="public endpoint; versions are <endpoint>/<n> (default occupancy)")
+    add_flags(parser, ServingSettings, service_name="--name", service_project="--project", endpoint="--endpoint")
     actions = parser.add_subparsers(dest="serving_command", required=True, metavar="ACTION")
 
     setup = actions.add_parser("setup", help="create or find the control plane, register models, set the canary")
@@ -57,29 +51,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="canary weights: one number per --model-id (in that order), or VERSION=WEIGHT pairs; "
         "default: all traffic to the newest version when no canary exists yet, else unchanged",
     )
-    setup.add_argument("--log-rate", type=float, help="share of requests in the prediction log (default 0.01)")
-    setup.add_argument("--metrics-seconds", type=float, help="metrics reporting interval (default 5)")
+    add_flags(setup, ServingSettings, prediction_log_rate="--log-rate", metrics_seconds="--metrics-seconds")
 
     run = actions.add_parser("run", help="start the clearml-serving inference app on the control plane")
-    run.add_argument("--host", help="interface (default 127.0.0.1; 0.0.0.0 in a container)")
-    run.add_argument("--port", type=int, help="port (default 9090)")
-    run.add_argument("--poll-seconds", type=float, help="re-read the control plane this often (default 5)")
+    add_flags(run, ServingSettings, host="--host", port="--port", poll_seconds="--poll-seconds")
     run.add_argument("--access-log", action="store_true", help="log every request (costs ~0.1 ms each)")
 
 
 def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> ServingSettings:
-    settings = ServingSettings.from_env(environ)
-    overrides = {
-        "service_name": args.name,
-        "service_project": args.project,
-        "endpoint": args.endpoint,
-        "host": getattr(args, "host", None),
-        "port": getattr(args, "port", None),
-        "poll_seconds": getattr(args, "poll_seconds", None),
-        "prediction_log_rate": getattr(args, "log_rate", None),
-        "metrics_seconds": getattr(args, "metrics_seconds", None),
-    }
-    return with_flags(settings, **overrides)
+    return with_flags(ServingSettings.from_env(environ), **given_flags(args, ServingSettings))
 
 
 def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
@@ -96,17 +76,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 
 def setup(settings: ServingSettings, model_ids: Sequence[str], weights: Sequence[str] | None) -> int:
-    if not 0.0 <= settings.prediction_log_rate <= 1.0:
-        raise SettingsError(f"--log-rate {settings.prediction_log_rate:g}: expected a share from 0 to 1")
-    plane = ensure_control_plane(
-        settings.service_name,
-        settings.service_project,
-        endpoint=settings.endpoint,
-        engine_options={
-            "prediction_log_rate": settings.prediction_log_rate,
-            "metrics_seconds": settings.metrics_seconds,
-        },
-    )
+    plane = ensure_plane(settings)
     if not model_ids:
         newest = newest_model(settings.model_project, settings.model_name)
         if newest is None:
@@ -146,7 +116,7 @@ def _summary(routing: Routing, settings: ServingSettings) -> dict[str, object]:
 
 
 def serve(settings: ServingSettings, environ: Mapping[str, str], *, access_log: bool = False) -> int:
-    plane = find_control_plane(settings.service_name, settings.service_project, endpoint=settings.endpoint)
+    plane = find_plane(settings)
     if plane is None:
         raise ServingError(
             f"no control plane {settings.service_name!r} in {settings.service_project!r}: run `occuloop serving setup`"

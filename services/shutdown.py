@@ -19,8 +19,9 @@ thread's wait, and `Task.init` called from the worker cannot install its signal 
 `signal.signal` only on the main thread; the SDK skips them when refused), so occuloop's handler stays the only
 one.
 
-The embedded server, the sync, the trigger and the rollout controller run through `run_until_signalled`
-(directly or via `http_base.serve_until_signalled`). A process whose framework owns the signals (uvicorn: the
+The embedded server, the sync, the trigger, the rollout controller and the training-pod recorder run through
+`run_until_signalled` (directly or via `http_base.serve_until_signalled`); the work of the last four is a
+`polling.Loop`. A process whose framework owns the signals (uvicorn: the
 serving app, the UI) calls `enable_stack_dumps()` at start and `arm_overrun_guard(name, bound)` when its
 shutdown begins (e.g. in its lifespan's shutdown), and gets the same diagnostics and the same bound.
 """
@@ -71,6 +72,12 @@ def defer_stop_signals() -> None:
     default action would kill it with exit -15, and exiting in the middle of opening is not a clean stop."""
     for stop_signal in STOP_SIGNALS:
         signal.signal(stop_signal, _defer)
+
+
+def stop_requested_early() -> bool:
+    """A SIGTERM/SIGINT arrived while a command was starting (held by `defer_stop_signals`): a command whose
+    framework installs its own handlers (uvicorn) checks this first, and exits 0 instead of starting."""
+    return bool(_deferred)
 
 
 def enable_stack_dumps() -> None:

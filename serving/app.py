@@ -1,4 +1,5 @@
-"""The ASGI app `occuloop serving run` starts: clearml-serving's inference app, unchanged, plus one error handler.
+"""The ASGI app `occuloop serving run` starts: clearml-serving's inference app, unchanged, plus one error handler and
+`GET /metrics` (serving/metrics.py).
 
 Its shutdown follows occuloop's contract (`services/shutdown.py`): uvicorn drains requests in flight for up to
 `serving.command.DRAIN_SECONDS` after SIGTERM, then the app's shutdown arms the overrun guard;
@@ -14,12 +15,17 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from clearml_serving.serving import main as stock
 from clearml_serving.serving.main import app
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from services.metrics import PATH as METRICS_PATH
+from services.metrics import MetricsApp
 from services.shutdown import arm_overrun_guard, enable_stack_dumps
+from serving.metrics import Weights, endpoint_labels
+from serving.telemetry import process_telemetry
 
 AFTER_DRAIN_SECONDS = 10.0  # the app's own shutdown and the interpreter's exit, then the guard dumps and exits 1
 
@@ -45,7 +51,23 @@ async def invalid_body(_request: Request, error: RequestValidationError) -> JSON
     )
 
 
+def canary_weights() -> Weights:
+    """The public endpoints' weights per version, as this app's copy of the control plane routes them."""
+    processor = getattr(stock, "processor", None)  # set by the stock app's startup
+    weights: dict[str, dict[str, float]] = {}
+    if processor is None:
+        return weights
+    for canary in processor.get_canary_endpoints().values():
+        for url, weight in zip(canary.load_endpoints or (), canary.weights or (), strict=False):
+            endpoint, version = endpoint_labels(str(url))
+            weights.setdefault(endpoint, {})[version] = float(weight)
+    return weights
+
+
 app.add_exception_handler(RequestValidationError, invalid_body)
+metrics = process_telemetry().metrics
+metrics.watch_canary(canary_weights)
+app.add_route(METRICS_PATH, MetricsApp(metrics.registry), include_in_schema=False)
 enable_stack_dumps()
 app.router.add_event_handler("shutdown", lambda: arm_overrun_guard("serving", AFTER_DRAIN_SECONDS))
 

@@ -3,7 +3,9 @@
 State lives where clearml-serving keeps it, in the control-plane task (configuration objects `endpoints` and
 `canary`, one `py_code_<endpoint>_<n>` artifact per version); the inference app polls it. occuloop's layout:
 
-    <endpoint>/<n>   one model version, engine `custom` with serving/preprocess.py, n = 1, 2, ... in order
+    <endpoint>/<n>   one model version, engine `custom` with serving/preprocess.py (an entry point into the image's
+                     serving/engine.py), n = 1, 2, ... in order; its options record the engine code it was
+                     registered with
     <endpoint>       the public canary endpoint over the versions, with weights
 
 Every write first reads the current state and writes nothing when it already holds, so each call is idempotent.
@@ -22,11 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from serving.engine_identity import ENTRY_POINT_VERSION, engine_code
 from serving.telemetry import METRICS_TITLE, PREDICTION_EVENT, SERVED_MINUTES_EVENT
 
 logger = logging.getLogger(__name__)
 
-ENGINE_FILE = Path(__file__).resolve().parent / "preprocess.py"
+ENGINE_FILE = Path(__file__).resolve().parent / "preprocess.py"  # the entry point stored with each version
 ENGINE = "custom"
 INSTANCE_SUFFIX = " - serve instance"  # clearml-serving names the app's task "<service name> - serve instance"
 
@@ -96,11 +99,12 @@ class ServingPlane:
         return int(version) if base == self.endpoint and version.isdigit() else None
 
     def register_version(self, model_id: str) -> int:
-        """Serve `model_id` as `<endpoint>/<n>`; the same model id always gets the same n."""
+        """Serve `model_id` as `<endpoint>/<n>`; the same model id always gets the same n, unless that version was
+        stored with another engine entry point (serving/engine.py): then it gets a new one."""
         processor = self._processor()
         versions = self._versions(processor)
         for number, endpoint in versions.items():
-            if endpoint.model_id == model_id:
+            if endpoint.model_id == model_id and _entry_point(endpoint) == ENTRY_POINT_VERSION:
                 return number
         _check_model(model_id)
         from clearml_serving.serving.endpoints import ModelEndpoint
@@ -112,7 +116,11 @@ class ServingPlane:
                 serving_url=self.endpoint,
                 version=str(number),
                 model_id=model_id,
-                auxiliary_cfg=dict(self.engine_options) or None,
+                auxiliary_cfg={
+                    **self.engine_options,
+                    "engine_code": engine_code(),  # which engine registered it: logged beside the running one
+                    "entry_point": ENTRY_POINT_VERSION,
+                },
             ),
             preprocess_code=str(ENGINE_FILE),
         )
@@ -152,7 +160,13 @@ class ServingPlane:
         return self._routing(self._processor())
 
     def _routing(self, processor: Any) -> Routing:
-        versions = {number: str(endpoint.model_id) for number, endpoint in sorted(self._versions(processor).items())}
+        """The versions this engine can serve (a version stored with another entry point is left out, so the
+        rollout controller registers its model again) and the public endpoint's weights."""
+        versions = {
+            number: str(endpoint.model_id)
+            for number, endpoint in sorted(self._versions(processor).items())
+            if _entry_point(endpoint) == ENTRY_POINT_VERSION
+        }
         return Routing(self.service_id, self.endpoint, versions, self._weights(processor))
 
     def _weights(self, processor: Any) -> dict[int, float]:
@@ -239,6 +253,14 @@ class ServingPlane:
         return Task.get_task(task_id=self.service_id)
 
 
+def _control_planes(name: str, project: str) -> list[str]:
+    """Ids of the control-plane tasks named exactly `name` in `project` (the name filter is a regex)."""
+    from clearml_serving.serving.model_request_processor import ModelRequestProcessor
+
+    found = ModelRequestProcessor.list_control_plane_tasks(name=f"^{re.escape(name)}$", project=project)
+    return [str(task["id"]) for task in found if task["name"] == name]
+
+
 def ensure_control_plane(
     name: str = "occuloop serving",
     project: str = "occuloop/serving",
@@ -247,16 +269,16 @@ def ensure_control_plane(
     engine_options: Mapping[str, float] | None = None,
 ) -> ServingPlane:
     """Find the control-plane task by name and project, or create it."""
-    from clearml_serving.serving.model_request_processor import ModelRequestProcessor
-
-    found = [task for task in ModelRequestProcessor.list_control_plane_tasks(name=f"^{re.escape(name)}$",
-                                                                             project=project) if task["name"] == name]  # fmt: skip
+    found = _control_planes(name, project)
     if found:
-        service_id = str(found[0]["id"])
+        service_id = found[0]
         if len(found) > 1:
-            also = ",".join(str(task["id"]) for task in found[1:])
-            logger.warning("event=control_plane_ambiguous name=%r using=%s also=%s", name, service_id, also)
+            logger.warning(
+                "event=control_plane_ambiguous name=%r using=%s also=%s", name, service_id, ",".join(found[1:])
+            )
     else:
+        from clearml_serving.serving.model_request_processor import ModelRequestProcessor
+
         processor = ModelRequestProcessor(force_create=True, name=name, project=project)
         processor.serialize()
         service_id = str(processor.get_id())
@@ -265,12 +287,8 @@ def ensure_control_plane(
 
 
 def find_control_plane(name: str, project: str, *, endpoint: str = "occupancy") -> ServingPlane | None:
-    from clearml_serving.serving.model_request_processor import ModelRequestProcessor
-
-    for task in ModelRequestProcessor.list_control_plane_tasks(name=f"^{re.escape(name)}$", project=project):
-        if task["name"] == name:
-            return ServingPlane(str(task["id"]), endpoint, name, project)
-    return None
+    found = _control_planes(name, project)
+    return ServingPlane(found[0], endpoint, name, project) if found else None
 
 
 def newest_model(project: str, name: str) -> str | None:
@@ -304,3 +322,9 @@ def _normalized(weights: Mapping[int, float], versions: set[int]) -> dict[int, f
     if total <= 0:
         raise ServingError("at least one version needs a weight above 0")
     return {number: round(weight / total, 6) for number, weight in sorted(weights.items()) if weight > 0}
+
+
+def _entry_point(endpoint: Any) -> int:
+    """The engine entry point a version was stored with; 0 before entry points (the whole engine was stored)."""
+    options = endpoint.auxiliary_cfg if isinstance(endpoint.auxiliary_cfg, dict) else {}
+    return int(options.get("entry_point", 0))

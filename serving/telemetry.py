@@ -11,6 +11,8 @@ clearml-serving's own statistics path needs Kafka and Prometheus; occuloop runs 
 `serving.endpoints.ServingPlane.read_metrics()` sums them over the running instances. Sampled predictions go to the
 same task's console log as one line `event=prediction {json}` (inputs, output, model and dataset identity).
 
+The same counts go to Prometheus (serving/metrics.py, `GET /metrics` on the app).
+
 Readings that carry a `timestamp` are also counted per minute they describe, and each report writes one console
 line per version, `event=served_minutes {"endpoint": "occupancy/2", "instance": ..., "report": n, "minutes":
 {"2015-02-05T10:01": [readings, predicted occupied], ...}}`: every served minute, not a sample, so that the canary
@@ -33,6 +35,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from serving.metrics import ServingMetrics
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +90,7 @@ class Telemetry:
         self.interval = 5.0
         self.sample_rate = 0.01
         self.instance = uuid.uuid4().hex[:12]  # report numbers restart with the process; this tells runs apart
+        self.metrics = ServingMetrics()  # the same counts for Prometheus, at the app's GET /metrics
 
     def record(
         self,
@@ -118,6 +123,7 @@ class Telemetry:
                 counts[0] += 1
                 counts[1] += int(predicted)
             self._dirty.add(url)
+        self.metrics.record(url, seconds=seconds, readings=readings, occupied=occupied, outcome=outcome)
 
     def sampled(self) -> bool:
         return self.sample_rate > 0 and random.random() < self.sample_rate

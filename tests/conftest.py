@@ -6,7 +6,11 @@ from pathlib import Path
 
 import pytest
 
-MARKED_FOLDERS = {"contract": pytest.mark.contract, "reliability": pytest.mark.reliability}
+MARKED_FOLDERS = {
+    "contract": pytest.mark.contract,
+    "reliability": pytest.mark.reliability,
+    "ui": pytest.mark.contract,  # the UI over a loop built by the real services
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

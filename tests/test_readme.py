@@ -29,3 +29,15 @@ def test_every_endpoint_is_listed() -> None:
     assert {"auth.login", "debug.ping"} <= listed
     count = int(re.search(r"### Endpoints implemented \((\d+)\)", README).group(1))
     assert count == len(ENDPOINTS) + 2  # plus auth.login and debug.ping, answered before the endpoint table
+
+
+def test_every_metric_is_in_the_metrics_table() -> None:
+    from tests.support.metrics import defined
+
+    section = README.split("## Metrics and alerts", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"^\| `(occuloop_[a-z0-9_]+)` \|", section, re.MULTILINE))
+    known = defined()
+    families = {name for name in known.families if name.startswith("occuloop_")}
+    missing = {f for f in families if f not in listed and f"{f}_total" not in listed}  # histograms by base name
+    assert not missing, f"README's metrics table does not list {sorted(missing)}"
+    assert listed <= known.names, sorted(listed - known.names)

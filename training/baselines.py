@@ -1,7 +1,7 @@
 """The reference models every candidate is compared with: the one-line Light rule and logistic regression.
 
 Both are cheap and strong on this data (the rule scores 97.86 % / 99.31 % on the two published test sets), so
-"at least as good as the Light rule" is the honest bar for a learned model. numpy only.
+"at least as good as the Light rule" is the honest bar for a learned model. numpy and pandas only.
 """
 
 from __future__ import annotations

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
-from ..http_base import BodyError, Handler
+from ..http_base import BodyError
+from ..metrics import PATH as METRICS_PATH
 from .calls import Call, Server
 from .endpoints import ENDPOINTS
+from .metrics import Measured, api_endpoint
 from .wire import (
     ENDPOINT_NOT_SUPPORTED,
     INTERNAL_ERROR,
@@ -34,9 +36,14 @@ logger = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 64 * 1024 * 1024  # the SDK splits event batches at 15 MB
 NO_WEB_UI = (
-    b"This is occuloop's embedded ClearML-compatible server. It has no web UI: the SDK's results-page links\n"
-    b"end here. Read tasks with the clearml SDK or `occuloop status`, or point the services at a real ClearML server.\n"
+    b"This is occuloop's embedded ClearML-compatible server. Its web UI is `occuloop ui`: start it and run the\n"
+    b"server with --web-host <the UI's URL> (as `make demo` does) and these links lead there.\n"
 )
+
+
+def web_location(web_host: str, path: str) -> str:
+    """The UI's URL for a web path (and query) the API port was asked for: same path, on the UI."""
+    return web_host.rstrip("/") + "/" + path.lstrip("/")
 
 
 @dataclass(frozen=True)
@@ -111,7 +118,12 @@ def _dispatch(server: Server, endpoint: str, request: ApiRequest) -> dict[str, A
     return handler(Call(endpoint=endpoint, body=Body(raw), identity=identity, server=server, now=now))
 
 
-class ApiHandler(Handler):
+class ApiHandler(Measured):
+    port_name = "api"
+
+    def endpoint(self) -> str:
+        return api_endpoint(self.command, self.path)
+
     def _serve(self) -> None:
         with self.server.in_flight:
             try:
@@ -126,8 +138,15 @@ class ApiHandler(Handler):
             if path in ("/", "/healthz"):
                 self.reply_json(200, {"status": "ok"})
                 return
-            if self.command == "GET" and parse_call_path(path) is None:
-                self.reply(404, NO_WEB_UI, "text/plain; charset=utf-8")  # a "results page" link the SDK printed
+            if self.command == "GET" and path == METRICS_PATH:
+                self.reply_metrics(self.server.context.metrics.registry)
+                return
+            if self.command == "GET" and parse_call_path(path) is None:  # a "results page" link the SDK printed
+                web_host = self.server.context.web_host
+                if web_host:
+                    self.reply(302, b"", "text/plain", {"Location": web_location(web_host, self.path)})
+                else:
+                    self.reply(404, NO_WEB_UI, "text/plain; charset=utf-8")
                 return
             headers = dict(self.headers.items())
             status, payload = handle(self.server.context, ApiRequest(self.path, headers, body))

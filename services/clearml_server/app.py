@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ..http_base import Server as HttpServer
-from ..settings import ServerSettings
+from ..settings import ENV_FILE, ServerSettings, read_env_file
 from ..shutdown import run_until_signalled
 from .api import ApiHandler
 from .auth import Authenticator, KeyPair, generate_key_pair
@@ -29,6 +29,7 @@ from .documents import MonotonicClock, iso
 from .endpoints.queues import ensure_default_queue
 from .files import FileStore
 from .fileserver import FileHandler, FileServerContext
+from .metrics import ServerMetrics
 from .store import Store
 from .workers import WorkerRegistry
 
@@ -36,9 +37,9 @@ logger = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_SECONDS = 20.0  # how long requests in flight (an upload) may take to finish after SIGTERM
 SHUTDOWN_BOUND_SECONDS = 25.0  # SIGTERM to exit: the drain, the accept loops' last poll, closing the store
-ENV_FILE = "clearml.env"
 CREDENTIALS_FILE = "credentials.env"
 RUNTIME_FILE = "server.json"
+__all__ = ["ENV_FILE", "read_env_file"]  # defined in settings.py (the UI reads them too), named here as before
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -47,18 +48,6 @@ def _write_private(path: Path, text: str) -> None:
     with os.fdopen(descriptor, "w") as handle:
         handle.write(text)
     os.replace(temporary, path)
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    """`KEY=value` lines of an env file written by the server (comments skipped); {} when it does not exist."""
-    if not path.is_file():
-        return {}
-    pairs = {}
-    for line in path.read_text().splitlines():
-        key, separator, value = line.partition("=")
-        if separator and not key.startswith("#"):
-            pairs[key.strip()] = value.strip()
-    return pairs
 
 
 def bootstrap_credentials(auth: Authenticator, settings: ServerSettings, clock: MonotonicClock) -> KeyPair | None:
@@ -110,9 +99,11 @@ class RunningServer:
         return f"http://{self.public_host}:{self.files.port}"
 
     def client_environment(self) -> dict[str, str]:
-        # There is no web UI. CLEARML_WEB_HOST is still needed: the SDK prints "results page" links and cannot
-        # derive a web host from an API port other than 8008. The API server answers those links with a note.
-        env = {"CLEARML_API_HOST": self.api_url, "CLEARML_WEB_HOST": self.api_url, "CLEARML_FILES_HOST": self.files_url}
+        # CLEARML_WEB_HOST is always needed: the SDK prints "results page" links and cannot derive a web host from
+        # an API port other than 8008. With a UI (`occuloop ui`, --web-host) the links go there; without one, to the
+        # API port, which answers them with a note.
+        web = (self.settings.web_host or self.api_url).rstrip("/")
+        env = {"CLEARML_API_HOST": self.api_url, "CLEARML_WEB_HOST": web, "CLEARML_FILES_HOST": self.files_url}
         if self.credentials:
             env["CLEARML_API_ACCESS_KEY"] = self.credentials.access_key
             env["CLEARML_API_SECRET_KEY"] = self.credentials.secret_key
@@ -148,10 +139,11 @@ def open_state(settings: ServerSettings) -> ServerState:
     with store.write() as tx:
         ensure_default_queue(tx, iso(clock.now()))
     files = FileStore(settings.data_dir / "files", settings.data_dir / "uploads-in-progress", durable=settings.durable)
-    server = Server(store=store, auth=auth, workers=WorkerRegistry(), files=files, clock=clock)
-    return ServerState(
-        server, FileServerContext(files=files, auth=auth, clock=clock, require_auth=settings.files_auth), credentials
-    )
+    metrics = ServerMetrics(queue_depths=lambda: store.read().entries.depths())
+    server = Server(store=store, auth=auth, workers=WorkerRegistry(), files=files, clock=clock, metrics=metrics,
+                    web_host=settings.web_host)  # fmt: skip
+    context = FileServerContext(files=files, auth=auth, clock=clock, require_auth=settings.files_auth, metrics=metrics)
+    return ServerState(server, context, credentials)
 
 
 def start(settings: ServerSettings) -> RunningServer:

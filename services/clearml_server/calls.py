@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .auth import Authenticator, Identity
 from .documents import Doc, MonotonicClock, iso
@@ -26,6 +26,9 @@ from .wire import (
 )
 from .workers import WorkerRegistry
 
+if TYPE_CHECKING:
+    from .metrics import ServerMetrics
+
 
 @dataclass
 class Server:
@@ -36,6 +39,8 @@ class Server:
     workers: WorkerRegistry
     files: FileStore
     clock: MonotonicClock
+    metrics: ServerMetrics
+    web_host: str | None = None  # the UI: a GET of a web path (an SDK "results page" link) is redirected there
 
 
 @dataclass

@@ -18,10 +18,11 @@ from urllib.parse import unquote
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from ..http_base import BodyError, Handler
+from ..http_base import BodyError
 from .auth import Authenticator
 from .documents import MonotonicClock
 from .files import FileStore, PathRejected, Upload
+from .metrics import Measured, ServerMetrics
 from .wire import ApiError
 
 logger = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ class FileServerContext:
     auth: Authenticator
     clock: MonotonicClock
     require_auth: bool
+    metrics: ServerMetrics
 
 
 def _html5_unescape(value: bytes) -> str:
@@ -105,7 +107,12 @@ class _MultipartSink:
             upload.abort()
 
 
-class FileHandler(Handler):
+class FileHandler(Measured):
+    port_name = "files"
+
+    def endpoint(self) -> str:
+        return f"files.{self.command.lower()}" if self.command in ("GET", "HEAD", "POST", "DELETE") else "unknown"
+
     @property
     def context(self) -> FileServerContext:
         context: FileServerContext = self.server.context

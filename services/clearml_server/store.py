@@ -1,4 +1,5 @@
-"""SQLite persistence for the embedded server: the only module that runs SQL.
+"""SQLite persistence for the embedded server: with migrations.py (the schema, applied from here at start-up), the
+only module of the server that runs SQL.
 
 One database file in WAL mode. Reads use one connection per thread and never block writers. Writes go through
 `Store.write()`, which holds a process-wide lock and a `BEGIN IMMEDIATE` transaction for the whole
@@ -113,6 +114,11 @@ class QueueEntries:
 
     def count(self, queue: str) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM queue_entries WHERE queue = ?", (queue,)).fetchone()[0])
+
+    def depths(self) -> dict[str, int]:
+        """Entries per queue, by queue name (every queue, empty ones included)."""
+        sql = "SELECT q.name, COUNT(e.task) FROM queues q LEFT JOIN queue_entries e ON e.queue = q.id GROUP BY q.id"
+        return {str(name): int(count) for name, count in self._db.execute(sql)}
 
     def queues_of(self, task: str) -> list[str]:
         return [row[0] for row in self._db.execute("SELECT queue FROM queue_entries WHERE task = ?", (task,))]

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..logs import configure_logging
-from ..settings import RolloutSettings
+from ..settings import RolloutSettings, environment_epilog
 from .controller import ROLLOUT as ROLLOUT  # `occuloop rollout`, the canary controller
 from .decisions import Outcome, Rollout
 from .receipts import DecidedBy
@@ -27,18 +27,10 @@ from .registry import Registry, RolloutError
 
 logger = logging.getLogger(__name__)
 
-EPILOG = """\
-environment: OCCULOOP_GATE_CHAMPION_MARGIN (0.005), OCCULOOP_GATE_BASELINE_MARGIN (0.01),
-OCCULOOP_GATE_FORWARD_MARGIN (0.002), OCCULOOP_GATE_SLICE_MARGIN (0.02), OCCULOOP_GATE_SLICE_MARGINS (e.g. night=0.01,day=0.03),
-OCCULOOP_GATE_MIN_DAYS (2), OCCULOOP_GATE_MIN_OCCUPIED (200), OCCULOOP_GATE_BOOTSTRAP_SAMPLES (2000),
-OCCULOOP_GATE_ON_PASS (promote|hold|canary), OCCULOOP_ROLLOUT_PROJECT (occuloop/rollout), OCCULOOP_MODEL_NAME
-(occupancy), OCCULOOP_HOLDOUT_PROJECT (occuloop/holdout), plus the standard CLEARML_* variables of the server.
-"""
-
 
 def _common(parser: argparse.ArgumentParser, description: str) -> None:
     parser.description = description
-    parser.epilog = EPILOG
+    parser.epilog = environment_epilog(RolloutSettings)
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument(
         "--rescore", action="store_true", help="run both SavedModels on the holdout instead of reusing predictions"

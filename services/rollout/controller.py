@@ -20,7 +20,9 @@ full window before moving on: a step is never skipped or taken twice. One contro
 are read-modify-write); run a single replica.
 
 What it talks to are Protocols (seams.py): the serving plane, the registry, the promoter and the label source,
-with the clock injected, so tests/services/test_canary_controller.py runs `tick()` on fakes of them.
+with the clock injected, so tests/services/test_canary_controller.py runs `tick()` on fakes of them. The loop
+around `tick()` is services/polling.py's: a failed tick is logged (`event=rollout_step_failed`) and retried after
+a backoff of 1 s doubling up to 30 s, the ramp then re-read from the server; GET /status says `backoff` meanwhile.
 """
 
 from __future__ import annotations
@@ -40,14 +42,18 @@ from typing import TYPE_CHECKING, Any
 from training.schema import EXAMPLE_READING
 
 from .. import http_client
-from ..http_base import ServiceHandler, serve_until_signalled
+from ..http_base import ServiceHandler, serve_beside, serve_until_signalled
 from ..logs import configure_logging, log_event, quoted
-from ..settings import CanarySettings, with_flags
+from ..polling import Loop, Status, Stop
+from ..service_tasks.command import add_remote_argument, register_remote
+from ..setting import add_flags, given_flags
+from ..settings import CanarySettings, environment_epilog, with_flags
 from . import receipts
 from .canary_rules import HEALTHY, UNHEALTHY, Counters, Window, judge, same_weights, step_index, weights_for
 from .decisions import Rollout
 from .live_accuracy import ServedMinutes, Tally
 from .live_labels import DatasetLabels
+from .metrics import GATE_RECEIPTS_SECONDS, RolloutMetrics
 from .receipts import DecidedBy, PointerMove
 from .registry import Registry, RolloutError
 from .seams import CanaryRegistry, LabelSource, Promoter, ServingPlane
@@ -62,6 +68,7 @@ logger = logging.getLogger(__name__)
 SHUTDOWN_BOUND_SECONDS = 30.0
 
 WAIT_LOG_SECONDS = 10.0
+MAX_BACKOFF_SECONDS = 30.0  # failed ticks (the server away) are retried after 1, 2, 4, ... up to this many seconds
 
 
 @dataclass
@@ -79,6 +86,7 @@ class Ramp:
     reference_rate: float | None = None  # the champion's occupied share in the last window it had traffic
     passed: list[dict[str, Any]] = field(default_factory=list)  # evidence of the steps passed
     last_wait_log: float = 0.0
+    health: dict[str, str] = field(default_factory=dict)  # the latest window's verdict, rule and reason
 
     @property
     def weight(self) -> float:
@@ -107,16 +115,32 @@ class Controller:
         self._records: dict[str, ModelRecord] = {}
         self.served = ServedMinutes()
         self._served_next_read = 0.0
+        self.metrics = RolloutMetrics()
+        self._gate_next_count = 0.0
         self.labels = labels or DatasetLabels(
             settings.labels_project, settings.labels_name, settings.labels_seconds, clock=clock
+        )
+        self.loop = Loop(
+            "rollout",
+            self.tick,
+            interval=settings.poll_seconds,
+            most_backoff=MAX_BACKOFF_SECONDS,
+            status=Status(),
+            on_failure=self._forget_ramp,
+            log=logger,
+            clock=clock,
+            failures=self.metrics.step_failures,
         )
 
     def status(self) -> dict[str, Any]:
         """For GET /status: what the controller is doing right now."""
+        if self.loop.backoff.failing:
+            return self.loop.status.snapshot()  # backoff, the error, when it retries
         ramp = self.ramp
         if ramp is None:
             return {"state": "following_champion"}
-        return {"state": "canary", "model_id": ramp.model_id, "version": ramp.version, "weight": ramp.weight}
+        return {"state": "canary", "model_id": ramp.model_id, "version": ramp.version, "weight": ramp.weight,
+                "step": f"{ramp.index + 1}/{len(ramp.steps)}", "window": ramp.health}  # fmt: skip
 
     # -- reading ------------------------------------------------------------------------------------------------
 
@@ -138,7 +162,7 @@ class Controller:
 
     # -- the loop -----------------------------------------------------------------------------------------------
 
-    def run(self, stop: threading.Event) -> None:
+    def run(self, stop: Stop) -> None:
         log_event(
             logger,
             "rollout_ready",
@@ -148,15 +172,29 @@ class Controller:
             window_seconds=self.settings.window_seconds,
             poll_seconds=self.settings.poll_seconds,
         )
-        while not stop.is_set():
-            try:
-                self.tick()
-            except Exception as error:  # the top of the loop: the next poll retries from server state
-                logger.exception("event=rollout_step_failed detail=%s", quoted(str(error)))
-                self.ramp = None  # re-read everything from the server next time
-            stop.wait(self.settings.poll_seconds)
+        self.loop.run(stop)
+
+    def _forget_ramp(self) -> None:
+        """After a failed tick: re-read everything from the server next time (it holds the ramp's state)."""
+        self.ramp = None
 
     def tick(self) -> None:
+        try:
+            self._tick()
+        finally:
+            ramp = self.ramp
+            if ramp is None:
+                self.metrics.ramp(0, 0, 0.0)
+            else:
+                self.metrics.ramp(ramp.version, ramp.index + 1, ramp.weight)
+        if self.clock() >= self._gate_next_count:
+            self._gate_next_count = self.clock() + GATE_RECEIPTS_SECONDS
+            try:
+                self.metrics.gate(self.registry.gate_receipts())
+            except Exception as error:  # a metric must never stop the canary: the gauge keeps its last count
+                log_event(logger, "gate_receipts_unread", level=logging.WARNING, error=str(error))
+
+    def _tick(self) -> None:
         pointer = self.registry.pointer.read()
         routing = self.plane.current_routing()
         canaries = self.registry.canaries()  # newest first
@@ -191,6 +229,7 @@ class Controller:
         if version is None:
             version = self.plane.register_version(champion)
         self.plane.set_canary({version: 1.0})
+        self.metrics.decisions.labels(decision="champion_routed", rule="pointer").inc()
         log_event(
             logger,
             "champion_routed",
@@ -229,6 +268,7 @@ class Controller:
         self.registry.set_progress(model_id, "ramping")
         self.plane.set_canary(weights_for(champion_version, version, ramp.weight))
         self._window(ramp)  # the first window starts with the canary's traffic, not before its probe
+        self.metrics.decisions.labels(decision="canary_step", rule="probe").inc()
         self._log_step("canary_step", ramp, champion)
         return ramp
 
@@ -281,8 +321,10 @@ class Controller:
         if ramp.champion_version is not None and ramp.weight < 1.0:
             champ = Counters.of(metrics.get(ramp.champion_version)).since(ramp.champion_base)
         canary_live, champion_live = self._live_tallies(ramp)
+        self.metrics.live(canary_live, champion_live)
         window = Window(read_at - ramp.started, ramp.weight, canary, champ, ramp.worst_p99, canary_live, champion_live)
         health = judge(window, self.settings, ramp.reference_rate)
+        ramp.health = {"verdict": health.verdict, "rule": health.rule, "reason": health.reason}  # for GET /status
         if health.verdict == UNHEALTHY:
             evidence = {**health.facts, "steps_passed": ramp.passed}
             self._reject(ramp.model_id, champion, ramp.champion_version, health.rule, health.reason, evidence)
@@ -318,9 +360,12 @@ class Controller:
         ramp.index += 1
         self.plane.set_canary(weights_for(ramp.champion_version, ramp.version, ramp.weight))
         self._window(ramp)
+        self.metrics.decisions.labels(decision="canary_step", rule=health.rule).inc()
         self._log_step("canary_step", ramp, champion)
 
     def _log_step(self, event: str, ramp: Ramp, champion: str | None) -> None:
+        if event == "canary_step":
+            self.registry.record_step(ramp.model_id, ramp.weight)
         log_event(
             logger,
             event,
@@ -356,6 +401,7 @@ class Controller:
             logger.warning("event=canary_promote_refused model_id=%s detail=%s", ramp.model_id, quoted(str(error)))
             return
         self.registry.set_progress(ramp.model_id, "done")
+        self.metrics.decisions.labels(decision="promoted", rule="canary").inc()
         logger.info("event=canary_done model_id=%s outcome=promoted receipt=%s", ramp.model_id, outcome.receipt_id)
 
     def _reject(
@@ -396,6 +442,7 @@ class Controller:
         self.registry.seal_receipt(task, receipt, model_id)
         self.registry.set_state(record, REJECTED, str(task.id))
         self.registry.set_progress(model_id, "done")
+        self.metrics.decisions.labels(decision="rolled_back", rule=f"canary:{rule}").inc()
         log_event(
             logger,
             "rolled_back",
@@ -423,54 +470,62 @@ class RolloutCommand:
             "The canary controller: serving follows the champion pointer; models tagged canary (a passed gate with "
             "OCCULOOP_GATE_ON_PASS=canary) are ramped through the steps on live health, then promoted or rolled back."
         )
-        parser.epilog = (
-            "environment: OCCULOOP_CANARY_POLL_SECONDS (1), OCCULOOP_CANARY_STEPS (10,50,100), "
-            "OCCULOOP_CANARY_WINDOW_SECONDS (30), OCCULOOP_CANARY_MIN_REQUESTS (50), OCCULOOP_CANARY_MAX_ERROR_RATE "
-            "(0.01), OCCULOOP_CANARY_MAX_P99_MS (250), OCCULOOP_CANARY_MAX_RATE_SHIFT (0.15), "
-            "OCCULOOP_CANARY_SILENCE_SECONDS (30), OCCULOOP_CANARY_MAX_ACCURACY_DROP (0.05), "
-            "OCCULOOP_CANARY_MIN_LABELED (50), OCCULOOP_CANARY_LABELS_SECONDS (30), OCCULOOP_DATASET_PROJECT / "
-            "OCCULOOP_DATASET_NAME (where the labels arrive), the OCCULOOP_SERVING_* and rollout variables, CLEARML_*."
-        )
+        parser.epilog = environment_epilog(CanarySettings)
+        parser.formatter_class = argparse.RawDescriptionHelpFormatter
         parser.add_argument("--once", action="store_true", help="one pass, then exit")
-        parser.add_argument("--poll-seconds", type=float, help="how often to read the server state")
-        parser.add_argument("--window-seconds", type=float, help="the minimum evaluation window of a step")
-        parser.add_argument("--steps", help="canary shares in percent, e.g. 10,50,100")
-        parser.add_argument("--port", type=int, help="HTTP port for GET /status and /healthz (default 8092; 0 picks)")
+        add_flags(
+            parser,
+            CanarySettings,
+            poll_seconds="--poll-seconds",
+            window_seconds="--window-seconds",
+            steps="--steps",
+            http_port="--port",
+        )
+        add_remote_argument(parser)
 
     def run(self, args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-        overrides = {"OCCULOOP_CANARY_STEPS": args.steps} if args.steps else {}
-        settings = CanarySettings.from_env({**environ, **overrides})
-        settings = with_flags(
-            settings, poll_seconds=args.poll_seconds or None, window_seconds=args.window_seconds or None
-        )
+        settings = with_flags(CanarySettings.from_env(environ), **given_flags(args, CanarySettings))
         configure_logging(settings.rollout.log)
-        from serving.endpoints import ensure_control_plane
+        if args.remote:
+            from .remote import SPEC
 
-        serving = settings.serving
-        plane = ensure_control_plane(
-            serving.service_name,
-            serving.service_project,
-            endpoint=serving.endpoint,
-            engine_options={
-                "prediction_log_rate": serving.prediction_log_rate,
-                "metrics_seconds": serving.metrics_seconds,
-            },
-        )
-        who = f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()}"
-        registry = Registry(settings.rollout)
-        decided_by = DecidedBy("canary", who, "occuloop rollout")
-        controller = Controller(settings, plane, registry, Rollout(registry, settings.rollout, decided_by), decided_by)
+            return register_remote(SPEC, settings, args.remote, environ)
+        controller = controller_for(settings)
         if args.once:
-            controller.tick()
-            return 0
-        started = (
-            f"serving={serving.service_name} endpoint={serving.endpoint} steps={','.join(map(str, settings.steps))}"
-        )
-        port = args.port if args.port is not None else settings.http_port
+            return 0 if controller.loop.attempt() else 1
         return serve_until_signalled(
-            "rollout", settings.http_host, port, RolloutHandler, controller, started,
+            "rollout",
+            settings.http_host,
+            settings.http_port,
+            RolloutHandler,
+            controller,
+            _started(settings),
             bound_seconds=SHUTDOWN_BOUND_SECONDS,
-        )  # fmt: skip
+        )
+
+
+def controller_for(settings: CanarySettings) -> Controller:
+    """The controller on the serving control plane (created when missing) and the registry."""
+    from ..serving_plane import ensure_plane  # clearml-serving: imported only when the controller runs
+
+    plane = ensure_plane(settings.serving)
+    who = f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()}"
+    registry = Registry(settings.rollout)
+    decided_by = DecidedBy("canary", who, "occuloop rollout")
+    return Controller(settings, plane, registry, Rollout(registry, settings.rollout, decided_by), decided_by)
+
+
+def serve(settings: CanarySettings, stop: threading.Event) -> None:
+    """The controller until `stop` (the work of the ClearML service task, services/rollout/remote.py)."""
+    controller = controller_for(settings)
+    serve_beside(
+        "rollout", settings.http_host, settings.http_port, RolloutHandler, controller, _started(settings), stop
+    )
+
+
+def _started(settings: CanarySettings) -> str:
+    serving = settings.serving
+    return f"serving={serving.service_name} endpoint={serving.endpoint} steps={','.join(map(str, settings.steps))}"
 
 
 ROLLOUT = RolloutCommand()

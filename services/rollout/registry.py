@@ -1,8 +1,8 @@
 """The rollout code's edge to the ClearML server: models and their state tags, their holdout predictions, the
 champion pointer, the canary controller's progress and the write-once decision receipts. The other modules of
 services/rollout that talk to ClearML are `live_labels.py` (the labeled dataset) and `command.py` (the gate task,
-the control plane); the controller reaches the server only through its seams (seams.py), and the decisions,
-rules, receipts and states are plain data.
+the control plane); the controller reaches the server only through its seams (seams.py), decisions.py only
+through a Registry it is given, and the rules, receipts, states and assessments are plain data and pure functions.
 
 Where the champion pointer lives. ClearML has no model alias, and clearml-serving's auto-update picks models by
 creation time (C15), so "the champion" must be a record of its own on the server. It is a dedicated draft task,
@@ -54,7 +54,9 @@ POINTER_SECTION = "Champion"
 POINTER_TAG = "champion-pointer"
 RECEIPT_ARTIFACT = "receipt"
 PROGRESS = "canary_progress"  # model metadata the canary controller keeps: ramping | rolling_back | done
+STEPS = "canary_steps"  # ... and the steps it took, JSON [{"weight": 0.1, "at": ISO time}, ...], for people (the UI)
 HISTORY_LIMIT = 100
+GATE_DECISIONS = ("gate_passed", "gate_failed")
 
 
 class RolloutError(RuntimeError):
@@ -221,6 +223,13 @@ class Registry:
     def set_progress(self, model_id: str, value: str) -> None:
         Model(model_id=model_id).set_metadata(PROGRESS, value, "str")
 
+    def record_step(self, model_id: str, weight: float) -> None:
+        """Append a step the canary began to the model's `canary_steps` (its time is the wall clock's now)."""
+        model = Model(model_id=model_id)
+        steps = json.loads(str(model.get_metadata(STEPS) or "[]"))
+        steps.append({"weight": weight, "at": datetime.now(UTC).isoformat(timespec="seconds")})
+        model.set_metadata(STEPS, json.dumps(steps, separators=(",", ":")), "str")
+
     def set_state(self, record: ModelRecord, state: str, decision_id: str) -> None:
         model = Model(model_id=record.model_id)
         model.tags = with_state(list(model.tags or ()), state)
@@ -335,7 +344,9 @@ class Registry:
             path.write_bytes(content)
             task.upload_artifact(RECEIPT_ARTIFACT, artifact_object=path, wait_on_upload=True)
         task.get_logger().report_table("receipt", receipt["decision"], iteration=0, table_plot=receipts.table(receipt))
-        task.set_parameters({"Receipt/decision": receipt["decision"], "Receipt/model_id": model_id})
+        task.set_parameters(
+            {"Receipt/decision": receipt["decision"], "Receipt/model_id": model_id, "Receipt/rule": receipt["rule"]}
+        )
         task.flush(wait_for_uploads=True)
         task.mark_completed(force=True, status_message=receipt["rule"])
         task.publish(ignore_errors=False)
@@ -359,6 +370,26 @@ class Registry:
         if artifact.hash and receipts.digest(receipt) != artifact.hash:
             raise RolloutError(f"receipt {receipt_task_id} does not match its recorded SHA-256")
         return receipt
+
+    def gate_receipts(self) -> dict[tuple[str, str], int]:
+        """How many sealed gate receipts the server holds, by (decision, deciding rule): the gate's record, which
+        the canary controller exports (services/rollout/metrics.py)."""
+        found: list[Any] = Task.query_tasks(
+            project_name=f"{self.settings.project}/receipts",
+            tags=list(GATE_DECISIONS),  # a plain list: any of them
+            task_filter={"status": ["published"]},
+            additional_return_fields=["tags", "hyperparams"],
+        )
+        counts: dict[tuple[str, str], int] = {}
+        for task in found:
+            decision = next((tag for tag in task.get("tags") or () if tag in GATE_DECISIONS), None)
+            if decision is None:
+                continue
+            rule = ((task.get("hyperparams") or {}).get("Receipt") or {}).get("rule")  # the SDK's ParamsItem
+            value = rule.get("value") if isinstance(rule, dict) else getattr(rule, "value", None)
+            key = (decision, str(value or "unknown"))
+            counts[key] = counts.get(key, 0) + 1
+        return counts
 
     def receipts(self, model_id: str | None = None) -> list[str]:
         """Receipt task ids, oldest first (optionally only those about one model)."""

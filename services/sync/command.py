@@ -8,14 +8,17 @@ import dataclasses
 import fcntl
 import json
 import logging
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from typing import IO
 
 from ..clearml_gateway import DatasetGateway
-from ..http_base import serve_until_signalled
+from ..http_base import serve_beside, serve_until_signalled
 from ..logs import configure_logging
-from ..settings import SettingsError, SyncSettings, absolute_path, with_flags
+from ..service_tasks.command import add_remote_argument, register_remote
+from ..setting import add_flags, given_flags
+from ..settings import SettingsError, SyncSettings, environment_epilog, with_flags
 from .http import SyncHandler
 from .inbox import Inbox
 from .journal import Journal
@@ -27,14 +30,6 @@ logger = logging.getLogger(__name__)
 # with the server unreachable that last step is skipped (the files stay staged for the next start)
 SHUTDOWN_BOUND_SECONDS = 30.0
 
-EPILOG = """\
-environment (flags win): OCCULOOP_SYNC_INBOX, OCCULOOP_DATASET_PROJECT, OCCULOOP_DATASET_NAME,
-OCCULOOP_PRODUCTION_TAG, OCCULOOP_SYNC_QUIET_SECONDS, OCCULOOP_SYNC_BATCH_SIZE, OCCULOOP_SYNC_COMPLETION,
-OCCULOOP_SYNC_SETTLE_SECONDS, OCCULOOP_SYNC_POLL_SECONDS, OCCULOOP_SYNC_STALE_DRAFT_SECONDS, OCCULOOP_SYNC_FEED_CHUNK,
-OCCULOOP_SYNC_HOST, OCCULOOP_SYNC_PORT, OCCULOOP_TRIGGER_URL, plus the standard CLEARML_API_HOST / CLEARML_FILES_HOST /
-CLEARML_API_ACCESS_KEY / CLEARML_API_SECRET_KEY of the ClearML server.
-"""
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
@@ -42,38 +37,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "accepted files to a new version of the labeled dataset (only the delta is uploaded) and finalize it after "
         "a quiet period, a batch size, POST /sync, --once or shutdown; tag it Production when it is complete."
     )
-    parser.epilog = EPILOG
+    parser.epilog = environment_epilog(SyncSettings)
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument(
-        "--inbox", type=absolute_path, help="the labeling tool's output folder (default .occuloop/inbox)"
-    )
     parser.add_argument("--once", action="store_true", help="take every file in the inbox now, finalize, exit")
-    parser.add_argument("--dataset-project", help="project of the labeled dataset (default occuloop/labels)")
-    parser.add_argument("--dataset-name", help="name of the labeled dataset (default labeled)")
-    parser.add_argument("--quiet-seconds", type=float, help="finalize after this long without a new file (default 30)")
-    parser.add_argument("--batch-size", type=int, help="finalize when this many files are pending (default 50)")
-    parser.add_argument(
-        "--completion", choices=("auto", "marker"), help="auto: .done marker or a settled file; marker: markers only"
+    add_flags(
+        parser,
+        SyncSettings,
+        inbox="--inbox",
+        dataset_project="--dataset-project",
+        dataset_name="--dataset-name",
+        quiet_seconds="--quiet-seconds",
+        batch_size="--batch-size",
+        completion="--completion",
+        http_port="--port",
+        http_host="--host",
+        trigger_url="--trigger-url",
     )
-    parser.add_argument("--port", type=int, help="HTTP port for POST /sync and GET /status (default 8090; 0 picks one)")
-    parser.add_argument("--host", help="HTTP interface (default 127.0.0.1)")
-    parser.add_argument("--trigger-url", help="POST each new version here (the trigger service's push endpoint)")
+    add_remote_argument(parser)
 
 
 def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> SyncSettings:
-    settings = SyncSettings.from_env(environ)
-    overrides = {
-        "inbox": args.inbox,
-        "dataset_project": args.dataset_project,
-        "dataset_name": args.dataset_name,
-        "quiet_seconds": args.quiet_seconds,
-        "batch_size": args.batch_size,
-        "completion": args.completion,
-        "http_port": args.port,
-        "http_host": args.host,
-        "trigger_url": args.trigger_url,
-    }
-    return with_flags(settings, **overrides)
+    return with_flags(SyncSettings.from_env(environ), **given_flags(args, SyncSettings))
 
 
 @contextlib.contextmanager
@@ -88,40 +72,62 @@ def exclusive(inbox: Inbox) -> Iterator[IO[str]]:
         yield handle
 
 
-def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    settings = settings_from(args, environ)
-    configure_logging(settings.log)
+@contextlib.contextmanager
+def opened(settings: SyncSettings) -> Iterator[SyncService]:
+    """The sync service on its inbox: the inbox lock held and the journal open for as long as it runs."""
     inbox = Inbox(settings.inbox, settings.completion, settings.settle_seconds)
     with exclusive(inbox):
         journal = Journal(inbox.journal_path)
-        service = SyncService(settings, DatasetGateway(settings.dataset_project, settings.dataset_name), inbox, journal)
         try:
-            return _once(service) if args.once else _serve(service, settings)
+            yield SyncService(settings, DatasetGateway(settings.dataset_project, settings.dataset_name), inbox, journal)
         finally:
             journal.close()
+
+
+def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    settings = settings_from(args, environ)
+    configure_logging(settings.log)
+    if args.remote:
+        from .remote import SPEC
+
+        return register_remote(SPEC, settings, args.remote, environ)
+    with opened(settings) as service:
+        if args.once:
+            return _once(service)
+        return serve_until_signalled(
+            "sync",
+            settings.http_host,
+            settings.http_port,
+            SyncHandler,
+            service,
+            _started(settings),
+            bound_seconds=SHUTDOWN_BOUND_SECONDS,
+        )
+
+
+def serve(settings: SyncSettings, stop: threading.Event) -> None:
+    """The service until `stop` (the work of the ClearML service task, services/sync/remote.py)."""
+    with opened(settings) as service:
+        serve_beside("sync", settings.http_host, settings.http_port, SyncHandler, service, _started(settings), stop)
 
 
 def _once(service: SyncService) -> int:
     """Take everything now (the labeler said the files are done), finalize, report."""
     service.request_sync()
-    for attempt in range(30):
+    for _ in range(30):
         before = service.outcome_count()
         if service.attempt():
             outcome = service.wait_for_outcome(before, 0.0)
             if outcome is not None or service.status().get("staged_files", 0) == 0:
                 print(json.dumps(dataclasses.asdict(outcome) if outcome else {"reason": "nothing to sync"}))
                 return 0
-        time.sleep(min(2.0**attempt, 30.0))
+        time.sleep(max(0.0, service.loop.next_at - time.monotonic()))  # the poll interval, or the backoff
     logger.error("event=sync_once_gave_up")
     return 1
 
 
-def _serve(service: SyncService, settings: SyncSettings) -> int:
-    started = (
+def _started(settings: SyncSettings) -> str:
+    return (
         f"inbox={settings.inbox.resolve()} dataset={settings.dataset_project}/{settings.dataset_name} "
         f"quiet_seconds={settings.quiet_seconds:g} batch_size={settings.batch_size}"
     )
-    return serve_until_signalled(
-        "sync", settings.http_host, settings.http_port, SyncHandler, service, started,
-        bound_seconds=SHUTDOWN_BOUND_SECONDS,
-    )  # fmt: skip

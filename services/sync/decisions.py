@@ -16,6 +16,9 @@ class Batch:
     shutting_down: bool  # SIGTERM / SIGINT: finalize what is pending within the grace period
 
 
+FINALIZE_REASONS = ("shutdown", "requested", "batch_size", "quiet_period", "recovered")  # "recovered": after a restart
+
+
 def finalize_reason(batch: Batch, now: float, *, quiet_seconds: float, batch_size: int) -> str | None:
     """Why the pending files should be finalized now, or None to keep waiting. Empty batches never finalize."""
     if batch.pending_files == 0:

@@ -4,6 +4,8 @@ POST /sync[?wait=60]   finalize what is pending now; answers with the new versio
                        (200), or 202 if it takes longer than `wait` seconds (the version still comes)
 GET  /status           what the service is doing: idle | collecting | waiting_for_server | backoff, staged files,
                        the last version
+GET  /quarantine       every rejected file, newest first: reasons, validation report, quarantined_at, and the
+                       corrected file that superseded it (quarantine.py); what the UI's quarantine page reads
 GET  /healthz          liveness
 """
 
@@ -13,6 +15,7 @@ import dataclasses
 from urllib.parse import parse_qs, urlparse
 
 from ..http_base import ServiceHandler
+from . import quarantine
 
 DEFAULT_WAIT_SECONDS = 60.0
 MAX_WAIT_SECONDS = 600.0
@@ -20,6 +23,13 @@ MAX_WAIT_SECONDS = 600.0
 
 class SyncHandler(ServiceHandler):
     post_hint = "POST /sync"
+
+    def do_GET(self) -> None:
+        if urlparse(self.path).path == "/quarantine":
+            found = quarantine.entries(self.service.inbox.quarantine_dir, self.service.journal)
+            self.reply_json(200, {"quarantine": found, "count": len(found)})
+            return
+        super().do_GET()
 
     def do_POST(self) -> None:
         url = urlparse(self.path)

@@ -118,6 +118,10 @@ class Journal:
     def by_state(self, state: str) -> list[FileRecord]:
         return self._files("state = ?", (state,))
 
+    def named(self, name: str) -> list[FileRecord]:
+        """Every record of files called `name`, in the order they arrived (the quarantine's corrections)."""
+        return self._files("name = ?", (name,))
+
     def spans_by_name(self) -> dict[str, list[tuple[str, str]]]:
         """(first, last) minutes of every staged or committed file, by name: a new file is checked against every
         name but its own (a file of the same name replaces it)."""

@@ -39,10 +39,12 @@ from training.validation import Stamp, ValidationContext, ValidationReport, chec
 from .. import http_client
 from ..clearml_gateway import DatasetGateway, Draft
 from ..logs import log_event, quoted
+from ..polling import Loop, Status
 from ..settings import SyncSettings
 from .decisions import Batch, Version, finalize_reason, fork_verdict, orphan_verdict
 from .inbox import Inbox, sha256_of
 from .journal import FileRecord, Journal
+from .metrics import SyncMetrics
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +103,7 @@ class SyncService:
         self.gateway = gateway
         self.inbox = inbox
         self.journal = journal
+        self.metrics = SyncMetrics()
         pinned = holdouts()
         self._holdout = frozenset(stamp for frame in pinned.values() for stamp in frame[TIMESTAMP])
         self._draft: Draft | None = None
@@ -108,11 +111,8 @@ class SyncService:
         self._sync_requested = threading.Event()
         self._outcomes: list[SyncOutcome] = []
         self._outcome_ready = threading.Condition()
-        self._status: dict[str, Any] = {"state": "starting"}
-        self._status_lock = threading.Lock()
+        self._status = Status(state="starting")
         self._call: tuple[str, float] | None = None
-        self._backoff = 0.0
-        self._retry_at = 0.0
         self._recovered = False
         self._ready = False  # recovered before any stop was asked for: a shutdown may then finalize what is staged
         self._stop: threading.Event | None = None  # set by `run`; --once has none
@@ -121,12 +121,21 @@ class SyncService:
         self._chain: set[str] = set()  # versions known to be on the dataset's one chain
         self._owner_tag = f"{DRAFT_OWNER_PREFIX}{journal.instance_id()}"
         self._feed = BackgroundFeed()
+        self.loop = Loop(
+            "sync",
+            self._recover_and_step,
+            interval=settings.poll_seconds,
+            most_backoff=MAX_BACKOFF_SECONDS,
+            status=self._status,
+            on_failure=self._after_failure,
+            log=logger,
+            failures=self.metrics.step_failures,
+        )
 
     # -- status, shared with the HTTP thread ------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
-        with self._status_lock:
-            status = dict(self._status)
+        status = self._status.snapshot()
         call = self._call
         if call is not None and time.monotonic() - call[1] > SLOW_CALL_SECONDS:
             status["state"] = "waiting_for_server"
@@ -134,10 +143,6 @@ class SyncService:
             status["operation"] = call[0]
         status["staged_files"] = len(self.journal.staged())
         return status
-
-    def _set_status(self, **values: Any) -> None:
-        with self._status_lock:
-            self._status.update(values)
 
     def request_sync(self) -> None:
         self._sync_requested.set()
@@ -158,11 +163,13 @@ class SyncService:
 
     def _server(self, operation: str, function: Callable[[], T]) -> T:
         """A call to the ClearML server, timed so that /status and the log can say we are waiting for it."""
-        self._call = (operation, time.monotonic())
+        started = time.monotonic()
+        self._call = (operation, started)
         try:
             return function()
         finally:
             self._call = None
+            self.metrics.server_calls.labels(operation=operation.replace(" ", "_")).observe(time.monotonic() - started)
 
     def watch_slow_calls(self, stop: threading.Event) -> None:
         """Log once per slow call (and every minute after) that the server is not answering."""
@@ -255,9 +262,12 @@ class SyncService:
             self._sync_requested.clear()
             self._publish_outcome(SyncOutcome(None, None, reason="nothing to sync"))
         if reason is None:
-            self._set_status(state="idle" if not staged else "collecting")
+            self._status.update(state="idle" if not staged else "collecting")
+            self.metrics.backlog.set(len(staged))
             return None
-        return self._finalize(reason)
+        outcome = self._finalize(reason)
+        self.metrics.backlog.set(len(self.journal.staged()))
+        return outcome
 
     def _take_in(self, path: Path, *, already_staged: bool = False) -> None:
         sha256 = sha256_of(path)
@@ -269,6 +279,7 @@ class SyncService:
                 return
             target = self.inbox.set_aside_duplicate(path, sha256)
             self.journal.record(sha256, path.name, "duplicate", _now_iso())
+            self.metrics.files_duplicate.inc()
             logger.info(
                 "event=file_duplicate file=%s same_as=%s state=%s kept_at=%s", path.name, held.name, held.state, target
             )
@@ -280,6 +291,7 @@ class SyncService:
                 sha256, path.name, "rejected", _now_iso(), rows=report.rows, reasons=",".join(report.reasons)
             )
             logger.warning("event=file_quarantined file=%s reason=%s", path.name, ",".join(report.reasons))
+            self.metrics.files_quarantined.labels(reason=(report.reasons or ["rejected"])[0]).inc()
             return
         staged = path if already_staged else self.inbox.stage(path, sha256)
         stamps = readings[TIMESTAMP].to_numpy(dtype="datetime64[ns]")
@@ -295,6 +307,8 @@ class SyncService:
             last=str(readings[TIMESTAMP].iloc[-1]),
         )
         self._last_accepted = time.monotonic()
+        self.metrics.files_accepted.inc()
+        self.metrics.rows_accepted.inc(len(readings))
         warnings = ",".join(finding.reason for finding in report.findings if finding.severity == "warning") or "none"
         logger.info(
             "event=file_accepted file=%s rows=%d occupied=%d warnings=%s",
@@ -343,7 +357,7 @@ class SyncService:
         files = {record.name: self.inbox.staged_path(record.sha256, record.name) for record in records}
         self._server("upload", lambda: draft.add_and_upload(files, self.inbox.state_dir / "batch"))
         self.journal.assign([record.id for record in records], draft.dataset_id)
-        self._set_status(state="collecting", draft=draft.dataset_id)
+        self._status.update(state="collecting", draft=draft.dataset_id)
 
     def _finalize(self, reason: str) -> SyncOutcome | None:
         draft = self._draft
@@ -438,7 +452,9 @@ class SyncService:
             reason=reason,
             sessions=",".join(outcome.files),
         )
-        self._set_status(
+        self.metrics.versions_finalized.labels(reason=reason).inc()
+        self.metrics.last_finalize.set(time.time())
+        self._status.update(
             state="idle",
             last_version={"dataset_id": dataset_id, "version": ours.version, "files": outcome.files},
             draft=None,
@@ -486,43 +502,36 @@ class SyncService:
         self._stop = stop
         watcher = threading.Thread(target=self.watch_slow_calls, args=(stop,), name="sync-watchdog", daemon=True)
         watcher.start()
-        while not stop.is_set():
-            if time.monotonic() >= self._retry_at:
-                self.attempt()
-            stop.wait(self.settings.poll_seconds)
+        self.loop.run(stop)
         # SIGTERM / SIGINT: finalize what is staged before exiting (within the shutdown bound), but only when the
         # service was up and the server answering before the stop: a stop during start-up or an outage would
         # otherwise run a whole recovery-intake-upload-finalize cycle (tens of seconds on a busy node) after the
         # signal. Skipping loses nothing: staged files are journaled and become the next version after restart.
-        if self._ready and self._backoff == 0:
+        if self._ready and not self.loop.backoff.failing:
             self.attempt(shutting_down=True)
         else:
-            reason = "server_failing" if self._backoff else "not_started"
-            logger.info("event=sync_shutdown_finalize_skipped reason=%s staged_files=%d", reason,
-                        len(self.journal.staged()))  # fmt: skip
+            reason = "server_failing" if self.loop.backoff.failing else "not_started"
+            log_event(logger, "sync_shutdown_finalize_skipped", reason=reason, staged_files=len(self.journal.staged()))
 
     def attempt(self, *, shutting_down: bool = False) -> bool:
         """One step (after recovery, when needed); False when it failed and will be retried after a backoff."""
+        return self.loop.attempt(functools.partial(self._recover_and_step, shutting_down=shutting_down))
+
+    def _recover_and_step(self, *, shutting_down: bool = False) -> None:
+        if not self._recovered:
+            self.recover()
+            self._recovered = True
+            self._ready = self._ready or not self._stopping()
+        self.step(time.monotonic(), shutting_down=shutting_down)
+
+    def _after_failure(self) -> None:
+        """A failed step may have left the draft half updated: recovery rebuilds it from the journal next time."""
         try:
-            if not self._recovered:
-                self.recover()
-                self._recovered = True
-                self._ready = self._ready or not self._stopping()
-            self.step(time.monotonic(), shutting_down=shutting_down)
-        except Exception as error:  # the loop's top: any server or SDK failure is retried with backoff
-            try:
-                self._feed.wait()  # nothing may use the draft behind recovery's back
-            except Exception:
-                logger.warning("event=background_upload_failed", exc_info=True)
-            self._backoff = min(MAX_BACKOFF_SECONDS, max(1.0, self._backoff * 2))
-            self._retry_at = time.monotonic() + self._backoff
-            self._draft = None  # the SDK object may be half-updated: recovery rebuilds the draft from the journal
-            self._recovered = False
-            self._set_status(state="backoff", error=str(error)[:300], retry_in_seconds=self._backoff)
-            logger.exception("event=sync_step_failed retry_in_seconds=%.0f", self._backoff)
-            return False
-        self._backoff = 0.0
-        return True
+            self._feed.wait()  # nothing may use the draft behind recovery's back
+        except Exception:
+            logger.warning("event=background_upload_failed", exc_info=True)
+        self._draft = None
+        self._recovered = False
 
 
 def _now_iso() -> str:

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 import threading
 from collections.abc import Mapping
-from types import FrameType
 
 from ..logs import configure_logging
 from ..settings import LogSettings, absolute_path
+from ..shutdown import run_until_signalled
 
 logger = logging.getLogger(__name__)
+
+RECORDER_BOUND_SECONDS = 20.0  # SIGTERM to exit: the round in progress (a few API calls and task writes)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,23 +56,19 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     from .recorder import run as run_recorder
     from .sink import ClearMLConsoleSink
 
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
     logger.info("recording finished training pods in namespace %s every %.0f s", args.namespace, args.poll_seconds)
-    run_recorder(
-        KubeApi(connect(args.kubeconfig), args.namespace),
-        ClearMLConsoleSink(),
-        tail_lines=args.log_lines,
-        poll_seconds=args.poll_seconds,
-        heartbeat=args.heartbeat,
-        stop=stop,
-    )
-    return 0
+
+    def work(stop: threading.Event) -> None:
+        run_recorder(
+            KubeApi(connect(args.kubeconfig), args.namespace),
+            ClearMLConsoleSink(),
+            tail_lines=args.log_lines,
+            poll_seconds=args.poll_seconds,
+            heartbeat=args.heartbeat,
+            stop=stop,
+        )
+
+    return run_until_signalled("recorder", work, bound_seconds=RECORDER_BOUND_SECONDS)
 
 
 def main(argv: list[str] | None = None) -> int:

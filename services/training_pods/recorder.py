@@ -8,11 +8,11 @@ K8S_GLUE_COMPLETED_POD_DELETION_DELAY_MINUTES), which gives this loop its window
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..polling import Loop, Status, Stop
 from .report import POD_PREFIX, PodReport, build_report, needs_record
 from .sink import Sink
 
@@ -68,17 +68,16 @@ def run(
     tail_lines: int,
     poll_seconds: float,
     heartbeat: Path | None = None,
-    stop: threading.Event | None = None,
+    stop: Stop,
 ) -> None:
-    stop = stop or threading.Event()
-    while not stop.is_set():
-        try:
-            record_once(api, sink, tail_lines=tail_lines)
-            if heartbeat is not None:
-                heartbeat.touch()  # the liveness probe checks its age: a stuck API call stops the touches
-        except Exception:
-            logger.exception("listing training pods failed; retrying in %.0f s", poll_seconds)
-        stop.wait(poll_seconds)
+    """Record every `poll_seconds` until `stop` is set; a failed round is retried after a backoff."""
+
+    def one_round() -> None:
+        record_once(api, sink, tail_lines=tail_lines)
+        if heartbeat is not None:
+            heartbeat.touch()  # the liveness probe checks its age: a stuck API call stops the touches
+
+    Loop("recorder", one_round, interval=poll_seconds, most_backoff=poll_seconds, status=Status(), log=logger).run(stop)
 
 
 def heartbeat_fresh(path: Path, max_age: float) -> bool:

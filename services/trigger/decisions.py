@@ -32,6 +32,8 @@ class Run:
     dataset_id: str
     status: str
     created: str  # ISO stamp (server time)
+    started: str = ""  # ISO stamps (server time) of its start and end, once it has them
+    ended: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,95 +1,28 @@
-"""The trigger as a ClearML service task: `occuloop trigger --remote QUEUE` creates a task that clearml-agent runs
-with `python -m services.trigger.remote` from the installed package (no checkout), its settings carried as the
-task's `Trigger` parameters so they are visible and editable in the UI. The ledger lives on the server either way,
-so the guarantees are those of the plain process.
-"""
+"""`occuloop trigger` as a ClearML service task: `occuloop trigger --remote QUEUE` registers it (its settings become
+the task's `Trigger` parameters), and clearml-agent in services mode runs `python -m services.trigger.remote`. The
+ledger lives on the server either way, so the guarantees are those of the process; under the agent the service
+task is also the scheduler task (the trigger's configuration shows on it)."""
 
 from __future__ import annotations
 
-import dataclasses
-import logging
 import sys
-import threading
-from typing import Any
 
-from ..logs import configure_logging
+from ..service_tasks.spec import ServiceTaskSpec
 from ..settings import TriggerSettings
+from ..shutdown import exit_on_stop_signals
 
-logger = logging.getLogger(__name__)
-
-SECTION = "Trigger"
-MODULE = "services.trigger.remote"
-CARRIED = (
-    "dataset_project", "tags", "tag_match", "template_project", "template_name", "template_tag", "training_project",
-    "queue", "parameter", "poll_seconds", "coalesce_seconds", "stale_clone_seconds", "services_project",
-    "http_host", "http_port", "template_parameters",
+SPEC = ServiceTaskSpec(
+    "trigger", "Trigger", TriggerSettings, "services.trigger.remote", log_of=lambda settings: settings.log,
+    excluded=frozenset({"remote_queue"}),  # where to register the task is not the task's to carry
 )  # fmt: skip
 
 
-def to_parameters(settings: TriggerSettings) -> dict[str, str]:
-    values = dataclasses.asdict(settings)
-    return {
-        f"{SECTION}/{name}": ",".join(values[name]) if isinstance(values[name], tuple) else str(values[name])
-        for name in CARRIED
-    }
-
-
-def from_parameters(parameters: dict[str, Any], base: TriggerSettings) -> TriggerSettings:
-    changes: dict[str, Any] = {}
-    for name in CARRIED:
-        raw = parameters.get(f"{SECTION}/{name}")
-        if raw is None:
-            continue
-        current = getattr(base, name)
-        if isinstance(current, tuple):
-            changes[name] = tuple(item for item in str(raw).split(",") if item)
-        elif isinstance(current, float):
-            changes[name] = float(raw)
-        elif isinstance(current, int):
-            changes[name] = int(raw)
-        else:
-            changes[name] = str(raw)
-    return dataclasses.replace(base, **changes)
-
-
-def enqueue(settings: TriggerSettings) -> str:
-    """Create the service task and put it on the services queue; returns its id."""
-    from clearml import Task
-
-    task: Any = Task.create(
-        project_name=settings.services_project,
-        task_name="occuloop trigger",
-        task_type="service",
-        module=MODULE,
-        detect_repository=False,  # the agent runs the installed package by module name
-        packages=[],
-        add_task_init_call=False,
-    )
-    task.set_parameters(to_parameters(settings))
-    Task.enqueue(task, queue_name=settings.remote_queue)
-    logger.info("event=trigger_enqueued_as_service task_id=%s queue=%s", task.id, settings.remote_queue)
-    return str(task.id)
-
-
 def main() -> int:
-    """What clearml-agent runs: the same service, configured from the task's parameters."""
-    from clearml import Task
+    exit_on_stop_signals()  # the imports below take seconds and hold nothing
+    from ..service_tasks.runtime import run_service_task
+    from .command import SHUTDOWN_BOUND_SECONDS, serve
 
-    from ..http_base import Server
-    from ..settings import process_environment
-    from .http import TriggerHandler
-    from .service import TriggerService
-
-    task: Any = Task.init(auto_connect_arg_parser=False, auto_resource_monitoring=False)
-    settings = from_parameters(task.get_parameters(), TriggerSettings.from_env(process_environment()))
-    settings = dataclasses.replace(settings, remote_queue=None)
-    configure_logging(settings.log)
-    service = TriggerService(settings)
-    http = Server((settings.http_host, settings.http_port), TriggerHandler, service)
-    threading.Thread(target=http.serve_forever, name="trigger-http", daemon=True).start()
-    logger.info("event=trigger_started mode=service_task task_id=%s http_port=%d", task.id, http.port)
-    service.run(threading.Event())  # until the agent aborts the task
-    return 0
+    return run_service_task(SPEC, serve, bound_seconds=SHUTDOWN_BOUND_SECONDS)
 
 
 if __name__ == "__main__":

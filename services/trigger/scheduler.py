@@ -23,8 +23,11 @@ from typing import Any
 from clearml import Task
 from clearml.automation import TriggerScheduler
 
+from ..clearml_api import ServerError, call, project_id, queue_id
+from ..polling import RetryLater
 from ..settings import TriggerSettings
 from .decisions import Run, Version, coalesced, dataset_of, next_action, run_tag, tag_filter, to_train
+from .metrics import TriggerMetrics
 
 logger = logging.getLogger(__name__)
 
@@ -35,36 +38,6 @@ SCHEDULER_TAG = "occuloop-trigger"  # on the scheduler task
 # on a scheduler task this process made with Task.init (not one clearml-agent runs): how a restart finds it again
 PROCESS_TAG = "occuloop-trigger-process"
 PAGE = 5000
-
-
-class ServerError(RuntimeError):
-    pass
-
-
-def call(endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
-    """One API request on the SDK's session (its auth and retries); the `data` of the answer, or ServerError."""
-    service, action = endpoint.split(".", 1)
-    response = Task._get_default_session().send_request(service, action, json=body)
-    try:
-        payload = response.json()
-    except ValueError as error:
-        raise ServerError(f"{endpoint}: HTTP {response.status_code}") from error
-    meta = payload.get("meta") or {}
-    if not response.ok:
-        raise ServerError(
-            f"{endpoint}: {meta.get('result_code')}/{meta.get('result_subcode')} {meta.get('result_msg')}"
-        )
-    data: dict[str, Any] = payload.get("data") or {}
-    return data
-
-
-def project_id(name: str, *, create: bool = False) -> str | None:
-    found = call("projects.get_all", {"name": f"^{re.escape(name)}$", "only_fields": ["id"], "search_hidden": True})
-    if found.get("projects"):
-        return str(found["projects"][0]["id"])
-    if not create:
-        return None
-    return str(call("projects.create", {"name": name, "description": "occuloop"})["id"])
 
 
 def ensure_template(settings: TriggerSettings) -> str:
@@ -159,7 +132,11 @@ class Launched:
 
 class LedgeredTriggerScheduler(TriggerScheduler):
     def __init__(
-        self, settings: TriggerSettings, template_id: str, on_fired: Callable[[Version, str], None] | None = None
+        self,
+        settings: TriggerSettings,
+        template_id: str,
+        on_fired: Callable[[Version, str], None] | None = None,
+        metrics: TriggerMetrics | None = None,
     ) -> None:
         tags = [SCHEDULER_TAG]
         if Task.current_task() is None:  # under clearml-agent (start_remotely) the task already exists
@@ -181,6 +158,7 @@ class LedgeredTriggerScheduler(TriggerScheduler):
         self.settings = settings
         self.template_id = template_id
         self._on_fired = on_fired
+        self.metrics = metrics or TriggerMetrics()
         self._mine: set[str] = set()  # clones this process made
         self._current: Version | None = None
         self._reported_skips: set[str] = set()  # coalesced versions already logged as skipped
@@ -253,7 +231,7 @@ class LedgeredTriggerScheduler(TriggerScheduler):
                 "tags": tags,
                 "system_tags": ["-archived"],
                 "type": ["training"],
-                "only_fields": ["id", "tags", "status", "created"],
+                "only_fields": ["id", "tags", "status", "created", "started", "completed"],
                 "page": 0,
                 "page_size": PAGE,
             },
@@ -262,7 +240,8 @@ class LedgeredTriggerScheduler(TriggerScheduler):
         for item in found.get("tasks") or []:
             owner = dataset_of(item.get("tags") or [])
             if owner:
-                runs.append(Run(str(item["id"]), owner, str(item.get("status")), str(item.get("created") or "")))
+                stamps = (str(item.get(key) or "") for key in ("created", "started", "completed"))
+                runs.append(Run(str(item["id"]), owner, str(item.get("status")), *stamps))
         return runs
 
     def done(self) -> set[str]:
@@ -273,7 +252,9 @@ class LedgeredTriggerScheduler(TriggerScheduler):
     def _step(self) -> bool:
         now = datetime.now(UTC)
         versions = self.matching_versions()
-        done = self.done()
+        runs = self.runs()
+        self.metrics.step(versions, runs)
+        done = {run.dataset_id for run in runs if run.status != "created"}
         fired = False
         for trigger in self._dataset_triggers:
             for version in to_train(versions, done, now, self.settings.coalesce_seconds):
@@ -282,6 +263,7 @@ class LedgeredTriggerScheduler(TriggerScheduler):
                         if skipped.dataset_id in self._reported_skips:
                             continue
                         self._reported_skips.add(skipped.dataset_id)
+                        self.metrics.skipped.labels(reason="coalesced").inc()
                         logger.info(
                             "event=trigger_skipped reason=coalesced dataset_id=%s into=%s",
                             skipped.dataset_id,
@@ -305,6 +287,7 @@ class LedgeredTriggerScheduler(TriggerScheduler):
                 version.dataset_id,
                 action.run_id,
             )
+            self.metrics.skipped.labels(reason="already_done").inc()
             return None
         if action.kind == "clone":
             clone_id = self._clone(job, task_parameters or {}, version)
@@ -328,6 +311,7 @@ class LedgeredTriggerScheduler(TriggerScheduler):
             action.run_id,
             job.queue,
         )
+        self.metrics.fired(version)
         if self._on_fired is not None:
             self._on_fired(version, action.run_id)
         return Launched(action.run_id)
@@ -343,11 +327,11 @@ class LedgeredTriggerScheduler(TriggerScheduler):
         return action
 
     def _queue_id(self, name: str) -> str:
-        found = call("queues.get_all", {"name": f"^{re.escape(name)}$", "only_fields": ["id"]}).get("queues")
-        if not found:
-            # never created on the fly: a typo would collect runs that no agent serves
-            raise ServerError(f"queue '{name}' does not exist")
-        return str(found[0]["id"])
+        found = queue_id(name)
+        if found is None:
+            # never created on the fly: a typo would collect runs that no agent serves; retried until it exists
+            raise RetryLater(f"queue '{name}' does not exist")
+        return found
 
     def _clone(self, job: Any, parameters: dict[str, Any], version: Version) -> str:
         """Clone the template with the run's tags and parameters in one request: a clone is complete the moment

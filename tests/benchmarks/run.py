@@ -26,9 +26,10 @@ from tests.benchmarks import (
     sync_bench,
     training_bench,
     trigger_bench,
+    ui_bench,
 )
 
-SECTIONS = ("server", "training", "forward", "sync", "trigger", "serving", "rollout", "loop")  # in the order they run
+SECTIONS = ("server", "training", "forward", "sync", "trigger", "serving", "rollout", "loop", "ui")  # in the order they run
 BENCHMARKS_MD = Path(__file__).resolve().parents[2] / "BENCHMARKS.md"
 
 
@@ -296,6 +297,10 @@ def main(argv: list[str] | None = None) -> int:
     if "loop" in sections:
         loop_results = loop_bench.run_all(quick=args.quick)
         report("loop", loop_results, lambda: _markdown_loop(loop_results))
+    if "ui" in sections:
+        with tempfile.TemporaryDirectory(prefix="occuloop-bench-") as folder:
+            shown = ui_bench.run_all(Path(folder), quick=args.quick)
+        report("ui", shown, lambda: ui_bench.markdown(shown))
     if not args.quick:
         print(f"updated {BENCHMARKS_MD}")
     return 0

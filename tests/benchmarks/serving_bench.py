@@ -205,7 +205,7 @@ def _in_process(package: Path, sklearn_model: Path, repeat: int) -> dict[str, An
     """The floor: the same SavedModel called directly, and the whole engine without HTTP; sklearn's predict."""
     import joblib
 
-    from serving.preprocess import Preprocess
+    from serving.engine import Engine
     from serving.request import Readings, parse
     from serving.served_model import served_model
 
@@ -227,7 +227,7 @@ def _in_process(package: Path, sklearn_model: Path, repeat: int) -> dict[str, An
     readings = parse(READING)
     assert isinstance(readings, Readings)
     row = model.spec.transform(readings.to_frame())
-    engine = Preprocess()
+    engine = Engine()
     engine.model_endpoint = SimpleNamespace(serving_url="occupancy", version="1", model_id="bench", auxiliary_cfg={})
     engine.load(str(package))
 

@@ -27,7 +27,7 @@ from tests.support.checkout import copy_of_checkout, make_environment
 
 DEMO_ARGS = "DEMO_ARGS=--sessions 3 --fast"
 pytestmark = pytest.mark.timeout(3000)  # four `make demo` runs, each starting the whole loop
-PORTS = {"api": 8008, "files": 8081, "sync": 8090, "trigger": 8091, "rollout": 8092, "serving": 9090}
+PORTS = {"api": 8008, "files": 8081, "sync": 8090, "trigger": 8091, "rollout": 8092, "serving": 9090, "ui": 8080}
 
 
 class MakeDemo:
@@ -182,6 +182,8 @@ def test_make_demo_from_a_fresh_checkout_through_ctrl_c_resume_and_a_rerun(clone
     resumed = [line for line in lines if line.startswith("2015-02-06")]
     assert len(resumed) == 1 and "accepted" in resumed[0], output
     assert "occuloop demo — done" in output and str(data_dir.resolve()) in output
+    assert f"watch the loop in a browser at http://127.0.0.1:{PORTS['ui']}/" in output  # the UI, from the start
+    assert f"The champion in the web UI: http://127.0.0.1:{PORTS['ui']}/projects/*/models/" in output
     # the endpoint answered through clearml-serving, naming the model and the data that gave the answer
     curl = next(line for line in lines if line.strip().startswith("curl -s"))
     assert f"http://127.0.0.1:{PORTS['serving']}/serve/occupancy" in curl

@@ -92,9 +92,13 @@ def test_training_pod_template_is_a_valid_pod(renders: list[Render], tmp_path: P
     for render in renders:
         if render.helm != "v4" or render.kube != "1.33.0":
             continue
-        (config,) = [
+        templates = [
             d for d in render.docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-pod-template")
         ]
+        assert len(templates) == (render.values != "monitoring-values.yaml")  # training.mode=agent: no glue
+        if not templates:
+            continue
+        config = templates[0]
         pod = yaml.safe_load(config["data"]["pod-template.yaml"])
         pod["metadata"]["name"] = "clearml-id-0123"
         pod["spec"]["containers"][0].update(image="occuloop-training:0.1.0", command=["bash", "-c", "true"])
@@ -139,3 +143,12 @@ def test_documents_parse_and_carry_the_release_namespace(renders: list[Render]) 
     for render in renders[:1]:
         for doc in documents(render.path.read_text()):
             assert doc["metadata"]["namespace"] == "occuloop-test", doc["metadata"]
+
+
+def test_the_services_agent_runs_only_the_enabled_services(tools: Tools) -> None:
+    docs = documents(tools.template("v4", "--set", "services.mode=agent", "--set", "rollout.enabled=false").stdout)
+    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    (container,) = deployments["occ-occuloop-services-agent"]["spec"]["template"]["spec"]["containers"]
+    assert container["args"][container["args"].index("--services") + 1] == "sync,trigger"
+    assert {port["name"] for port in container["ports"]} == {"sync", "trigger"}
+    assert "occ-occuloop-rollout" not in deployments

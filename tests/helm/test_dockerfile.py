@@ -67,7 +67,8 @@ def test_every_target_runs_as_the_non_root_user_with_an_exec_form_entrypoint() -
 def test_roles_install_only_their_extras_from_the_lock() -> None:
     all_stages = stages()
     installs = {name: " ".join(lines) for name, lines in all_stages.items() if name.startswith("venv-")}
-    assert '".[k8s]"' in installs["venv-services"] and "--constraint requirements.lock" in installs["venv-services"]
+    assert '".[k8s,ui]"' in installs["venv-services"]  # the services image also runs `occuloop ui`
+    assert "--constraint requirements.lock" in installs["venv-services"]
     assert "train" in installs["venv-training"] and "serve" not in installs["venv-training"]
     assert "serve" in installs["venv-serving"]
     assert "sha256sum --check" in " ".join(all_stages["kubectl"])

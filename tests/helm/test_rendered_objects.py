@@ -18,6 +18,8 @@ CREDENTIAL_ENV = (
     "OCCULOOP_SERVER_ACCESS_KEY",
     "OCCULOOP_SERVER_SECRET_KEY",
 )
+PRE_CREATED_SECRETS = ("clearml-credentials", "occuloop-ui-reader")  # named in ci/ values files, not rendered
+UI_LOGIN_ENV = ("OCCULOOP_UI_USER", "OCCULOOP_UI_PASSWORD")  # the UI's basic auth: from a Secret, like the keys
 STANDARD_LABELS = ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/version",
                    "app.kubernetes.io/managed-by", "app.kubernetes.io/component", "helm.sh/chart")  # fmt: skip
 
@@ -69,11 +71,13 @@ def test_credentials_only_through_secret_key_refs(docs: list[dict[str, Any]]) ->
                 continue
             keys = [k for k in CREDENTIAL_ENV if k in env]
             assert len(keys) == 2, (name, container["name"])  # every occuloop process gets exactly one key pair
+            for key in UI_LOGIN_ENV:
+                assert key not in env or "secretKeyRef" in env[key].get("valueFrom", {}), (name, key)
             for key in keys:
                 ref = env[key]["valueFrom"]["secretKeyRef"]
-                assert ref["name"] in secrets or ref["name"] == "clearml-credentials", (name, ref)
+                assert ref["name"] in secrets or ref["name"] in PRE_CREATED_SECRETS, (name, ref)
     for config in kinds(docs, "ConfigMap"):
-        assert not set(config.get("data", {})) & set(CREDENTIAL_ENV), config["metadata"]["name"]
+        assert not set(config.get("data", {})) & set(CREDENTIAL_ENV + UI_LOGIN_ENV), config["metadata"]["name"]
 
 
 def test_every_container_has_probes_resources_and_the_hardened_security_context(docs: list[dict[str, Any]]) -> None:
@@ -126,7 +130,12 @@ def test_rbac_is_namespaced_and_least_privilege(docs: list[dict[str, Any]]) -> N
         "events": {"list"},
     }
     roles = kinds(docs, "Role")
-    assert len(roles) == 1
+    glue = any(d["metadata"]["name"].endswith("-k8s-glue") for d in kinds(docs, "Deployment"))
+    assert len(roles) == glue  # training.mode=agent: no glue, no Kubernetes API access at all
+    if not glue:
+        assert not kinds(docs, "RoleBinding", "ServiceAccount")
+        assert all(spec.get("automountServiceAccountToken") is False for _, _, spec in pod_specs(docs))
+        return
     for rule in roles[0]["rules"]:
         assert rule["apiGroups"] == [""], rule
         for resource in rule["resources"]:
@@ -225,7 +234,18 @@ def test_mode_specific_objects(docs: list[dict[str, Any]], request: pytest.Fixtu
     agent_mode = values == "embedded-values.yaml"  # the only CI values file that selects services.mode=agent
     sync_pod = "services-agent" if agent_mode else "sync"
     if agent_mode:
-        assert "services-agent" in deployments and "sync" not in deployments
+        assert "services-agent" in deployments and not {"sync", "trigger", "rollout"} & set(deployments)
+        pod = deployments["services-agent"]["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        # every container start registers the services (an init container would not run on a container restart)
+        assert "initContainers" not in pod
+        assert container["args"] == [
+            "services-agent", "--queue", "occuloop-services", "--worker-id", f"{RELEASE}-occuloop-services-agent",
+            "--services", "sync,trigger,rollout",
+        ]  # fmt: skip
+        assert container["envFrom"] == [{"configMapRef": {"name": f"{RELEASE}-occuloop-config"}}]
+        assert {port["name"] for port in container["ports"]} == {"sync", "trigger", "rollout"}
+        assert pod["terminationGracePeriodSeconds"] >= 45 + 10  # the services agent's shutdown bound
     else:
         assert {"sync", "trigger"} <= set(deployments) and "services-agent" not in deployments
     volumes = {v["name"]: v for v in deployments[sync_pod]["spec"]["template"]["spec"]["volumes"]}
@@ -235,7 +255,7 @@ def test_mode_specific_objects(docs: list[dict[str, Any]], request: pytest.Fixtu
     }
     assert mounts["inbox"] == "/inbox" and "persistentVolumeClaim" in volumes["inbox"]
     hpa = kinds(docs, "HorizontalPodAutoscaler")
-    ingress = kinds(docs, "Ingress")
+    ingress = [d for d in kinds(docs, "Ingress") if d["metadata"]["name"].endswith("-serving")]  # the UI's: ui tests
     if values == "hpa-ingress-values.yaml":
         assert hpa and ingress and "replicas" not in deployments["serving"]["spec"]
         assert (

@@ -66,5 +66,6 @@ def test_sigint_stops_an_idle_server_at_once(tmp_path: Path) -> None:
     started = time.monotonic()
     server.child.process.send_signal(signal.SIGINT)
     assert server.child.process.wait(30) == 0
-    assert time.monotonic() - started < 5
+    # at once: well before the 20 s an open keep-alive connection could hold a draining server (the idle one left above)
+    assert time.monotonic() - started < 15
     assert not (tmp_path / "server" / "server.json").exists()

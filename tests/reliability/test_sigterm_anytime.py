@@ -32,6 +32,7 @@ from tests.reliability.test_sync_crashes import assert_one_clean_chain, leftover
 from tests.reliability.test_trigger_crashes import assert_one_run_each, start_publisher
 from tests.support.clients import Clients, RawApi
 from tests.support.service_process import ServiceProcess
+from tests.support.signals import wait_until_it_catches_sigterm
 from tests.support.sync import SyncProcess, versions
 from tests.support.trigger import TriggerProcess, runs
 from training.sessions import training_sessions
@@ -58,24 +59,6 @@ class Tally:
             f"{self.process}: {len(self.stop_seconds)} SIGTERMs (exit 0 each, stop mean {mean:.2f} s, "
             f"max {worst:.2f} s), {self.kills} kill -9, seed {self.seed}"
         )
-
-
-def catches_sigterm(pid: int) -> bool:
-    """Whether the process has a handler for SIGTERM (SigCgt in /proc/<pid>/status)."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except FileNotFoundError:
-        return False
-    caught = next((line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:")), "0")
-    return bool(int(caught, 16) & (1 << (signal.SIGTERM - 1)))
-
-
-def wait_until_it_catches_sigterm(child: Child, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not catches_sigterm(child.process.pid):
-        assert child.alive(), f"{child.name} exited during start-up:\n{tail(child.log_path)}"
-        assert time.monotonic() < deadline, f"{child.name} never installed its SIGTERM handler"
-        time.sleep(0.01)
 
 
 def start_at_random_moment(service: ServiceProcess, rng: random.Random) -> None:

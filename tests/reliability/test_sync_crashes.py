@@ -18,6 +18,7 @@ import pytest
 from services.child_processes import EmbeddedServer, inherited_environment, start_embedded_server, tail
 from services.sync.replay import deliver
 from tests.support.clients import Clients
+from tests.support.signals import wait_until_it_catches_sigterm
 from tests.support.sync import SyncProcess, versions
 from training.sessions import training_sessions
 
@@ -57,19 +58,54 @@ def leftovers(inbox: Path) -> list[str]:
     return waiting + staged
 
 
+def _log_size(sync: SyncProcess) -> int:
+    return sync.child.log_path.stat().st_size if sync.child and sync.child.log_path.exists() else 0
+
+
+def _kill_at_a_random_moment(sync: SyncProcess, rng: random.Random, *, delivered: bool) -> str:
+    """Start the service and kill it at a moment chosen by what it is doing, not by the clock since the spawn: on a
+    busy machine the imports alone can outlast any fixed delay, and every kill would land before the work (CI-like
+    load did exactly that). Returns the moment chosen."""
+    log_start = _log_size(sync)
+    sync.start(wait=False)
+    assert sync.child is not None
+    moments = ["start-up", "working"] + (["in a draft"] * 2 if delivered else [])
+    moment = rng.choice(moments)
+    if moment == "start-up":
+        wait_until_it_catches_sigterm(sync.child)  # occuloop's code runs: opening the journal, recovery, intake
+        time.sleep(rng.uniform(0, 1.0))
+    elif moment == "in a draft":  # a draft is open on the server and in the journal: recovery must settle it
+
+        def draft_opened() -> bool:
+            assert sync.child is not None
+            if not sync.child.alive():
+                raise sync.child.failure("exited")
+            with sync.child.log_path.open("rb") as log:
+                log.seek(log_start)
+                return b"event=draft_opened" in log.read()
+
+        sync.clients.api.wait_for("the sync to open a draft", draft_opened, timeout=120, interval=0.05)
+        time.sleep(rng.uniform(0, 0.3))
+    else:
+        sync.clients.api.wait_for("the sync to be ready", sync._alive_and_ready, timeout=120, interval=0.1)
+        time.sleep(rng.uniform(0, 3.0))  # taking in, mid-upload, mid-finalize, tagging, idle
+    sync.kill()
+    return moment
+
+
 def test_twenty_kill_9_during_a_replay_lose_and_duplicate_nothing(clients: Clients, tmp_path: Path) -> None:
     rng = random.Random(20261124)
     inbox = tmp_path / "inbox"
     days = list(TRAINING_DAYS)
     # feed_chunk=1: every file taken in uploads on the background thread while the next is validated
     sync = SyncProcess(clients, inbox, quiet=0.3, batch=2, dataset="crashes", feed_chunk=1)
+    moments = []
     for _ in range(20):
+        delivered = bool(days) and days[0] != CORRUPTED_DAY  # a quarantined file opens no draft
         if days:  # sessions keep arriving while the service dies and comes back
             day = days.pop(0)
             deliver(inbox, days=[day], corrupt={CORRUPTED_DAY: "flipped"})
-        sync.start(wait=False)
-        time.sleep(rng.uniform(0.5, 4.5))  # start-up, taking in, mid-upload, mid-finalize, tagging, idle
-        sync.kill()
+        moments.append(_kill_at_a_random_moment(sync, rng, delivered=delivered))
     assert not days
     sync.start()
     sync.wait_until_idle(timeout=240)
@@ -85,6 +121,7 @@ def test_twenty_kill_9_during_a_replay_lose_and_duplicate_nothing(clients: Clien
         f"{CORRUPTED_DAY}.csv.reason.json",
     ]
     # the kills landed inside drafts, not only between them: recovery had to discard or complete some
+    assert "in a draft" in moments, moments
     assert "event=draft_discarded" in log or "event=draft_finalized_before_restart" in log
 
 

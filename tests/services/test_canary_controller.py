@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
+from prometheus_client import generate_latest
 
 from services.rollout.controller import Controller
 from services.rollout.receipts import DecidedBy
@@ -18,6 +19,7 @@ from services.rollout.states import with_state
 from services.settings import CanarySettings
 from serving.endpoints import Routing, VersionMetrics
 from tests.services.test_gate_decisions import TRUTH, MemoryRegistry, _rollout
+from tests.support.metrics import parse
 
 SETTINGS = CanarySettings(window_seconds=10, min_requests=20, max_error_rate=0.05, max_p99_ms=100,
                           max_rate_shift=0.1, silence_seconds=5, min_labeled=20, labels_seconds=1)  # fmt: skip
@@ -97,6 +99,7 @@ class CanaryRegistry(MemoryRegistry):
     def __init__(self, *model_ids: str) -> None:
         super().__init__({model_id: TRUTH for model_id in model_ids})
         self.progress_of: dict[str, str] = {}
+        self.steps_of: dict[str, list[float]] = {}
 
     def canaries(self) -> list[str]:
         return [m for m in reversed(self.tags) if "canary" in self.tags[m]]
@@ -106,6 +109,9 @@ class CanaryRegistry(MemoryRegistry):
 
     def set_progress(self, model_id: str, value: str) -> None:
         self.progress_of[model_id] = value
+
+    def record_step(self, model_id: str, weight: float) -> None:
+        self.steps_of.setdefault(model_id, []).append(weight)
 
 
 class Labels:
@@ -169,6 +175,7 @@ def test_a_healthy_canary_is_ramped_through_every_step_to_champion(caplog: pytes
     promoted = [r for r in loop.registry.receipts.values() if r["decision"] == "promoted"][-1]
     assert promoted["rule"] == "canary" and promoted["pointer"]["before"] == "m1"
     assert loop.registry.progress("m2") == "done" and loop.controller.status() == {"state": "following_champion"}
+    assert loop.registry.steps_of == {"m2": [0.1, 0.5, 1.0]}  # recorded on the model, for the UI's step list
     steps = [r.getMessage() for r in caplog.records if r.getMessage().startswith("event=canary_step ")]
     assert [re.search(r" weight=(\S+) step=(\S+)", line).groups() for line in steps] == [  # type: ignore[union-attr]
         ("0.1", "1/3"),
@@ -176,6 +183,29 @@ def test_a_healthy_canary_is_ramped_through_every_step_to_champion(caplog: pytes
         ("1", "3/3"),
     ]
     assert all(line.startswith("event=canary_step model_id=m2 dataset_id=d ") for line in steps)
+
+
+def test_the_ramp_its_decisions_and_the_gate_receipts_show_in_the_controller_metrics() -> None:
+    loop = Loop()
+    gauges = loop.controller.metrics
+    loop.controller.tick()
+    assert (gauges.canary_version._value.get(), gauges.canary_step._value.get()) == (2, 1)
+    assert gauges.canary_weight._value.get() == 0.1
+    loop.run(12)
+    assert gauges.canary_step._value.get() == 2 and gauges.canary_weight._value.get() == 0.5
+    loop.run(30)
+    found = parse(generate_latest(gauges.registry).decode())
+    assert found.value("occuloop_rollout_decisions_total", decision="canary_step", rule="probe") == 1
+    assert found.value("occuloop_rollout_decisions_total", decision="canary_step", rule="all_rules") == 2
+    assert found.value("occuloop_rollout_decisions_total", decision="promoted") == 1
+    assert found.value("occuloop_rollout_decisions_total", decision="rolled_back") == 0
+    assert found.value("occuloop_rollout_canary_step") == 0 and found.value("occuloop_rollout_canary_version") == 0
+    # the gate's receipts (the in-memory registry's), counted on the controller's first tick
+    loop.registry.receipts["g1"] = {"decision": "gate_failed", "rule": "training_data"}
+    loop.clock.now += 31
+    loop.controller.tick()
+    found = parse(generate_latest(gauges.registry).decode())
+    assert found.value("occuloop_gate_receipts", decision="gate_failed", rule="training_data") == 1
 
 
 def test_a_step_waits_for_enough_requests_even_after_its_window() -> None:
@@ -210,6 +240,8 @@ def test_an_unhealthy_canary_is_rolled_back_by_the_rule_it_breaks(behaviour: Beh
     assert receipt["canary"]["window"]["weight"] == 0.1
     assert loop.registry.tags["m2"] == ["rejected"] and loop.registry.progress("m2") == "done"
     assert loop.registry.pointer.read().model_id == "m1"
+    rolled_back = loop.controller.metrics.decisions.labels(decision="rolled_back", rule=f"canary:{rule}")
+    assert rolled_back._value.get() == 1
 
 
 def test_a_canary_wrong_about_the_minutes_labeled_since_is_rolled_back_on_live_accuracy() -> None:
@@ -234,7 +266,11 @@ def test_a_restarted_controller_resumes_at_the_step_the_weights_show_and_judges_
     loop.restarted()  # kill -9: everything the old process knew is gone
     loop.run(5)
     assert loop.plane.weights == {2: 0.5, 1: 0.5} and len(loop.plane.weight_history) == steps_before  # not retaken
-    assert loop.controller.status() == {"state": "canary", "model_id": "m2", "version": 2, "weight": 0.5}
+    status = loop.controller.status()
+    assert {key: status[key] for key in ("state", "model_id", "version", "weight", "step")} == {
+        "state": "canary", "model_id": "m2", "version": 2, "weight": 0.5, "step": "2/3"
+    }  # fmt: skip
+    assert status["window"]["verdict"] == "wait"  # the fresh window is still being filled
     loop.run(20)
     assert loop.canary_weights()[1:] == [0.1, 0.5, 1.0] and loop.registry.pointer.read().model_id == "m2"
 

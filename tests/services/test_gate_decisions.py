@@ -105,6 +105,14 @@ class MemoryRegistry:
     def discard_receipt(self, task: Any) -> None:
         self.discarded.append(task.id)
 
+    def gate_receipts(self) -> dict[tuple[str, str], int]:
+        counts: dict[tuple[str, str], int] = {}
+        for receipt in self.receipts.values():
+            if receipt["decision"] in ("gate_passed", "gate_failed"):
+                key = (receipt["decision"], receipt["rule"])
+                counts[key] = counts.get(key, 0) + 1
+        return counts
+
 
 def _rollout(registry: MemoryRegistry, **settings: Any) -> Rollout:
     configured = dataclasses.replace(RolloutSettings(gate=GateSettings(bootstrap_samples=200)), **settings)

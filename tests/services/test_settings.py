@@ -78,3 +78,20 @@ def test_a_logged_event_is_parsed_back_into_the_same_fields_by_the_json_logs() -
         assert line["logger"] == "occuloop.test"
     finally:
         logging.getLogger().handlers.clear()
+
+
+def test_ui_settings_read_the_api_and_name_what_is_missing(tmp_path: Path) -> None:
+    from services.settings import UiSettings
+
+    settings = UiSettings.from_env({"CLEARML_API_HOST": "http://api:8008", "CLEARML_API_ACCESS_KEY": "a",
+                                    "CLEARML_API_SECRET_KEY": "s", "OCCULOOP_UI_PORT": "9080",
+                                    "OCCULOOP_UI_SYNC_URL": "http://sync:8090"}).validate()  # fmt: skip
+    assert (settings.port, settings.api_host, settings.sync_url, settings.poll_seconds) == (
+        9080, "http://api:8008", "http://sync:8090", 3.0,
+    )  # fmt: skip
+    with pytest.raises(SettingsError, match="CLEARML_API_ACCESS_KEY, CLEARML_API_SECRET_KEY"):
+        UiSettings.from_env({"CLEARML_API_HOST": "http://api:8008"}).validate()
+    with pytest.raises(SettingsError, match="OCCULOOP_UI_POLL_SECONDS"):
+        UiSettings.from_env({"OCCULOOP_UI_POLL_SECONDS": "0.1"})
+    with pytest.raises(SettingsError, match="together"):
+        dataclasses.replace(settings, auth_user="ops").validate()

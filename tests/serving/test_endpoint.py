@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from services.child_processes import Child
 from tests.serving.bodies import bad_fields, bodies
 from tests.support.clients import RESULT_PREFIX, Clients
+from tests.support.metrics import scrape
 
 pytestmark = pytest.mark.contract
 
@@ -198,10 +199,9 @@ def test_a_new_version_is_served_within_seconds(deployment: Deployment) -> None:
         response = deployment.post("occupancy/2", deployment.readings[0])
         return response.status_code == 200 and response.json()["model_id"] == second["model_id"]
 
-    deployment.clients.api.wait_for("version 2", served, timeout=30, interval=0.2)
-    seconds = time.monotonic() - started
-    print(f"version 2 answered {seconds:.1f} s after register_version was called")
-    assert seconds < 20
+    # how soon is a benchmark's question (BENCHMARKS.md); here only that it happens, with a bound for a hang
+    deployment.clients.api.wait_for("version 2", served, timeout=120, interval=0.2)
+    print(f"version 2 answered {time.monotonic() - started:.1f} s after register_version was called")
     routing = deployment.plane("routing")
     assert routing["weights"] == {"1": 1.0}  # a new version gets no public traffic until the canary says so
 
@@ -249,3 +249,29 @@ def test_metrics_and_the_prediction_log_trace_answers_to_model_and_dataset(deplo
     loads = {record["model_id"]: record for record in records if record["kind"] == "model_loaded"}
     assert set(loads) == set(by_model)
     assert all(loads[model_id]["labeling_sessions"] == card["labeling_sessions"] for model_id, card in by_model.items())
+
+
+def test_prometheus_metrics_count_each_version_and_show_the_canary_weights(deployment: Deployment) -> None:
+    """The app's GET /metrics (serving/metrics.py): the counts the ClearML scalars report, per version, plus the
+    routing's weights; they only grow, and a request more shows at once (no reporting interval)."""
+    base = deployment.url.removesuffix("/serve")
+    before = scrape(base)
+    assert before.value("occuloop_serving_canary_weight_ratio", endpoint="occupancy", version="1") == 0.9
+    assert before.value("occuloop_serving_canary_weight_ratio", endpoint="occupancy", version="2") == 0.1
+    assert before.value("occuloop_serving_rejected_total", version="1") >= 1  # the fuzzed 422s
+    assert before.value("occuloop_serving_failed_total") == 0
+    scalars = deployment.plane("metrics")
+    for version in ("1", "2"):
+        counted = before.value("occuloop_serving_requests_total", endpoint="occupancy", version=version)
+        assert counted >= scalars[version]["requests"] > 0  # the scalars are a report behind
+        assert before.value("occuloop_serving_request_duration_seconds_count", version=version) == counted
+        assert before.value("occuloop_serving_readings_total", version=version) >= before.value(
+            "occuloop_serving_occupied_readings_total", version=version
+        )
+    answer = deployment.post("occupancy/1", deployment.readings[0])
+    assert answer.status_code == 200
+    after = scrape(base)
+    assert (
+        after.value("occuloop_serving_requests_total", version="1")
+        == before.value("occuloop_serving_requests_total", version="1") + 1
+    )

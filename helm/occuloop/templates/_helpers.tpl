@@ -78,9 +78,18 @@ app.kubernetes.io/part-of: occuloop
 {{- if eq .Values.clearml.mode "embedded" }}http://{{ include "occuloop.serverHost" . }}:{{ .Values.server.service.filesPort }}{{ else }}{{ .Values.clearml.external.filesHost }}{{ end }}
 {{- end }}
 
-{{/* The embedded server has no UI; the SDK still needs a web host it can derive, so it is the API host. */}}
+{{/* The UI's URL: its Ingress when published, else its Service inside the cluster. */}}
+{{- define "occuloop.uiUrl" -}}
+{{- if .Values.ui.ingress.enabled }}http{{ if .Values.ui.ingress.tlsSecretName }}s{{ end }}://{{ .Values.ui.ingress.host }}{{ else }}http://{{ include "occuloop.componentName" (dict "root" . "component" "ui") }}:{{ .Values.ui.service.port }}{{ end }}
+{{- end }}
+
+{{/* CLEARML_WEB_HOST, where the SDK's "results page" links lead: an external server's own web app when given,
+else occuloop's UI; without either, the API host (the SDK needs a web host it can derive). */}}
 {{- define "occuloop.webHost" -}}
-{{- if eq .Values.clearml.mode "embedded" }}{{ include "occuloop.apiHost" . }}{{ else }}{{ default .Values.clearml.external.apiHost .Values.clearml.external.webHost }}{{ end }}
+{{- if and (eq .Values.clearml.mode "external") .Values.clearml.external.webHost }}{{ .Values.clearml.external.webHost }}
+{{- else if .Values.ui.enabled }}{{ include "occuloop.uiUrl" . }}
+{{- else if eq .Values.clearml.mode "embedded" }}{{ include "occuloop.apiHost" . }}
+{{- else }}{{ .Values.clearml.external.apiHost }}{{ end }}
 {{- end }}
 
 {{/* ClearML credentials: only ever through secretKeyRef. */}}
@@ -173,4 +182,13 @@ initialDelaySeconds: 30
 periodSeconds: 60
 timeoutSeconds: 20
 failureThreshold: 5
+{{- end }}
+
+{{/* Prometheus scrape annotations of a pod that serves GET /metrics on `port` (metrics.podAnnotations). */}}
+{{- define "occuloop.metricsAnnotations" -}}
+{{- if .root.Values.metrics.podAnnotations }}
+prometheus.io/scrape: "true"
+prometheus.io/port: {{ .port | quote }}
+prometheus.io/path: /metrics
+{{- end }}
 {{- end }}

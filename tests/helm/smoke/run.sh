@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Container smoke test (make smoke-containers): build the four images with podman on a locally built stand-in
-# of the base image, render the embedded-mode release with the chart, run it with `podman kube play` and request
-# a prediction. Needs root (podman, debootstrap), Debian's apt and PyPI; see helm/README.md for what it proves.
+# of the base image, render the embedded-mode release with the chart and run the whole loop with `podman kube play`
+# (a labeled file in the inbox volume to a prediction from the promoted model). Needs root (podman, debootstrap),
+# Debian's apt and PyPI; see helm/README.md for what it proves.
 set -euo pipefail
+SMOKE_STARTED=$(date +%s)
 cd "$(dirname "$0")/../../.."
 ROOT=$PWD
 TOOLS=$ROOT/.tools
@@ -53,4 +55,6 @@ for target in server services training serving; do
 done
 podman image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep "occuloop-.*:$TAG" | sed 's/^/smoke: image /'
 
-exec "$ROOT/.venv/bin/python" -m tests.helm.smoke.kube_play --tag "$TAG"
+echo "smoke: tools, base image, wheels and images ready after $(( $(date +%s) - SMOKE_STARTED )) s"
+"$ROOT/.venv/bin/python" -m tests.helm.smoke.kube_play --tag "$TAG"
+echo "smoke: make smoke-containers took $(( $(date +%s) - SMOKE_STARTED )) s in all"
