@@ -29,7 +29,8 @@ from tests.benchmarks import (
     ui_bench,
 )
 
-SECTIONS = ("server", "training", "forward", "sync", "trigger", "serving", "rollout", "loop", "ui")  # in the order they run
+# in the order they run
+SECTIONS = ("server", "training", "forward", "sync", "trigger", "serving", "rollout", "loop", "ui")
 BENCHMARKS_MD = Path(__file__).resolve().parents[2] / "BENCHMARKS.md"
 
 
