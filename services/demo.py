@@ -151,10 +151,20 @@ class Loop:
 
     def start_ui(self) -> None:
         """The web UI first, so that the URL printed at the start answers while the rest comes up."""
-        self._spawn("ui", [
-            sys.executable, "-m", "services.cli", "ui", "--port", str(self.ports["ui"]), "--poll-seconds", "2",
-            *(f"--{name}-url=http://127.0.0.1:{self.ports[name]}" for name in ("sync", "trigger", "rollout")),
-        ])  # fmt: skip
+        self._spawn(
+            "ui",
+            [
+                sys.executable,
+                "-m",
+                "services.cli",
+                "ui",
+                "--port",
+                str(self.ports["ui"]),
+                "--poll-seconds",
+                "2",
+                *(f"--{name}-url=http://127.0.0.1:{self.ports[name]}" for name in ("sync", "trigger", "rollout")),
+            ],
+        )
         self.wait("the web UI", lambda: _get(f"{self.ui_url}/healthz") is not None, 90)
 
     def start(self) -> None:
@@ -340,9 +350,15 @@ def _press_upload(url: str) -> dict[str, Any]:
 
 
 COLUMNS = (
-    "session", "version", "rows", "validation", "training run", "holdout acc % [95% CI] (vs champion)", "gate",
+    "session",
+    "version",
+    "rows",
+    "validation",
+    "training run",
+    "holdout acc % [95% CI] (vs champion)",
+    "gate",
     "champion",
-)  # fmt: skip
+)
 WIDTHS = (21, 7, 5, 32, 12, 44, 62, 12)
 
 
@@ -456,10 +472,15 @@ def play(loop: Loop, step: Step) -> tuple[str, ...]:
             canary = "-> champion" if ended and ended.decision == "promoted" else "rolled back"
             gate = f"{gate}; canary {canary}"
     return (
-        label, str(answer.get("version")), str(answer.get("rows")),
-        "accepted" if not step.corrupt else "accepted: the damage was NOT caught", run.run_id[:12], scores, gate,
+        label,
+        str(answer.get("version")),
+        str(answer.get("rows")),
+        "accepted" if not step.corrupt else "accepted: the damage was NOT caught",
+        run.run_id[:12],
+        scores,
+        gate,
         (state.champion or "-")[:12],
-    )  # fmt: skip
+    )
 
 
 def ask_endpoint(loop: Loop, champion: str) -> tuple[str, dict[str, Any]]:
@@ -543,27 +564,40 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     data_dir.mkdir(parents=True, exist_ok=True)
     try:
         server = start_embedded_server(
-            data_dir / "server", env=inherited_environment(environ), api_port=args.api_port,
-            files_port=args.files_port, log_path=data_dir / "logs" / "server.log",
+            data_dir / "server",
+            env=inherited_environment(environ),
+            api_port=args.api_port,
+            files_port=args.files_port,
+            log_path=data_dir / "logs" / "server.log",
             extra_args=["--web-host", f"http://127.0.0.1:{args.ui_port}"],  # the SDK's links lead to the UI
-        )  # fmt: skip
+        )
     except ChildFailed as error:
         print(f"occuloop demo: the server did not start (port {args.api_port} or {args.files_port} taken?)\n{error}")
         return 1
     env = inherited_environment(environ, HOME=str((data_dir / "client-home").resolve()), **server.client_env)
     loop = Loop(
-        data_dir, server, env, args.fast,
-        {"sync": args.sync_port, "trigger": args.trigger_port, "rollout": args.rollout_port, "serving": args.serving_port,
-         "ui": args.ui_port},
+        data_dir,
+        server,
+        env,
+        args.fast,
+        {
+            "sync": args.sync_port,
+            "trigger": args.trigger_port,
+            "rollout": args.rollout_port,
+            "serving": args.serving_port,
+            "ui": args.ui_port,
+        },
         agent_services=args.agent_services,
-    )  # fmt: skip
+    )
     steps = plan(args.sessions)
     done = _progress(data_dir)
     code = 0
     try:
         how = "as ClearML service tasks under the services agent" if args.agent_services else "as processes"
-        print(f"occuloop demo: starting the server, agents, and sync, trigger and rollout {how} "
-              f"(logs in {(data_dir / 'logs').resolve()})")  # fmt: skip
+        print(
+            f"occuloop demo: starting the server, agents, and sync, trigger and rollout {how} "
+            f"(logs in {(data_dir / 'logs').resolve()})"
+        )
         loop.start_ui()
         print(f"occuloop demo: watch the loop in a browser at {loop.ui_url}/", flush=True)
         loop.start()
@@ -573,8 +607,10 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             done = kept
             _record(data_dir, done)
         if len(done) == len(steps):
-            print(f"nothing to play: all {len(steps)} sessions were already played, nothing changes "
-                  "(make demo DEMO_ARGS=--reset starts over)")  # fmt: skip
+            print(
+                f"nothing to play: all {len(steps)} sessions were already played, nothing changes "
+                "(make demo DEMO_ARGS=--reset starts over)"
+            )
         elif done:
             print(f"resuming: {len(done)} of {len(steps)} sessions already played")
         if len(done) < len(steps):

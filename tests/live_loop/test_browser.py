@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from services.loop_state import Api, read
+from tests.live_loop.browser import Watched, chromium, require_chromium
 from tests.support.demo_loop import DemoLoop
-from tests.ui.browser import Watched, chromium, require_chromium
 
 # the first test in a session waits for the whole demo to play (minutes on 2 busy cores)
 pytestmark = pytest.mark.timeout(1800)
