@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.benchmarks import (
+    champion_bench,
     forward_report,
     forward_selection,
     loop_bench,
@@ -30,7 +31,7 @@ from tests.benchmarks import (
 )
 
 # in the order they run
-SECTIONS = ("server", "training", "forward", "sync", "trigger", "serving", "rollout", "loop", "ui")
+SECTIONS = ("server", "training", "forward", "champion", "sync", "trigger", "serving", "rollout", "loop", "ui")
 BENCHMARKS_MD = Path(__file__).resolve().parents[2] / "BENCHMARKS.md"
 
 
@@ -281,6 +282,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.quick:
             forward_report.plot(forward)
         report("forward", forward, lambda: forward_report.markdown(forward))
+    if "champion" in sections:
+        champion = champion_bench.run_all()
+        report("champion", champion, lambda: champion_bench.markdown(champion))
     if "sync" in sections:
         sync_results = sync_bench.run_all(quick=args.quick)
         report("sync", sync_results, lambda: _markdown_sync(sync_results))
