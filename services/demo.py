@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from training.params import FAST_OVERRIDES
 from training.schema import EXAMPLE_READING
 from training.sessions import holdouts, training_sessions
 
@@ -71,6 +72,11 @@ class Step:
     corrupt: str | None = None  # deliver the day damaged (it must be quarantined)
 
 
+# --fast buys speed with fewer epochs only: measured forward (BENCHMARKS.md, "Forward"), its models answer every later
+# day exactly like the default's, for every seed and N = 2..13, in about two thirds of the fit time
+FAST_HELP = "at most 8 epochs (training/params.py FAST_OVERRIDES): the same forward accuracy as the default, measured"
+
+
 def plan(count: int) -> list[Step]:
     """The first day alone, then the second day with flipped labels, then corrected, then the rest in order."""
     days = [session.name for session in training_sessions()][: max(1, count)]
@@ -89,7 +95,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sessions", type=int, default=14, help="how many daily labeling sessions to play (%(default)s)"
     )
-    parser.add_argument("--fast", action="store_true", help="fewer epochs, for a quick look")
+    parser.add_argument("--fast", action="store_true", help=FAST_HELP)
     parser.add_argument("--reset", action="store_true", help="delete the data dir first and start over")
     ports = (  # the services' own default ports (services/settings.py)
         ("--api-port", ServerSettings.api_port, "API port of the embedded server"),
@@ -176,7 +182,7 @@ class Loop:
             [str(BIN / "clearml-agent"), "daemon", "--queue", "training", "--foreground", "--cpu-only"],
             agent_env,
         )
-        template = "General/gate_queue=training" + (",General/max_epochs=8" if self.fast else "")
+        template = ",".join(f"General/{key}={value}" for key, value in self.template_parameters().items())
         environments = demo_services.environments(self.inbox, self.ports, template, self.env)
         if self.agent_services:  # one clearml-agent in services mode runs the three as ClearML service tasks
             agent = [sys.executable, "-m", "services.cli", "services-agent", "--services", "sync,trigger,rollout"]
@@ -207,6 +213,11 @@ class Loop:
         self.wait("the inference app", lambda: _status_of(self.serving_url) is not None, 180)
         self.traffic = Traffic(self.serving_url)
         threading.Thread(target=self.traffic.run, name="users", daemon=True).start()
+
+    def template_parameters(self) -> dict[str, Any]:
+        """What every training run of the demo is told: hand its model to the gate; with --fast, the training
+        parameters of a quick look (training/params.py FAST_OVERRIDES, measured in BENCHMARKS.md "Forward")."""
+        return {"gate_queue": "training", **(FAST_OVERRIDES if self.fast else {})}
 
     @property
     def serving_url(self) -> str:

@@ -7,7 +7,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from tests.benchmarks.svg_chart import Panel, Series, panels_svg
+from tests.benchmarks.svg_panels import Panel, Series, panels_svg
 
 CHART = Path(__file__).resolve().parent / "history.svg"
 # stages of one loop iteration that read nothing of the dataset's history (issue 8's loop benchmark)

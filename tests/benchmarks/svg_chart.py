@@ -1,105 +1,84 @@
-"""Line charts as plain SVG text, for BENCHMARKS.md (no plotting package is pinned, and a chart needs none).
+"""A line chart as SVG text, for BENCHMARKS.md: no plotting library to pin for one figure.
 
-`panels_svg([Panel(...), ...])` stacks panels vertically; each panel has its own axes, series and legend.
+Series are drawn in order; each is a line through its points, optionally with a shaded band (low..high) behind it.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from html import escape
 
-COLORS = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
-WIDTH, PANEL_HEIGHT = 760, 300
-LEFT, RIGHT, TOP, BOTTOM = 70, 20, 34, 46
+WIDTH, HEIGHT = 880, 440
+LEFT, RIGHT, TOP, BOTTOM = 64, 250, 36, 52  # margins; the legend sits in the right one
 
 
-@dataclass
+@dataclass(frozen=True)
 class Series:
     label: str
-    points: list[tuple[float, float]]
+    x: tuple[float, ...]
+    y: tuple[float, ...]
+    color: str
+    band: tuple[tuple[float, ...], tuple[float, ...]] | None = None  # (low, high) per point
     dashed: bool = False
 
 
-@dataclass
-class Panel:
-    title: str
-    x_label: str
-    y_label: str
-    series: list[Series] = field(default_factory=list)
-    y_max: float | None = None  # clip the axis (points above are drawn at the top edge)
+def _ticks(low: float, high: float, count: int = 6) -> list[float]:
+    raw = (high - low) / max(count - 1, 1)
+    step = next(s for s in (0.1, 0.2, 0.25, 0.5, 1, 2, 2.5, 5, 10, 20) if s >= raw)
+    first = round(low / step) * step
+    return [round(first + i * step, 6) for i in range(int((high - first) / step) + 1) if first + i * step >= low]
 
 
-def nice_ticks(high: float, count: int = 5) -> list[float]:
-    """0 and round steps up to at least `high`."""
-    if high <= 0:
-        return [0.0, 1.0]
-    raw = high / count
-    magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
-    return [step * index for index in range(math.ceil(high / step - 1e-9) + 1)]
+def line_chart(title: str, x_label: str, y_label: str, series: list[Series], y_range: tuple[float, float]) -> str:
+    xs = sorted({x for item in series for x in item.x})
+    x_low, x_high = xs[0], xs[-1]
+    y_low, y_high = y_range
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
+    def px(x: float) -> float:
+        return LEFT + (x - x_low) / max(x_high - x_low, 1e-9) * plot_w
 
-def _label(value: float) -> str:
-    return f"{value:g}" if abs(value) < 1e5 else f"{value:.2g}"
-
-
-def _panel(panel: Panel, top: float) -> list[str]:
-    points = [point for series in panel.series for point in series.points]
-    x_ticks = nice_ticks(max((x for x, _ in points), default=1.0))
-    y_high = panel.y_max if panel.y_max is not None else max((y for _, y in points), default=1.0)
-    y_ticks = nice_ticks(y_high)
-    x_max, y_max = x_ticks[-1], y_ticks[-1]
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, PANEL_HEIGHT - TOP - BOTTOM
-
-    def sx(x: float) -> float:
-        return LEFT + plot_w * x / x_max
-
-    def sy(y: float) -> float:
-        return top + TOP + plot_h * (1 - min(y, y_max) / y_max)
+    def py(y: float) -> float:
+        clipped = min(max(y, y_low), y_high)
+        return TOP + (y_high - clipped) / max(y_high - y_low, 1e-9) * plot_h
 
     parts = [
-        f'<text x="{WIDTH / 2}" y="{top + 20}" text-anchor="middle" font-weight="bold">{escape(panel.title)}</text>'
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" '
+        'font-family="sans-serif" font-size="12">',
+        f'<rect width="{WIDTH}" height="{HEIGHT}" fill="white"/>',
+        f'<text x="{LEFT}" y="22" font-size="14" font-weight="bold">{escape(title)}</text>',
     ]
-    for tick in y_ticks:
-        y = sy(tick)
-        parts.append(f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" stroke="#ddd"/>')
-        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{_label(tick)}</text>')
-    for tick in x_ticks:
-        x = sx(tick)
+    for tick in _ticks(y_low, y_high):
         parts.append(
-            f'<line x1="{x:.1f}" y1="{top + TOP + plot_h}" x2="{x:.1f}" y2="{top + TOP + plot_h + 4}" stroke="#333"/>'
+            f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{py(tick):.1f}" y2="{py(tick):.1f}" stroke="#e4e4e4"/>'
         )
-        parts.append(f'<text x="{x:.1f}" y="{top + TOP + plot_h + 17}" text-anchor="middle">{_label(tick)}</text>')
-    parts.append(f'<rect x="{LEFT}" y="{top + TOP}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#333"/>')
-    parts.append(
-        f'<text x="{LEFT + plot_w / 2}" y="{top + PANEL_HEIGHT - 8}" text-anchor="middle">{escape(panel.x_label)}</text>'
-    )
-    parts.append(
-        f'<text transform="translate(16,{top + TOP + plot_h / 2}) rotate(-90)" text-anchor="middle">{escape(panel.y_label)}</text>'
-    )
-    for index, series in enumerate(panel.series):
-        color = COLORS[index % len(COLORS)]
-        path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in sorted(series.points))
-        dash = ' stroke-dasharray="5,3"' if series.dashed else ""
-        parts.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="1.6"{dash}/>')
-        legend_y = top + TOP + 14 + 16 * index
+        parts.append(f'<text x="{LEFT - 6}" y="{py(tick) + 4:.1f}" text-anchor="end">{tick:g}</text>')
+    for x in xs:
+        parts.append(f'<text x="{px(x):.1f}" y="{TOP + plot_h + 18}" text-anchor="middle">{x:g}</text>')
+    parts += [
+        f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#888"/>',
+        f'<text x="{LEFT + plot_w / 2}" y="{HEIGHT - 12}" text-anchor="middle">{escape(x_label)}</text>',
+        f'<text transform="translate(16 {TOP + plot_h / 2}) rotate(-90)" text-anchor="middle">{escape(y_label)}</text>',
+    ]
+    for item in series:
+        if item.band is not None:
+            low, high = item.band
+            outline = [(px(x), py(y)) for x, y in zip(item.x, high, strict=True)]
+            outline += [(px(x), py(y)) for x, y in reversed(list(zip(item.x, low, strict=True)))]
+            points = " ".join(f"{a:.1f},{b:.1f}" for a, b in outline)
+            parts.append(f'<polygon points="{points}" fill="{item.color}" fill-opacity="0.15" stroke="none"/>')
+        points = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in zip(item.x, item.y, strict=True))
+        dash = ' stroke-dasharray="6 4"' if item.dashed else ""
+        parts.append(f'<polyline points="{points}" fill="none" stroke="{item.color}" stroke-width="2"{dash}/>')
+        for x, y in zip(item.x, item.y, strict=True):
+            parts.append(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="2.5" fill="{item.color}"/>')
+    for index, item in enumerate(series):
+        y = TOP + 10 + index * 20
+        dash = ' stroke-dasharray="6 4"' if item.dashed else ""
         parts.append(
-            f'<line x1="{LEFT + 10}" y1="{legend_y - 4}" x2="{LEFT + 34}" y2="{legend_y - 4}" stroke="{color}" stroke-width="2"{dash}/>'
+            f'<line x1="{WIDTH - RIGHT + 16}" x2="{WIDTH - RIGHT + 40}" y1="{y}" y2="{y}" stroke="{item.color}" '
+            f'stroke-width="2"{dash}/>'
         )
-        parts.append(f'<text x="{LEFT + 40}" y="{legend_y}">{escape(series.label)}</text>')
-    return parts
-
-
-def panels_svg(panels: list[Panel]) -> str:
-    height = PANEL_HEIGHT * len(panels)
-    body = [part for index, panel in enumerate(panels) for part in _panel(panel, index * PANEL_HEIGHT)]
-    return "\n".join(
-        [
-            f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" '
-            'font-family="sans-serif" font-size="12">',
-            f'<rect width="{WIDTH}" height="{height}" fill="white"/>',
-            *body,
-            "</svg>",
-        ]
-    )
+        parts.append(f'<text x="{WIDTH - RIGHT + 46}" y="{y + 4}">{escape(item.label)}</text>')
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
