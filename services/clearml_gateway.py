@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from clearml import Dataset, Task
+
+from .loop_state import SQUASH_OF
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +35,7 @@ class DatasetVersion:
     completed: str | None  # ISO stamp of finalization (server time)
     tags: tuple[str, ...]
     archived: bool
+    squash_of: str | None = None  # set on a squashed root: the version it replaced
 
     @property
     def finalized(self) -> bool:
@@ -43,6 +48,7 @@ def _describe(dataset_id: str) -> DatasetVersion:
     completed = getattr(data, "completed", None)
     system_tags = tuple(getattr(data, "system_tags", None) or ())
     version = (task.get_parameter("properties/version") or "") if hasattr(task, "get_parameter") else ""
+    runtime = getattr(data, "runtime", None) or {}
     return DatasetVersion(
         dataset_id=dataset_id,
         version=str(version),
@@ -50,6 +56,7 @@ def _describe(dataset_id: str) -> DatasetVersion:
         completed=completed.isoformat() if completed is not None else None,
         tags=tuple(task.get_tags() or ()),
         archived="archived" in system_tags,
+        squash_of=runtime.get(SQUASH_OF) or None,
     )
 
 
@@ -63,34 +70,64 @@ class UnfinishedVersion:
     tags: tuple[str, ...]
 
 
+def link_or_copy(source: Path, target: Path) -> None:
+    """A hard link when both are on one volume (no copy), else a copy (a downloaded copy may be elsewhere)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
 def _iso(stamp: Any) -> str | None:
     return stamp.isoformat() if hasattr(stamp, "isoformat") else (str(stamp) if stamp else None)
+
+
+def _moment(stamp: str) -> datetime:
+    parsed = datetime.fromisoformat(stamp)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 class Draft:
     """An unfinalized dataset version being filled."""
 
-    def __init__(self, dataset: Any) -> None:
+    def __init__(self, dataset: Any, parent: str | None = None) -> None:
         self._dataset = dataset
         self.dataset_id: str = dataset.id
         parents = dataset._get_parents() if hasattr(dataset, "_get_parents") else []
-        self.parent: str | None = parents[0] if parents else None
+        # its parent on the dataset's chain: the version a squash replaces, else the SDK parent
+        self.parent: str | None = parent or (parents[0] if parents else None)
 
-    def add_and_upload(self, files: dict[str, Path], scratch: Path) -> None:
-        """Add files under their dataset names and upload them (only the delta against the parent is uploaded).
+    @property
+    def depth(self) -> int:
+        """Versions in its parent chain, itself included: how many versions the SDK walks for it."""
+        return len(self._dataset.get_dependency_graph())
+
+    def add_and_upload(self, files: dict[str, Path], scratch: Path, verify: dict[str, str] | None = None) -> None:
+        """Add files under their dataset paths and upload them (only the delta against the parent is uploaded).
 
         One `add_files` call for the whole batch: each call rewrites and re-uploads the version's state, so a
         call per file costs ~0.1 s each. The batch is presented as one folder of hard links (same volume, no
-        copy), which must live until the upload has read them."""
+        copy), which must live until the upload has read them. With `verify` (path -> SHA-256), the version must
+        hold exactly those files, or nothing is uploaded."""
         shutil.rmtree(scratch, ignore_errors=True)
         scratch.mkdir(parents=True)
         try:
             for name, source in files.items():
-                os.link(source, scratch / name)
+                link_or_copy(source, scratch / name)
             self._dataset.add_files(str(scratch), verbose=False)
+            if verify is not None:
+                held = {path: str(entry.hash) for path, entry in self._dataset.file_entries_dict.items()}
+                if held != verify:
+                    differing = sorted(set(held.items()) ^ set(verify.items()))[:5]
+                    raise RuntimeError(f"version {self.dataset_id} would not hold the expected files: {differing}")
             self._dataset.upload(show_progress=False, verbose=False)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+
+    def report_lineage(self, table: pd.DataFrame) -> None:
+        """For a squashed root: which version added each of its files, as a table in the UI."""
+        self._dataset.get_logger().report_table(title="lineage", series="sessions", iteration=0, table_plot=table)
 
     def describe(self, description: str, metadata: dict[str, Any]) -> None:
         self._dataset.set_description(description)
@@ -154,23 +191,71 @@ class DatasetGateway:
             return None
 
     def parent_of(self, dataset_id: str) -> str | None:
+        """Its parent on the dataset's chain: for a squash the version it replaced, else the SDK parent."""
+        squash_of = self.runtimes([dataset_id]).get(dataset_id, {}).get(SQUASH_OF)
+        if squash_of:
+            return str(squash_of)
         parents = Dataset.get(dataset_id=dataset_id)._get_parents()
         return str(parents[0]) if parents else None
 
+    def runtimes(self, dataset_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """id -> runtime properties (`version`, `squash_of`, ...) of several versions, in one request."""
+        tasks: list[Any] = Task._query_tasks(  # task records (only_fields), not Task objects
+            task_ids=dataset_ids, only_fields=["id", "runtime"], search_hidden=True, _allow_extra_fields_=True
+        )
+        return {str(task.id): dict(task.runtime or {}) for task in tasks}
+
+    def latest(self) -> tuple[str, int] | None:
+        """The newest finalized version (the one the next draft builds on) and its depth, or None."""
+        try:
+            dataset = Dataset.get(dataset_project=self.project, dataset_name=self.name, only_completed=True)
+        except ValueError:  # no version yet
+            return None
+        return str(dataset.id), len(dataset.get_dependency_graph())
+
     def finalized_children(self, parent: str | None) -> list[DatasetVersion]:
-        """Finalized, unarchived versions whose parent is `parent` (siblings of a version built on it)."""
-        listed = Dataset.list_datasets(dataset_project=self.project, partial_name=self.name, only_completed=True)
+        """Finalized, unarchived versions whose chain parent is `parent` (siblings of a version built on it).
+
+        Only versions created after `parent` was finalized can be its children (the SDK refuses an unfinished
+        parent), so with a long history this reads the few newest versions, not all of them."""
+        since = None
+        if parent is not None:
+            described = self.version(parent)
+            since = described.completed if described is not None else None
         children = []
-        for item in listed:
-            if item.get("name") != self.name:
-                continue
-            dataset = Dataset.get(dataset_id=item["id"])
-            parents = dataset._get_parents()
-            if (parents[0] if parents else None) == parent:
-                described = _describe(item["id"])
-                if not described.archived:
-                    children.append(described)
+        for item in self._finalized_since(since):
+            runtime = item.get("runtime") or {}
+            chain_parent = runtime.get(SQUASH_OF) or self.parent_of(str(item["id"]))
+            if chain_parent == parent:
+                children.append(_describe(str(item["id"])))
         return children
+
+    def _finalized_since(self, since: str | None, page_size: int = 50) -> list[dict[str, Any]]:
+        """Finalized, unarchived versions created at or after `since` (every one when None), newest first."""
+        found: list[dict[str, Any]] = []
+        earliest = _moment(since) if since is not None else None
+        for page in range(10_000):
+            tasks: list[Any] = Task._query_tasks(  # task records (only_fields), not Task objects
+                project_name=[f"{self.project}/.datasets/{self.name}"],  # the SDK's hidden project of the dataset
+                task_name=f"^{re.escape(self.name)}$",
+                system_tags=["__$all", "dataset", "__$not", "archived"],
+                type=["data_processing"],
+                status=["completed", "published", "closed"],
+                only_fields=["id", "created", "runtime"],
+                order_by=["-created"],
+                page=page,
+                page_size=page_size,
+                search_hidden=True,
+                _allow_extra_fields_=True,
+            )
+            for task in tasks:
+                created = _iso(task.created)
+                if earliest is not None and created is not None and _moment(created) < earliest:
+                    return found
+                found.append({"id": task.id, "created": created, "runtime": task.runtime or {}})
+            if len(tasks) < page_size:
+                return found
+        return found
 
     def unfinished_versions(self) -> list[UnfinishedVersion]:
         """Versions of this dataset that were never finalized (drafts, live or abandoned), not archived."""

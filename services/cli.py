@@ -40,7 +40,7 @@ def _commands() -> dict[str, tuple[str, Any]]:
     from .clearml_server import __main__ as server
     from .rollout import command as rollout
     from .sync import command as sync
-    from .sync import replay
+    from .sync import lineage, replay
     from .trigger import command as trigger
     from .ui import command as ui
 
@@ -50,6 +50,7 @@ def _commands() -> dict[str, tuple[str, Any]]:
         "status": ("the loop's state: versions, runs, gate decisions, champion, queues, services", status),
         "sync": ("turn a labeling tool's finished files into validated dataset versions", sync),
         "label-replay": ("play the UCI data into an inbox day by day, as a labeling tool would", replay),
+        "lineage": ("the labeling sessions of a dataset version and the version that added each", lineage),
         "trigger": ("one training run for every new Production dataset version", trigger),
         "train": (
             "one training run on a labeled dataset version (what clearml-agent runs)",

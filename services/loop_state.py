@@ -17,6 +17,11 @@ from . import http_client
 
 RECEIPTS_PROJECT = "occuloop/rollout/receipts"
 POINTER_TAG = "champion-pointer"
+# The history policy (services/dataset_history.py): a squash of the labeled dataset's chain is tagged SQUASH_TAG
+# (never Production: it adds no session) and its runtime property SQUASH_OF names the version whose whole content it
+# holds, its parent on the dataset's one chain (a new root has no parent in the SDK's sense).
+SQUASH_TAG = "squashed"
+SQUASH_OF = "squash_of"
 
 
 class StateError(RuntimeError):

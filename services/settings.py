@@ -140,6 +140,14 @@ class SyncSettings(FromEnvironment):
     stale_draft_seconds: float = setting(
         "OCCULOOP_SYNC_STALE_DRAFT_SECONDS", 6 * 3600.0, "untagged unfinished versions older than this are deleted"
     )
+    # history policy (issue 22): the SDK walks the whole parent chain on every create, finalize and download, so
+    # the sync replaces it by a squash with the same content once it is this deep (1 acts as 2; BENCHMARKS.md)
+    squash_depth: int = setting(
+        "OCCULOOP_SYNC_SQUASH_DEPTH",
+        4,
+        "squash the chain (into a new root, or a child of the root) once it is this many versions deep; 0 = never",
+        high=1000,
+    )
     log: LogSettings = nested(LogSettings())
 
 

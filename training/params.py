@@ -29,6 +29,10 @@ class TrainingParams:
     model_name: str = "occupancy"
     gate_queue: str = ""  # non-empty: end the run by enqueueing the gate for the new model (training/gate_step.py)
     gate_project: str = "occuloop/rollout"
+    # the training window (training/window.py): the sessions of the last `window_days` days, plus the earliest
+    # session of every `sample_every_days`-day period before them (a pinned long-term sample); 0 days = every session
+    window_days: int = 60
+    sample_every_days: int = 30
     # the network of the design: BatchNorm, two Dense+BatchNorm+Dropout blocks, a sigmoid output
     hidden_units: int = 255
     dropout: float = 0.3

@@ -42,6 +42,7 @@ from training.readings import read_table, to_readings
 from training.schema import LABEL, TIMESTAMP
 from training.sessions import Session
 from training.validation import ValidationContext, ValidationReport, validate_batch
+from training.window import select_sessions, session_start
 
 logger = logging.getLogger(__name__)
 
@@ -88,12 +89,25 @@ def resolve_dataset(params: TrainingParams) -> Any:
     )
 
 
-def load_training_data(dataset: Any, holdout: Holdout) -> TrainingData:
-    folder = Path(dataset.get_local_copy())
-    files = sorted(path for path in folder.rglob("*.csv") if path.is_file())
+def load_training_data(
+    dataset: Any, holdout: Holdout, params: TrainingParams, folder: Path | None = None
+) -> TrainingData:
+    """The labeling sessions of the version inside the training window (training/window.py), read and validated;
+    `folder` is the version's local copy (downloaded when not given)."""
+    folder = folder or Path(dataset.get_local_copy())
+    files = {str(path.relative_to(folder)): path for path in folder.rglob("*.csv") if path.is_file()}
     if not files:
         raise TrainingRefused(f"dataset {dataset.id} holds no labeling-session CSV files")
-    tables = [(str(path.relative_to(folder)), read_table(path)) for path in files]
+    starts = {name: session_start(path) for name, path in files.items()}
+    chosen = select_sessions(starts, params.window_days, params.sample_every_days)
+    logger.info(
+        "event=training_window sessions=%d of=%d window_days=%d sample_every_days=%d",
+        len(chosen),
+        len(files),
+        params.window_days,
+        params.sample_every_days,
+    )
+    tables = [(name, read_table(files[name])) for name in chosen]
     context = ValidationContext(holdout_timestamps=frozenset(holdout.readings[TIMESTAMP]))
     reports = tuple(validate_batch(tables, context))
     rejected = [report for report in reports if not report.passed]
@@ -170,7 +184,7 @@ def train(task: Any, params: TrainingParams) -> dict[str, Any]:
         )
     holdout = load_holdout(params.holdout_dataset_id or ensure_holdout(params.holdout_project))
     dataset = resolve_dataset(params)
-    data = load_training_data(dataset, holdout)
+    data = load_training_data(dataset, holdout, params)
     log.report_table("validation", "labeling sessions", iteration=0, table_plot=_validation_table(data.reports))
     task.upload_artifact("validation", {report.source: report.to_dict() for report in data.reports})
     occupied = int(data.readings[LABEL].sum())

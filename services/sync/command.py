@@ -52,6 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         http_port="--port",
         http_host="--host",
         trigger_url="--trigger-url",
+        squash_depth="--squash-depth",
     )
     add_remote_argument(parser)
 

@@ -2,8 +2,8 @@
 
 POST /sync[?wait=60]   finalize what is pending now; answers with the new version (200), "nothing to sync"
                        (200), or 202 if it takes longer than `wait` seconds (the version still comes)
-GET  /status           what the service is doing: idle | collecting | waiting_for_server | backoff, staged files,
-                       the last version
+GET  /status           what the service is doing: idle | collecting | squashing | waiting_for_server | backoff,
+                       staged files, the last version
 GET  /quarantine       every rejected file, newest first: reasons, validation report, quarantined_at, and the
                        corrected file that superseded it (quarantine.py); what the UI's quarantine page reads
 GET  /healthz          liveness

@@ -124,6 +124,11 @@ class Inbox:
             os.replace(source, target)
             shutil.rmtree(source.parent, ignore_errors=True)
 
+    def archived_copy(self, sha256: str, name: str) -> Path | None:
+        """The archived file with this content and name, if this inbox has it (a squash reads it from here)."""
+        path = self.archive_dir / sha256 / name
+        return path if path.is_file() else None
+
     def set_aside_duplicate(self, path: Path, sha256: str) -> Path:
         target = self.archive_dir / "duplicates" / f"{sha256[:12]}-{path.name}"
         target.parent.mkdir(parents=True, exist_ok=True)

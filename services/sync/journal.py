@@ -7,7 +7,9 @@ the labels it describes. A file is identified by the SHA-256 of its content. Sta
 - `superseded`: committed, then replaced in a later version by a corrected file of the same name;
 - `rejected`: failed validation, moved to `quarantine/`;
 - `duplicate`: identical content was already staged or committed.
-Drafts: `open` (files being added), `abandoned` (deleted or lost a fork race), `committed`.
+Drafts: `open` (files being added), `abandoned` (deleted or lost a fork race), `committed`; of kind `version` (new
+sessions) or `squash` (a new root holding its parent's content, services/dataset_history.py: it holds no staged
+file, so abandoning or committing it moves none).
 `meta` holds this journal's instance id (which tags its drafts on the server) and the intent to open a draft,
 written before the server creates it, so a crash between the two leaves a trace that recovery can clean up.
 Every change is one transaction; committed transactions survive `kill -9`.
@@ -42,7 +44,8 @@ CREATE TABLE IF NOT EXISTS drafts (
     id TEXT PRIMARY KEY,
     parent TEXT,
     state TEXT NOT NULL,
-    created TEXT NOT NULL
+    created TEXT NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'version'
 );
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
@@ -70,6 +73,7 @@ class DraftRecord:
     id: str
     parent: str | None
     state: str
+    kind: str = "version"  # version | squash
 
 
 class Journal:
@@ -79,6 +83,9 @@ class Journal:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(drafts)")}
+        if "kind" not in columns:  # a journal written before squashes existed: all its drafts are versions
+            self._db.execute("ALTER TABLE drafts ADD COLUMN kind TEXT NOT NULL DEFAULT 'version'")
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -171,11 +178,12 @@ class Journal:
 
     # -- drafts ------------------------------------------------------------------------------------------------
 
-    def open_draft(self, draft_id: str, parent: str | None, created: str) -> None:
+    def open_draft(self, draft_id: str, parent: str | None, created: str, kind: str = "version") -> None:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.execute(
-                "INSERT INTO drafts (id, parent, state, created) VALUES (?, ?, 'open', ?)", (draft_id, parent, created)
+                "INSERT INTO drafts (id, parent, state, created, kind) VALUES (?, ?, 'open', ?, ?)",
+                (draft_id, parent, created, kind),
             )
             self._db.execute("DELETE FROM meta WHERE key = 'draft_intent'")
             self._db.execute("COMMIT")
@@ -183,7 +191,7 @@ class Journal:
     def current_draft(self) -> DraftRecord | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT id, parent, state FROM drafts WHERE state = 'open' ORDER BY created DESC LIMIT 1"
+                "SELECT id, parent, state, kind FROM drafts WHERE state = 'open' ORDER BY created DESC LIMIT 1"
             ).fetchone()
         return DraftRecord(*row) if row else None
 

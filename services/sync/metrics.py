@@ -11,6 +11,8 @@ occuloop_sync_last_finalize_timestamp_seconds      when the last version was fin
                                                    by this process); its age is `time() - this`
 occuloop_sync_server_call_duration_seconds{operation}   time spent waiting for the ClearML server, per call
 occuloop_sync_step_failures_total                  failed loop steps (retried after a backoff)
+occuloop_sync_squashes_total                       squashes (history policy) finalized and tagged, a new root or a
+                                                   child of the root (services/dataset_history.py)
 """
 
 from __future__ import annotations
@@ -61,4 +63,7 @@ class SyncMetrics:
         )
         self.step_failures = Counter(
             "occuloop_sync_step_failures", "Failed loop steps (retried after a backoff)", registry=r
+        )
+        self.squashes = Counter(
+            "occuloop_sync_squashes", "Squashes of the chain finalized and tagged (the history policy)", registry=r
         )

@@ -8,7 +8,9 @@ Why nothing is lost or duplicated:
 - a draft version that did not finalize before a crash is deleted at start-up and its files go into a new draft:
   no draft is left behind, and no unvalidated or partial version is ever finalized;
 - a draft that did finalize before a crash is completed at start-up (fork check, tag, journal), exactly once;
-- `Production` is set only after the version is finalized and known not to be a fork.
+- `Production` is set only after the version is finalized and known not to be a fork;
+- a squash (the history policy, services/dataset_history.py) moves no file: it is a draft like any other (owner
+  tag, journal entry, deleted at start-up if unfinished), holding exactly its predecessor's content.
 
 Two instances writing the same dataset: each finalizes on top of the latest finalized version; if two finalize
 siblings of one parent, the later one (server completion time) archives its version untagged and rebases its
@@ -37,8 +39,10 @@ from training.sessions import holdouts
 from training.validation import Stamp, ValidationContext, ValidationReport, check_file
 
 from .. import http_client
-from ..clearml_gateway import DatasetGateway, Draft
+from ..clearml_gateway import DatasetGateway, DatasetVersion, Draft
+from ..dataset_history import DatasetHistory
 from ..logs import log_event, quoted
+from ..loop_state import SQUASH_TAG
 from ..polling import Loop, Status
 from ..settings import SyncSettings
 from .decisions import Batch, Version, finalize_reason, fork_verdict, orphan_verdict
@@ -121,6 +125,10 @@ class SyncService:
         self._chain: set[str] = set()  # versions known to be on the dataset's one chain
         self._owner_tag = f"{DRAFT_OWNER_PREFIX}{journal.instance_id()}"
         self._feed = BackgroundFeed()
+        self.history = DatasetHistory(gateway)
+        # whether the chain may be due for a squash: at start (unknown head), and after each version of ours, whose
+        # id and depth are then known (a version another instance added meanwhile makes a squash of ours lose its race)
+        self._squash_check: tuple[str, int] | bool = True
         self.loop = Loop(
             "sync",
             self._recover_and_step,
@@ -200,8 +208,11 @@ class SyncService:
         if draft is not None:
             described = self._server("describe draft", lambda: self.gateway.version(draft.id))
             if described is not None and described.finalized:
-                logger.info("event=draft_finalized_before_restart dataset_id=%s", draft.id)
-                self._complete(draft.id, draft.parent, reason="recovered")
+                logger.info("event=draft_finalized_before_restart dataset_id=%s kind=%s", draft.id, draft.kind)
+                if draft.kind == "squash" and draft.parent is not None:
+                    self._complete_squash(draft.id, draft.parent)
+                else:
+                    self._complete(draft.id, draft.parent, reason="recovered")
             else:
                 if described is not None:
                     self._server("delete draft", lambda: self.gateway.delete(draft.id))
@@ -241,7 +252,10 @@ class SyncService:
         `run` (`shutting_down`) then finalizes what is already staged."""
         if self._stopping() and not shutting_down:
             return None
-        settle = 0.0 if self._sync_requested.is_set() else None  # "upload" pressed: the labeler says all is written
+        # "upload" pressed: the labeler says all is written. A press during this step is answered by the next one,
+        # whose intake takes everything: this one's intake may have left a just-delivered file to settle.
+        requested = self._sync_requested.is_set()
+        settle = 0.0 if requested else None
         self._spans = None  # re-read from the journal once per step, then kept up to date as files are staged
         arrived = [] if shutting_down else self.inbox.finished(time.time(), settle_seconds=settle)
         for taken, path in enumerate(arrived, start=1):
@@ -263,15 +277,17 @@ class SyncService:
         unassigned = [record for record in staged if record.draft is None]
         if unassigned:
             self._feed_draft(unassigned)
-        if self._sync_requested.is_set() and not staged:
+        if requested and not staged:
             self._sync_requested.clear()
             self._publish_outcome(SyncOutcome(None, None, reason="nothing to sync"))
         if reason is None:
             self._status.update(state="idle" if not staged else "collecting")
             self.metrics.backlog.set(len(staged))
+            self._squash_when_due(shutting_down)
             return None
         outcome = self._finalize(reason)
         self.metrics.backlog.set(len(self.journal.staged()))
+        self._squash_when_due(shutting_down)
         return outcome
 
     def _take_in(self, path: Path, *, already_staged: bool = False) -> None:
@@ -353,10 +369,18 @@ class SyncService:
     def _feed_draft(self, records: list[FileRecord]) -> None:
         if self._draft is None:
             self.journal.intend_draft(_now_iso())
+            opening, cpu = time.monotonic(), time.process_time()
             draft = self._server("open draft", lambda: self.gateway.open_draft(self._owner_tag))
             self.journal.open_draft(draft.dataset_id, draft.parent, _now_iso())
             self._draft = draft
-            logger.info("event=draft_opened dataset_id=%s parent=%s", draft.dataset_id, draft.parent)
+            log_event(
+                logger,
+                "draft_opened",
+                dataset_id=draft.dataset_id,
+                parent=draft.parent,
+                seconds=round(time.monotonic() - opening, 3),
+                cpu_seconds=round(time.process_time() - cpu, 3),
+            )
         draft = self._draft
         # by name: a corrected file taken in beside its original in the same step replaces it
         files = {record.name: self.inbox.staged_path(record.sha256, record.name) for record in records}
@@ -374,9 +398,15 @@ class SyncService:
             for record in records[-PREVIEW_PLOT_FILES:]
         }
         self._server("previews", lambda: self._describe(draft, records, frames))
+        finalizing, cpu = time.monotonic(), time.process_time()  # CPU: the SDK, its threads included
         self._server("finalize", draft.finalize)
+        timing = {
+            "depth": draft.depth,
+            "finalize_seconds": round(time.monotonic() - finalizing, 3),
+            "finalize_cpu_seconds": round(time.process_time() - cpu, 3),
+        }
         self._draft = None
-        return self._complete(draft.dataset_id, draft.parent, reason=reason)
+        return self._complete(draft.dataset_id, draft.parent, reason=reason, timing=timing)
 
     def _describe(self, draft: Draft, records: list[FileRecord], frames: dict[str, pd.DataFrame]) -> None:
         names = [record.name for record in records]
@@ -415,8 +445,10 @@ class SyncService:
             },
         )
 
-    def _complete(self, dataset_id: str, parent: str | None, *, reason: str) -> SyncOutcome | None:
-        """After finalization: settle forks, tag, journal, archive, notify. Safe to repeat."""
+    def _settle_fork(self, dataset_id: str, parent: str | None) -> DatasetVersion | None:
+        """A finalized version of ours, read back, or None when it lost a race: a sibling on the same parent
+        finalized first, or its parent is itself off the chain. A lost version is archived (hidden from every
+        "latest" lookup) and its journal draft abandoned."""
         ours = self._server("describe version", lambda: self.gateway.version(dataset_id))
         if ours is None or ours.completed is None:
             raise RuntimeError(f"finalized version {dataset_id} cannot be read back")
@@ -426,9 +458,19 @@ class SyncService:
         )
         if verdict == "won" and not self._chain_holds(parent):
             verdict = "lost"  # built on a version that itself lost a race (it was the newest when our draft opened)
-        if verdict == "lost":
-            self._server("archive fork", lambda: self.gateway.archive(dataset_id))
-            self.journal.abandon(dataset_id)
+        if verdict == "won":
+            self._chain.add(dataset_id)  # it won its race on a parent on the chain: the next version's check is free
+            return ours
+        self._server("archive fork", lambda: self.gateway.archive(dataset_id))
+        self.journal.abandon(dataset_id)
+        return None
+
+    def _complete(
+        self, dataset_id: str, parent: str | None, *, reason: str, timing: dict[str, Any] | None = None
+    ) -> SyncOutcome | None:
+        """After finalization: settle forks, tag, journal, archive, notify. Safe to repeat."""
+        ours = self._settle_fork(dataset_id, parent)
+        if ours is None:
             logger.warning(
                 "event=dataset_fork_avoided dataset_id=%s parent=%s action=archived_and_rebased", dataset_id, parent
             )
@@ -456,7 +498,9 @@ class SyncService:
             rows=outcome.rows,
             reason=reason,
             sessions=",".join(outcome.files),
+            **(timing or {}),
         )
+        self._squash_check = (dataset_id, int(timing["depth"])) if timing else True
         self.metrics.versions_finalized.labels(reason=reason).inc()
         self.metrics.last_finalize.set(time.time())
         self._status.update(
@@ -485,6 +529,64 @@ class SyncService:
             return False
         self._chain.add(dataset_id)  # a version that won its race stays on the chain: remember it
         return True
+
+    # -- the history policy: squash the chain into a new root (services/dataset_history.py) --------------------------
+
+    def _squash_when_due(self, shutting_down: bool) -> None:
+        """Between versions (no draft open, nothing staged: the new root and a draft would be siblings), once per
+        new version: if the newest version's chain is `squash_depth` deep, squash it. A version just finalized has
+        already been tagged and announced to the trigger, so the squash costs the loop no latency."""
+        limit = self.settings.squash_depth
+        if not limit or not self._squash_check or shutting_down or self._stopping() or self._draft is not None:
+            return
+        if self.journal.staged():
+            return
+        check, self._squash_check = self._squash_check, False
+        latest = check if isinstance(check, tuple) else self._server("latest version", self.gateway.latest)
+        if latest is not None and latest[1] >= max(2, limit) and not self._stopping():  # a stop waits for no squash
+            self._squash(*latest)
+
+    def _squash(self, head_id: str, depth: int) -> None:
+        self._status.update(state="squashing", squash_of=head_id)
+        started = time.monotonic()
+        self.journal.intend_draft(_now_iso())
+        root, plan = self._server("open squash", lambda: self.history.open_squash(head_id, self._owner_tag))
+        self.journal.open_draft(root.dataset_id, head_id, _now_iso(), kind="squash")
+        log_event(
+            logger,
+            "squash_started",
+            dataset_id=root.dataset_id,
+            squash_of=head_id,
+            depth=depth,
+            base=plan.base_id,
+            upload_files=len(plan.upload),
+        )
+        scratch = self.inbox.state_dir / "squash"
+        files = self._server("squash", lambda: self.history.fill(root, plan, self.inbox.archived_copy, scratch))
+        finalizing, cpu = time.monotonic(), time.process_time()
+        self._server("finalize squash", root.finalize)
+        timing = {
+            "files": files,
+            "finalize_seconds": round(time.monotonic() - finalizing, 3),
+            "finalize_cpu_seconds": round(time.process_time() - cpu, 3),
+        }
+        self._complete_squash(root.dataset_id, head_id, started=started, timing=timing)
+
+    def _complete_squash(
+        self, root_id: str, head_id: str, *, started: float | None = None, timing: dict[str, Any] | None = None
+    ) -> None:
+        """After the root is finalized: settle forks, tag it `squashed`, journal. Safe to repeat."""
+        if self._settle_fork(root_id, head_id) is None:
+            logger.warning("event=squash_abandoned dataset_id=%s squash_of=%s reason=lost_fork", root_id, head_id)
+        else:
+            self._server("tag squash", lambda: self.gateway.set_tags(root_id, [SQUASH_TAG]))
+            self.journal.commit(root_id, [])
+            self.metrics.squashes.inc()
+            seconds = round(time.monotonic() - started, 3) if started is not None else None
+            log_event(
+                logger, "dataset_squashed", dataset_id=root_id, squash_of=head_id, seconds=seconds, **(timing or {})
+            )
+        self._status.update(state="idle", squash_of=None)
 
     def _notify_trigger(self, dataset_id: str, version: str) -> None:
         """Tell the trigger at once (its polling is the safety net, so a failure here only costs latency)."""

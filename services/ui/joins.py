@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from ..loop_state import SQUASH_OF
+
 Doc = Mapping[str, Any]
 SESSIONS_PREFIX = "labeling sessions: "
 GATE_DECISIONS = ("gate_passed", "gate_failed")
@@ -95,6 +97,7 @@ class Version:
     total_size: int
     completed: datetime | None
     tags: tuple[str, ...]
+    squash_of: str = ""  # a squash (the sync's history policy): the version whose whole content it holds
 
     @classmethod
     def of(cls, task: Doc) -> Version:
@@ -116,6 +119,7 @@ class Version:
             total_size=int(runtime.get("ds_total_size") or 0),
             completed=parse_time(task.get("completed")),
             tags=tuple(task.get("tags") or ()),
+            squash_of=str(runtime.get(SQUASH_OF) or ""),
         )
 
 

@@ -112,6 +112,8 @@ def _session_rows(
         run_of.setdefault(item.dataset_id, item)  # the first run of a version (the trigger makes one)
     rows = []
     for version in versions:
+        if version.squash_of:  # it adds no session (its content is its predecessor's, trained already): no row
+            continue
         found = run_of.get(version.id)
         model_id = found.model_id if found else None
         receipts = by_model.get(model_id or "", [])

@@ -15,10 +15,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from services.settings import SyncSettings
 from tests.benchmarks import (
     champion_bench,
     forward_report,
     forward_selection,
+    history_bench,
+    history_report,
     loop_bench,
     machine,
     rollout_bench,
@@ -31,7 +34,19 @@ from tests.benchmarks import (
 )
 
 # in the order they run
-SECTIONS = ("server", "training", "forward", "champion", "sync", "trigger", "serving", "rollout", "loop", "ui")
+SECTIONS = (
+    "server",
+    "training",
+    "forward",
+    "champion",
+    "sync",
+    "trigger",
+    "serving",
+    "rollout",
+    "loop",
+    "ui",
+    "history",
+)
 BENCHMARKS_MD = Path(__file__).resolve().parents[2] / "BENCHMARKS.md"
 
 
@@ -306,6 +321,13 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="occuloop-bench-") as folder:
             shown = ui_bench.run_all(Path(folder), quick=args.quick)
         report("ui", shown, lambda: ui_bench.markdown(shown))
+    if "history" in sections:  # long: about two hours on 2 busy cores (--quick: about half an hour)
+        with tempfile.TemporaryDirectory(prefix="occuloop-bench-") as folder:
+            history = history_bench.run_all(Path(folder), quick=args.quick, squash_depth=SyncSettings.squash_depth)
+        steady = history_report.steady_stage_seconds(BENCHMARKS_MD.read_text())
+        if not args.quick:
+            history_report.CHART.write_text(history_report.chart(history))
+        report("history", history, lambda: history_report.markdown(history, steady))
     if not args.quick:
         print(f"updated {BENCHMARKS_MD}")
     return 0

@@ -9,11 +9,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+from starlette.testclient import TestClient
+
 from services.child_processes import inherited_environment, start_embedded_server
+from services.settings import UiSettings
 from services.sync.client import finish_session, request_sync
 from services.sync.replay import deliver
+from services.ui.app import create_app
+from services.ui.reads import Reader
 from tests.support.clients import Clients
-from tests.support.sync import SyncProcess, versions
+from tests.support.sync import SyncProcess, assert_one_clean_chain, versions
+from training.sessions import training_sessions
 
 
 def test_once_makes_one_validated_version_and_quarantines_the_bad_session(clients: Clients, tmp_path: Path) -> None:
@@ -140,3 +146,63 @@ def test_a_second_sync_on_the_same_inbox_refuses_to_start(clients: Clients, tmp_
         assert second.returncode == 2 and "another occuloop sync is already running" in second.stderr
     finally:
         first.stop()
+
+
+def test_a_deep_chain_is_squashed_with_the_same_sessions_and_their_lineage(clients: Clients, tmp_path: Path) -> None:
+    """Squash depth 3. Version 1 holds nine sessions, 2 and 3 one each: 3 is squashed on top of version 1 (two
+    files uploaded again: a segment squash); version 4 on it reaches depth 3 again, and three files since the root
+    are too many (3 x 4 >= 9): a new root with everything. Each squash holds its predecessor's files byte for byte
+    and names the version that added each; a version on a squash uploads only its own session; no squash is tagged
+    Production (so none is trained)."""
+    inbox = tmp_path / "inbox"
+    days = [session.name for session in training_sessions()][:13]
+    deliveries = [days[:9], [days[9]], [days[10]], [days[11]], [days[12]]]
+    sync = SyncProcess(clients, inbox, quiet=0.3, dataset="squashed", squash_depth=3).start()
+    try:
+        for delivered, squashes in zip(deliveries, [0, 0, 1, 2, 2], strict=True):
+            deliver(inbox, days=delivered)
+            sync.wait_until_idle()
+            clients.api.wait_for("the squash", lambda: sync.log().count("event=dataset_squashed") == squashes)  # noqa: B023
+            sync.wait_until_idle()
+        assert sync.stop() == 0
+    finally:
+        if sync.child and sync.child.alive():
+            sync.kill()
+    all_versions = versions(clients, "squashed")
+    assert_one_clean_chain(all_versions, {f"{day}.csv" for day in days})
+    live = sorted(all_versions, key=lambda item: item["completed"])
+    first, _, third, segment, fourth, root, fifth = live
+    assert [bool(item["squash_of"]) for item in live] == [False, False, False, True, False, True, False]
+    assert [item["depth"] for item in live] == [1, 2, 3, 2, 3, 1, 2]
+    assert segment["parent"] == first["id"] and root["parent"] is None  # a segment squash, then a new root
+    assert "2 of them uploaded again on top of the root" in segment["comment"]
+    assert fourth["parent"] == segment["id"] and fourth["added"] == [f"{days[11]}.csv"]
+    assert fifth["parent"] == root["id"] and fifth["added"] == [f"{days[12]}.csv"]
+    adders = [first] * 9 + [live[1], third, fourth]
+    lineage = root["metadata"]["lineage"]
+    assert {name: origin["version"] for name, origin in lineage.items()} == {
+        f"{day}.csv": item["version"] for day, item in zip(days[:12], adders, strict=True)
+    }
+    assert root["comment"].startswith(f"squash of squashed {fourth['version']} ({fourth['id']})")
+    # `occuloop lineage`: a version built on a root traces the root's sessions through the root's lineage
+    output = clients.cli("occuloop", "lineage", "--dataset-name", "squashed", "--dataset-id", fifth["id"], "--json")
+    traced = json.loads(next(line for line in output.splitlines() if line.startswith('{"dataset_id"')))["sessions"]
+    assert {name: origin["dataset_id"] for name, origin in traced.items()} == {
+        f"{day}.csv": item["id"] for day, item in zip(days, [*adders, fifth], strict=True)
+    }
+    assert "event=trigger" not in sync.log() and "Traceback" not in sync.log()
+    # the UI (in-process, over this server): a squash's page names the version it replaced; the timeline has a row per
+    # session, none for a squash (it adds no session and is never trained)
+    env = clients.server.client_env
+    settings = UiSettings(
+        api_host=env["CLEARML_API_HOST"],
+        access_key=env["CLEARML_API_ACCESS_KEY"],
+        secret_key=env["CLEARML_API_SECRET_KEY"],
+    )
+    reader = Reader(settings.api_host, settings.access_key, settings.secret_key, service_urls={})
+    with TestClient(create_app(settings, reader)) as ui:
+        page = ui.get(f"/datasets/{root['id']}")
+        assert page.status_code == 200 and "squash of" in page.text and fourth["id"] in page.text
+        timeline = ui.get("/")
+        assert timeline.status_code == 200 and "(no session named)" not in timeline.text
+        assert all(f"{day}.csv" in timeline.text for day in days[9:])

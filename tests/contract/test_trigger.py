@@ -42,10 +42,12 @@ def test_push_tags_and_names_created_after_start(clients: Clients) -> None:
         assert cloned["parent"] == template_id and "template" not in cloned["tags"]
 
         [untagged] = publish(clients, "push", "alpha", tags="")
+        # a squashed root (services/dataset_history.py): its predecessor's content, never trained again
+        [squashed] = publish(clients, "push", "alpha", tags="squashed")
         [other_name] = publish(clients, "push", "beta")  # a dataset name that did not exist at start
         clients.api.wait_for("the new name's run", lambda: run_for(clients, other_name), timeout=30, interval=0.2)
         time.sleep(2.5)  # two more polls
-        assert runs_per_dataset(clients)[untagged] == 0
+        assert runs_per_dataset(clients)[untagged] == 0 and runs_per_dataset(clients)[squashed] == 0
 
         clients.api.ok("tasks.edit", {"task": untagged, "tags": ["Production"], "force": True})  # approved later
         clients.api.wait_for("the run of the late tag", lambda: run_for(clients, untagged), timeout=30, interval=0.2)

@@ -31,12 +31,12 @@ from services.trigger.command import SHUTDOWN_BOUND_SECONDS as TRIGGER_BOUND
 from services.trigger.scheduler import PROCESS_TAG
 from services.ui.app import SHUTDOWN_BOUND_SECONDS as UI_AFTER_DRAIN
 from services.ui.command import DRAIN_SECONDS as UI_DRAIN
-from tests.reliability.test_sync_crashes import assert_one_clean_chain, leftovers
+from tests.reliability.test_sync_crashes import leftovers
 from tests.reliability.test_trigger_crashes import assert_one_run_each, start_publisher
 from tests.support.clients import Clients, RawApi
 from tests.support.service_process import ServiceProcess, free_port
 from tests.support.signals import wait_until_it_catches_sigterm
-from tests.support.sync import SyncProcess, versions
+from tests.support.sync import SyncProcess, assert_one_clean_chain, versions
 from tests.support.trigger import TriggerProcess, runs
 from training.sessions import training_sessions
 
@@ -139,7 +139,7 @@ def test_sync_sigterm_anytime(clients: Clients, tmp_path: Path) -> None:
     sync.wait_until_idle(timeout=240)
     sigterm_and_measure(sync.child, SYNC_BOUND, tally)  # type: ignore[arg-type]
     assert "Traceback" not in sync.log().replace("event=sync_step_failed", ""), tail(sync.child.log_path, 80)  # type: ignore[union-attr]
-    assert_one_clean_chain(versions(clients, "sigterm"), set(delivered))
+    assert_one_clean_chain(versions(clients, "sigterm"), {f"{day}.csv" for day in delivered})
     assert leftovers(inbox) == []
     record(tally)
 

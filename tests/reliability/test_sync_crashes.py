@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,7 +19,7 @@ from services.child_processes import EmbeddedServer, inherited_environment, star
 from services.sync.replay import deliver
 from tests.support.clients import Clients
 from tests.support.signals import wait_until_it_catches_sigterm
-from tests.support.sync import SyncProcess, versions
+from tests.support.sync import SyncProcess, assert_one_clean_chain, versions
 from training.sessions import training_sessions
 
 TRAINING_DAYS = [session.name for session in training_sessions()]
@@ -33,20 +33,6 @@ def clients(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clients]:
     )
     yield Clients(running, tmp_path_factory.mktemp("clients"))
     assert running.child.stop() == 0, tail(running.child.log_path)
-
-
-def assert_one_clean_chain(all_versions: list[dict[str, Any]], accepted: set[str]) -> None:
-    unfinished = [item for item in all_versions if item["status"] != "completed"]
-    assert not unfinished, f"drafts left behind: {unfinished}"
-    live = sorted((item for item in all_versions if not item["archived"]), key=lambda item: item["completed"])
-    assert all(item["tags"] == ["Production"] for item in live), [item["tags"] for item in live]
-    assert all(item["tags"] != ["Production"] for item in all_versions if item["archived"])
-    parents = [item["parent"] for item in live]
-    assert parents == [None] + [item["id"] for item in live[:-1]], "the versions do not form one chain"
-    added = [name for item in live for name in item["added"]]
-    assert sorted(added) == sorted(f"{day}.csv" for day in accepted), "a session is missing or added twice"
-    assert all(not item["modified"] for item in live), "a session was uploaded again as a modification"
-    assert set(live[-1]["files"]) == {f"{day}.csv" for day in accepted}
 
 
 def leftovers(inbox: Path) -> list[str]:
@@ -97,8 +83,9 @@ def test_twenty_kill_9_during_a_replay_lose_and_duplicate_nothing(clients: Clien
     rng = random.Random(20261124)
     inbox = tmp_path / "inbox"
     days = list(TRAINING_DAYS)
-    # feed_chunk=1: every file taken in uploads on the background thread while the next is validated
-    sync = SyncProcess(clients, inbox, quiet=0.3, batch=2, dataset="crashes", feed_chunk=1)
+    # feed_chunk=1: every file taken in uploads on the background thread while the next is validated; squash depth 3:
+    # the chain is squashed into a new root every two versions, so kills land in squashes too
+    sync = SyncProcess(clients, inbox, quiet=0.3, batch=2, dataset="crashes", feed_chunk=1, squash_depth=3)
     moments = []
     for _ in range(20):
         delivered = bool(days) and days[0] != CORRUPTED_DAY  # a quarantined file opens no draft
@@ -113,7 +100,7 @@ def test_twenty_kill_9_during_a_replay_lose_and_duplicate_nothing(clients: Clien
 
     log = sync.log()
     assert "Traceback" not in log.replace("event=sync_step_failed", ""), tail(sync.child.log_path, 80)  # type: ignore[union-attr]
-    accepted = set(TRAINING_DAYS) - {CORRUPTED_DAY}
+    accepted = {f"{day}.csv" for day in TRAINING_DAYS if day != CORRUPTED_DAY}
     assert_one_clean_chain(versions(clients, "crashes"), accepted)
     assert leftovers(inbox) == []
     assert sorted(path.name for path in (inbox / "quarantine").iterdir()) == [
@@ -125,11 +112,56 @@ def test_twenty_kill_9_during_a_replay_lose_and_duplicate_nothing(clients: Clien
     assert "event=draft_discarded" in log or "event=draft_finalized_before_restart" in log
 
 
+def test_kill_9_in_the_middle_of_squashes_loses_and_duplicates_nothing(clients: Clients, tmp_path: Path) -> None:
+    """Squash depth 2: every version after the first is squashed right after it is finalized. Each round delivers a
+    session, waits for its version and for the squash that follows to begin, and kills the service at a random
+    moment of it (copying and checking the files, uploading, finalizing, tagging) or just after it."""
+    rng = random.Random(22)
+    inbox = tmp_path / "inbox"
+    sync = SyncProcess(clients, inbox, name="squash-kills", quiet=0.2, dataset="squash-kills", squash_depth=2)
+    days = TRAINING_DAYS[:6]
+    for number, day in enumerate(days):
+        versions_before, squashes_before = (sync.log().count(event) if number else 0 for event in EVENTS)
+        deliver(inbox, days=[day])
+        sync.start()  # ready: recovery is done, the session is being taken in
+        clients.api.wait_for(
+            f"the version of {day}",
+            lambda: sync.log().count("event=dataset_version_finalized") > versions_before,  # noqa: B023
+        )
+        if number:  # the first version is a root: nothing to squash
+            clients.api.wait_for(
+                "the squash",
+                lambda: sync.log().count("event=squash_started") > squashes_before,  # noqa: B023
+                interval=0.02,
+            )
+            # a squash of a few files takes well under a second on an idle machine: every other round kills early in
+            # it, so that some kill lands inside one however fast the machine is
+            time.sleep(rng.uniform(0.0, 0.3) if number % 2 else rng.uniform(0.0, 1.5))
+        sync.kill()
+    sync.start()
+    sync.wait_until_idle(timeout=240)
+    assert sync.stop() == 0
+
+    log = sync.log()
+    assert "Traceback" not in log.replace("event=sync_step_failed", ""), tail(sync.child.log_path, 80)  # type: ignore[union-attr]
+    assert_one_clean_chain(versions(clients, "squash-kills"), {f"{day}.csv" for day in days})
+    assert leftovers(inbox) == []
+    started = set(re.findall(r"event=squash_started dataset_id=(\w+)", log))
+    recovered = set(re.findall(r"event=draft_(?:discarded|finalized_before_restart) dataset_id=(\w+)", log))
+    assert started & recovered, "no kill landed inside a squash"
+
+
+EVENTS = ("event=dataset_version_finalized", "event=squash_started")
+
+
 def test_two_instances_on_one_dataset_never_fork_it(clients: Clients, tmp_path: Path) -> None:
     """Two labeling teams, two inboxes, one dataset: both finalize often and at once. A version built on a parent
     that someone else extended first is archived and its files go into the next version on top of the winner."""
-    first = SyncProcess(clients, tmp_path / "first", name="first", quiet=0.2, batch=1, dataset="shared").start()
-    second = SyncProcess(clients, tmp_path / "second", name="second", quiet=0.2, batch=1, dataset="shared").start()
+    # squash depth 3: each instance also squashes the chain it shares, racing the other's versions and squashes
+    first, second = (
+        SyncProcess(clients, tmp_path / name, name=name, quiet=0.2, batch=1, dataset="shared", squash_depth=3).start()
+        for name in ("first", "second")
+    )
     days = list(TRAINING_DAYS[:10])
     try:
         for index in range(0, len(days), 2):  # both inboxes receive a session at the same moment
@@ -142,7 +174,8 @@ def test_two_instances_on_one_dataset_never_fork_it(clients: Clients, tmp_path: 
         codes = (first.stop(), second.stop())
     assert codes == (0, 0)
     all_versions = versions(clients, "shared")
-    assert_one_clean_chain(all_versions, set(days))
-    forks = sum(log.count("event=dataset_fork_avoided") for log in (first.log(), second.log()))
+    assert_one_clean_chain(all_versions, {f"{day}.csv" for day in days})
+    logs = (first.log(), second.log())
+    forks = sum(log.count("event=dataset_fork_avoided") + log.count("event=squash_abandoned") for log in logs)
     archived = sum(1 for item in all_versions if item["archived"])
     assert forks == archived  # every lost race is visible in a log line and nowhere in the chain

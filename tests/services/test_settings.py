@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from services.logs import configure_logging, fields, log_event
-from services.settings import LogSettings, ServerSettings, SettingsError
+from services.settings import LogSettings, ServerSettings, SettingsError, SyncSettings
 
 
 def test_server_settings_from_env() -> None:
@@ -78,6 +78,14 @@ def test_a_logged_event_is_parsed_back_into_the_same_fields_by_the_json_logs() -
         assert line["logger"] == "occuloop.test"
     finally:
         logging.getLogger().handlers.clear()
+
+
+def test_the_squash_depth_is_a_bounded_integer() -> None:
+    assert SyncSettings.from_env({"OCCULOOP_SYNC_SQUASH_DEPTH": "12"}).squash_depth == 12
+    assert SyncSettings.from_env({"OCCULOOP_SYNC_SQUASH_DEPTH": "0"}).squash_depth == 0  # never squash
+    for bad in ("-1", "1001", "eight"):
+        with pytest.raises(SettingsError, match="OCCULOOP_SYNC_SQUASH_DEPTH"):
+            SyncSettings.from_env({"OCCULOOP_SYNC_SQUASH_DEPTH": bad})
 
 
 def test_ui_settings_read_the_api_and_name_what_is_missing(tmp_path: Path) -> None:

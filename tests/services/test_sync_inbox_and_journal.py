@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import time
 from pathlib import Path
 
@@ -93,3 +94,21 @@ def test_journal_commit_supersedes_and_abandon_releases(tmp_path: Path) -> None:
     assert [record.sha256 for record in journal.committed()] == ["h2"]
     assert [record.sha256 for record in journal.by_state("superseded")] == ["h1"]
     journal.close()
+
+
+def test_a_journal_written_before_squashes_opens_with_every_draft_a_version(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE drafts (id TEXT PRIMARY KEY, parent TEXT, state TEXT NOT NULL, created TEXT NOT NULL)")
+    old.execute("INSERT INTO drafts VALUES ('d1', 'p0', 'open', '2026-01-01T00:00:00+00:00')")
+    old.commit()
+    old.close()
+    journal = Journal(path)
+    draft = journal.current_draft()
+    assert draft is not None and (draft.id, draft.kind) == ("d1", "version")
+    journal.abandon("d1")
+    journal.open_draft("r1", "p9", "2026-01-02T00:00:00+00:00", kind="squash")
+    squash = journal.current_draft()
+    assert squash is not None and (squash.id, squash.parent, squash.kind) == ("r1", "p9", "squash")
+    journal.commit("r1", [])  # a squash commits no file
+    assert journal.current_draft() is None

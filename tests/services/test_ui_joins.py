@@ -128,3 +128,11 @@ def test_a_version_still_being_made_has_no_time_and_is_the_newest_row() -> None:
     rows = timeline([version("d1", "1.0.0", "a.csv", "2026-01-01T10:00:00+00:00"), draft],
                     [run("r9", "d9", "m9", "2026-01-01T12:00:00+00:00")], {}, [], [])  # fmt: skip
     assert [row.session for row in rows] == ["z.csv", "a.csv"] and rows[0].at is None
+
+
+def test_a_squash_of_the_chain_adds_no_row_and_names_the_version_it_replaced() -> None:
+    squash = Version.of({"id": "s1", "name": "labeled", "status": "completed", "tags": ["squashed"],
+                         "completed": "2026-01-01T10:05:00+00:00", "comment": "squash of labeled 1.0.0 (d1): ...",
+                         "runtime": {"version": "1.0.1", "squash_of": "d1", "ds_change_add": 1}})  # fmt: skip
+    rows = timeline([version("d1", "1.0.0", "a.csv", "2026-01-01T10:00:00+00:00"), squash], [], {}, [], [])
+    assert [row.session for row in rows] == ["a.csv"] and squash.squash_of == "d1"

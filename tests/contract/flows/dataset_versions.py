@@ -20,6 +20,8 @@ for item in Dataset.list_datasets(
         "tags": list(task.get_tags() or []),
         "archived": "archived" in (task.data.system_tags or []),
         "completed": task.data.completed.isoformat() if task.data.completed else None,
+        "squash_of": (task.data.runtime or {}).get("squash_of"),
+        "comment": task.data.comment or "",
     }
     try:
         dataset = Dataset.get(dataset_id=item["id"])
@@ -29,7 +31,11 @@ for item in Dataset.list_datasets(
             files=sorted(dataset.list_files()),
             added=sorted(dataset.list_added_files()),
             modified=sorted(dataset.list_modified_files()),
+            hashes={path: held.hash for path, held in dataset.file_entries_dict.items()},
+            depth=len(dataset.get_dependency_graph()),
         )
+        if "sessions" in task.artifacts:
+            entry["metadata"] = dataset.get_metadata("sessions")
     except Exception as error:  # a draft without a state file yet
         entry["error"] = str(error)
     versions.append(entry)
