@@ -95,7 +95,7 @@ class Engine:
             state["errors"] = parsed
             return None
         state["readings"] = parsed
-        return self._model.spec.transform(parsed.to_frame())
+        return self._model.spec.transform(parsed.columns())
 
     def process(self, data: Any, state: dict[str, Any], collect_custom_statistics_fn: Any = None) -> Any:
         if data is None:
