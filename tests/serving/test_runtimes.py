@@ -1,16 +1,22 @@
 """The package's ONNX graph is the SavedModel's network: the same probabilities (within 1e-5) on both holdouts and
-on edge readings, through the runtime serving uses; and the package records the digest of each file."""
+on edge readings, through the runtime serving uses; the package records the digest of each file; the engine answers
+through onnxruntime, or through the SavedModel for a package without a graph, and says which (in-process, no HTTP:
+tests/serving/test_endpoint.py runs the real app)."""
 
 from __future__ import annotations
 
 import itertools
 import json
+import shutil
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from serving.engine import Engine
 from serving.onnx_runtime import DigestMismatch, OnnxFunction
 from training import features
 from training.model import SAVED_MODEL_DIR, load_package, train_network, write_package
@@ -73,3 +79,44 @@ def test_the_package_records_each_file_digest_and_serving_refuses_an_altered_gra
     (altered / ONNX_FILE).write_bytes((package / ONNX_FILE).read_bytes()[:-1])  # truncated in transit
     with pytest.raises(DigestMismatch, match="SHA-256"):
         OnnxFunction(altered / ONNX_FILE)
+
+
+def _engine(package: Path, model_id: str) -> Engine:
+    engine = Engine()
+    engine.model_endpoint = SimpleNamespace(serving_url="occupancy", version="1", model_id=model_id, auxiliary_cfg={})
+    engine.load(str(package))
+    return engine
+
+
+def _answer(engine: Engine, body: dict[str, Any]) -> tuple[Any, dict[str, str]]:
+    state: dict[str, Any] = {}
+    response = engine.postprocess(engine.process(engine.preprocess(body, state), state), state)
+    assert response.status_code == 200, response.body
+    return json.loads(bytes(response.body)), dict(response.headers)
+
+
+def _rest(answer: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in answer.items() if key != "probability"}
+
+
+def test_the_engine_answers_through_onnx_or_the_savedmodel_fallback_and_says_which(
+    package: Path, tmp_path: Path
+) -> None:
+    without_graph = tmp_path / "package"
+    shutil.copytree(package, without_graph, ignore=shutil.ignore_patterns(ONNX_FILE))  # trained before ONNX export
+    rows = uci("test1").iloc[::500]
+    bodies = [
+        {**{name: float(row[name]) for name in FEATURES}, "timestamp": row[TIMESTAMP].isoformat(), "room": "A"}
+        for _, row in rows.iterrows()
+    ]
+    expected = load_package(package).predict(load_package(package).spec.transform(rows))
+    for folder, model_id, runtime in ((package, "onnx", "onnxruntime"), (without_graph, "saved", "tensorflow")):
+        engine = _engine(folder, f"{model_id}-{package.parent.name}")
+        singles = [_answer(engine, body) for body in bodies]
+        assert {answer["runtime"] for answer, _ in singles} == {runtime}
+        assert {headers["x-occuloop-runtime"] for _, headers in singles} == {runtime}
+        probabilities = [answer["probability"] for answer, _ in singles]
+        np.testing.assert_allclose(probabilities, expected, rtol=0, atol=1e-5)
+        batch, _ = _answer(engine, {"readings": bodies})  # a batch answers like its readings one by one
+        assert [answer["probability"] for answer in batch] == pytest.approx(probabilities, abs=1e-6)
+        assert [_rest(answer) for answer in batch] == [_rest(answer) for answer, _ in singles]
