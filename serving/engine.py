@@ -10,9 +10,10 @@ options), written beside the running engine's in the `model_loaded` record of th
 refused at load, loudly (`EngineMismatch`): the canary probe then rolls such a version back.
 
 Per request clearml-serving calls `preprocess -> process -> postprocess`, after `load()` with the model's local
-copy. The loaded SavedModel and the metrics live in `serving.served_model` and `serving.telemetry` (one per process).
-The features come from `training.features`, the code that trained the model, checked against the version in the
-model's feature spec. Every answer is a `Response` (the app passes it through unchanged), so a bad request gets a
+copy. The loaded network (the package's ONNX graph through onnxruntime, or its SavedModel for a package without
+one) and the metrics live in `serving.served_model` and `serving.telemetry` (one per process); every answer names
+the runtime that ran the network. The features come from `training.features`, the code that trained the model,
+checked against the version in the model's feature spec, computed on arrays (`Readings.columns()`). Every answer is a `Response` (the app passes it through unchanged), so a bad request gets a
 422 naming each wrong field instead of a 5xx, and every answer carries the model and dataset identity in its body
 and headers.
 """

@@ -8,7 +8,7 @@ import subprocess
 from .conftest import HADOLINT, ROOT, require
 
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
-TARGETS = ("server", "services", "training", "serving")
+TARGETS = ("server", "services", "training", "serving", "serving-tensorflow")
 
 
 def stages() -> dict[str, list[str]]:
@@ -57,7 +57,7 @@ def test_every_target_runs_as_the_non_root_user_with_an_exec_form_entrypoint() -
         assert entrypoints == ['ENTRYPOINT ["occuloop"]'], target
         health = [line for line in lines if line.startswith("HEALTHCHECK")]
         assert len(health) == 1, target
-        if target in ("server", "serving"):
+        if target in ("server", "serving", "serving-tensorflow"):
             assert "CMD" in health[0], target  # long-running servers check their own port
     runtime = all_stages["runtime"]
     assert any("useradd --uid 10001" in line for line in runtime)
@@ -70,7 +70,9 @@ def test_roles_install_only_their_extras_from_the_lock() -> None:
     assert '".[k8s,ui]"' in installs["venv-services"]  # the services image also runs `occuloop ui`
     assert "--constraint requirements.lock" in installs["venv-services"]
     assert "train" in installs["venv-training"] and "serve" not in installs["venv-training"]
-    assert "serve" in installs["venv-serving"]
+    assert '".[serve]"' in installs["venv-serving"]  # onnxruntime, no TensorFlow: issue 20
+    assert all_stages["venv-serving"][0].split()[1] == "venv-source"  # not built on top of the training venv
+    assert "train" in installs["venv-serving-tensorflow"] and "serve" in installs["venv-serving-tensorflow"]
     assert "sha256sum --check" in " ".join(all_stages["kubectl"])
     assert any("/usr/local/bin/kubectl" in line for line in all_stages["services"])
 
