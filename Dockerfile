@@ -112,12 +112,6 @@ ENTRYPOINT ["occuloop"]
 CMD ["serving", "run", "--host", "0.0.0.0", "--port", "8080"]
 
 # The serving image for model packages without model.onnx (served from their SavedModel): only while such a
-# package must stay in service; retraining gives it an ONNX graph.
-FROM runtime AS serving-tensorflow
+# package must stay in service; retraining gives it an ONNX graph. The serving target with TensorFlow added.
+FROM serving AS serving-tensorflow
 COPY --from=venv-serving-tensorflow /opt/occuloop /opt/occuloop
-USER 10001:10001
-EXPOSE 8080
-HEALTHCHECK --interval=30s --timeout=5s --start-period=60s \
-  CMD ["python", "-c", "import socket; socket.create_connection(('127.0.0.1', 8080), timeout=4).close()"]
-ENTRYPOINT ["occuloop"]
-CMD ["serving", "run", "--host", "0.0.0.0", "--port", "8080"]

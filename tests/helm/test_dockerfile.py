@@ -8,7 +8,7 @@ import subprocess
 from .conftest import HADOLINT, ROOT, require
 
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
-TARGETS = ("server", "services", "training", "serving", "serving-tensorflow")
+TARGETS = ("server", "services", "training", "serving")
 
 
 def stages() -> dict[str, list[str]]:
@@ -43,7 +43,10 @@ def test_base_is_pinned_and_never_latest() -> None:
     assert "latest" not in DOCKERFILE.replace("non latest", "")
     for name, lines in stages().items():
         image = lines[0].split()[1]
-        assert image in ("${PYTHON_IMAGE}", "scratch") or image.startswith(("runtime", "venv-")), (name, image)
+        assert image in ("${PYTHON_IMAGE}", "scratch") or image.startswith(("runtime", "venv-", "serving")), (
+            name,
+            image,
+        )
 
 
 def test_every_target_runs_as_the_non_root_user_with_an_exec_form_entrypoint() -> None:
@@ -57,7 +60,7 @@ def test_every_target_runs_as_the_non_root_user_with_an_exec_form_entrypoint() -
         assert entrypoints == ['ENTRYPOINT ["occuloop"]'], target
         health = [line for line in lines if line.startswith("HEALTHCHECK")]
         assert len(health) == 1, target
-        if target in ("server", "serving", "serving-tensorflow"):
+        if target in ("server", "serving"):
             assert "CMD" in health[0], target  # long-running servers check their own port
     runtime = all_stages["runtime"]
     assert any("useradd --uid 10001" in line for line in runtime)
@@ -73,6 +76,10 @@ def test_roles_install_only_their_extras_from_the_lock() -> None:
     assert '".[serve]"' in installs["venv-serving"]  # onnxruntime, no TensorFlow: issue 20
     assert all_stages["venv-serving"][0].split()[1] == "venv-source"  # not built on top of the training venv
     assert "train" in installs["venv-serving-tensorflow"] and "serve" in installs["venv-serving-tensorflow"]
+    with_tensorflow = all_stages[
+        "serving-tensorflow"
+    ]  # the serving target (its user, probe, command), TensorFlow added
+    assert with_tensorflow[0].split()[1] == "serving" and "venv-serving-tensorflow" in with_tensorflow[1]
     assert "sha256sum --check" in " ".join(all_stages["kubectl"])
     assert any("/usr/local/bin/kubectl" in line for line in all_stages["services"])
 
