@@ -1,7 +1,8 @@
 """The Keras network of the design, its training, and its export as a TensorFlow SavedModel.
 
-The only training module that imports TensorFlow (serving/served_model.py is the other), and only inside functions: importing it costs
-~3 s and ~600 MB, which data validation and its tests must never pay.
+With training/onnx_export.py the only training module that imports TensorFlow (serving/savedmodel_runtime.py is the
+other), and only inside functions: importing it costs ~3 s and ~600 MB, which data validation and its tests must
+never pay.
 
 A model package is a folder:
     saved_model/        the SavedModel; serving calls its `serve` signature, never `model.predict`
