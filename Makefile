@@ -30,9 +30,10 @@ test: $(INSTALLED) k8s-tools
 test-fast: $(INSTALLED)
 	$(BIN)/python -m pytest -m "not contract and not reliability" $(PYTEST_ARGS)
 
-# SIGTERM at random moments and kill -9 while work flows, long version (50 SIGTERMs, 20 kills per process).
+# SIGTERM at random moments and kill -9 while work flows, long version (50 SIGTERMs and 20 kills per process;
+# the canary module runs whole, its ramp test with 12 SIGTERMs and 4 kills each to the controller and the app).
 stress: $(INSTALLED)
-	OCCULOOP_STRESS=1 $(BIN)/python -m pytest tests/reliability/test_sigterm_anytime.py -s $(PYTEST_ARGS)
+	OCCULOOP_STRESS=1 $(BIN)/python -m pytest tests/reliability/test_sigterm_anytime.py tests/serving/test_canary.py -s $(PYTEST_ARGS)
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check services training serving tests

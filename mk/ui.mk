@@ -1,4 +1,4 @@
-# The UI's browser tests (tests/ui/) drive Debian's Chromium through Playwright: Playwright's own browser download
+# The UI's browser tests (tests/live_loop/) drive Debian's Chromium through Playwright: Playwright's own browser download
 # cannot work here. Under `make test` they must not skip for want of it (a bare pytest run may), so `make test`
 # installs it when it is missing (as root, like CI) and requires it.
 CHROMIUM := /usr/bin/chromium

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from training.params import FAST_OVERRIDES
 from training.schema import EXAMPLE_READING
 from training.sessions import holdouts, training_sessions
 
@@ -71,6 +72,11 @@ class Step:
     corrupt: str | None = None  # deliver the day damaged (it must be quarantined)
 
 
+# --fast buys speed with fewer epochs only: measured forward (BENCHMARKS.md, "Forward"), its models answer every later
+# day exactly like the default's, for every seed and N = 2..13, in about two thirds of the fit time
+FAST_HELP = "at most 8 epochs (training/params.py FAST_OVERRIDES): the same forward accuracy as the default, measured"
+
+
 def plan(count: int) -> list[Step]:
     """The first day alone, then the second day with flipped labels, then corrected, then the rest in order."""
     days = [session.name for session in training_sessions()][: max(1, count)]
@@ -89,7 +95,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sessions", type=int, default=14, help="how many daily labeling sessions to play (%(default)s)"
     )
-    parser.add_argument("--fast", action="store_true", help="fewer epochs, for a quick look")
+    parser.add_argument("--fast", action="store_true", help=FAST_HELP)
     parser.add_argument("--reset", action="store_true", help="delete the data dir first and start over")
     ports = (  # the services' own default ports (services/settings.py)
         ("--api-port", ServerSettings.api_port, "API port of the embedded server"),
@@ -145,10 +151,20 @@ class Loop:
 
     def start_ui(self) -> None:
         """The web UI first, so that the URL printed at the start answers while the rest comes up."""
-        self._spawn("ui", [
-            sys.executable, "-m", "services.cli", "ui", "--port", str(self.ports["ui"]), "--poll-seconds", "2",
-            *(f"--{name}-url=http://127.0.0.1:{self.ports[name]}" for name in ("sync", "trigger", "rollout")),
-        ])  # fmt: skip
+        self._spawn(
+            "ui",
+            [
+                sys.executable,
+                "-m",
+                "services.cli",
+                "ui",
+                "--port",
+                str(self.ports["ui"]),
+                "--poll-seconds",
+                "2",
+                *(f"--{name}-url=http://127.0.0.1:{self.ports[name]}" for name in ("sync", "trigger", "rollout")),
+            ],
+        )
         self.wait("the web UI", lambda: _get(f"{self.ui_url}/healthz") is not None, 90)
 
     def start(self) -> None:
@@ -166,7 +182,7 @@ class Loop:
             [str(BIN / "clearml-agent"), "daemon", "--queue", "training", "--foreground", "--cpu-only"],
             agent_env,
         )
-        template = "General/gate_queue=training" + (",General/max_epochs=8" if self.fast else "")
+        template = ",".join(f"General/{key}={value}" for key, value in self.template_parameters().items())
         environments = demo_services.environments(self.inbox, self.ports, template, self.env)
         if self.agent_services:  # one clearml-agent in services mode runs the three as ClearML service tasks
             agent = [sys.executable, "-m", "services.cli", "services-agent", "--services", "sync,trigger,rollout"]
@@ -197,6 +213,11 @@ class Loop:
         self.wait("the inference app", lambda: _status_of(self.serving_url) is not None, 180)
         self.traffic = Traffic(self.serving_url)
         threading.Thread(target=self.traffic.run, name="users", daemon=True).start()
+
+    def template_parameters(self) -> dict[str, Any]:
+        """What every training run of the demo is told: hand its model to the gate; with --fast, the training
+        parameters of a quick look (training/params.py FAST_OVERRIDES, measured in BENCHMARKS.md "Forward")."""
+        return {"gate_queue": "training", **(FAST_OVERRIDES if self.fast else {})}
 
     @property
     def serving_url(self) -> str:
@@ -329,9 +350,15 @@ def _press_upload(url: str) -> dict[str, Any]:
 
 
 COLUMNS = (
-    "session", "version", "rows", "validation", "training run", "holdout acc % [95% CI] (vs champion)", "gate",
+    "session",
+    "version",
+    "rows",
+    "validation",
+    "training run",
+    "holdout acc % [95% CI] (vs champion)",
+    "gate",
     "champion",
-)  # fmt: skip
+)
 WIDTHS = (21, 7, 5, 32, 12, 44, 62, 12)
 
 
@@ -445,10 +472,15 @@ def play(loop: Loop, step: Step) -> tuple[str, ...]:
             canary = "-> champion" if ended and ended.decision == "promoted" else "rolled back"
             gate = f"{gate}; canary {canary}"
     return (
-        label, str(answer.get("version")), str(answer.get("rows")),
-        "accepted" if not step.corrupt else "accepted: the damage was NOT caught", run.run_id[:12], scores, gate,
+        label,
+        str(answer.get("version")),
+        str(answer.get("rows")),
+        "accepted" if not step.corrupt else "accepted: the damage was NOT caught",
+        run.run_id[:12],
+        scores,
+        gate,
         (state.champion or "-")[:12],
-    )  # fmt: skip
+    )
 
 
 def ask_endpoint(loop: Loop, champion: str) -> tuple[str, dict[str, Any]]:
@@ -532,27 +564,40 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     data_dir.mkdir(parents=True, exist_ok=True)
     try:
         server = start_embedded_server(
-            data_dir / "server", env=inherited_environment(environ), api_port=args.api_port,
-            files_port=args.files_port, log_path=data_dir / "logs" / "server.log",
+            data_dir / "server",
+            env=inherited_environment(environ),
+            api_port=args.api_port,
+            files_port=args.files_port,
+            log_path=data_dir / "logs" / "server.log",
             extra_args=["--web-host", f"http://127.0.0.1:{args.ui_port}"],  # the SDK's links lead to the UI
-        )  # fmt: skip
+        )
     except ChildFailed as error:
         print(f"occuloop demo: the server did not start (port {args.api_port} or {args.files_port} taken?)\n{error}")
         return 1
     env = inherited_environment(environ, HOME=str((data_dir / "client-home").resolve()), **server.client_env)
     loop = Loop(
-        data_dir, server, env, args.fast,
-        {"sync": args.sync_port, "trigger": args.trigger_port, "rollout": args.rollout_port, "serving": args.serving_port,
-         "ui": args.ui_port},
+        data_dir,
+        server,
+        env,
+        args.fast,
+        {
+            "sync": args.sync_port,
+            "trigger": args.trigger_port,
+            "rollout": args.rollout_port,
+            "serving": args.serving_port,
+            "ui": args.ui_port,
+        },
         agent_services=args.agent_services,
-    )  # fmt: skip
+    )
     steps = plan(args.sessions)
     done = _progress(data_dir)
     code = 0
     try:
         how = "as ClearML service tasks under the services agent" if args.agent_services else "as processes"
-        print(f"occuloop demo: starting the server, agents, and sync, trigger and rollout {how} "
-              f"(logs in {(data_dir / 'logs').resolve()})")  # fmt: skip
+        print(
+            f"occuloop demo: starting the server, agents, and sync, trigger and rollout {how} "
+            f"(logs in {(data_dir / 'logs').resolve()})"
+        )
         loop.start_ui()
         print(f"occuloop demo: watch the loop in a browser at {loop.ui_url}/", flush=True)
         loop.start()
@@ -562,8 +607,10 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             done = kept
             _record(data_dir, done)
         if len(done) == len(steps):
-            print(f"nothing to play: all {len(steps)} sessions were already played, nothing changes "
-                  "(make demo DEMO_ARGS=--reset starts over)")  # fmt: skip
+            print(
+                f"nothing to play: all {len(steps)} sessions were already played, nothing changes "
+                "(make demo DEMO_ARGS=--reset starts over)"
+            )
         elif done:
             print(f"resuming: {len(done)} of {len(steps)} sessions already played")
         if len(done) < len(steps):

@@ -96,8 +96,13 @@ def prepare(settings: ServiceTaskSettings, environ: Mapping[str, str]) -> None:
     take_back(settings.project, settings.queue, settings.worker_id, settings.services)
     for name in settings.services:
         spec = SPECS[name]
-        register(spec, spec.settings_type.from_env(environ), settings.queue, settings.project,
-                 stop_seconds=settings.stop_seconds)  # fmt: skip
+        register(
+            spec,
+            spec.settings_type.from_env(environ),
+            settings.queue,
+            settings.project,
+            stop_seconds=settings.stop_seconds,
+        )
 
 
 def supervise(settings: ServiceTaskSettings, environ: Mapping[str, str], stop: threading.Event) -> None:
@@ -109,8 +114,13 @@ def supervise(settings: ServiceTaskSettings, environ: Mapping[str, str], stop: t
         except SettingsError:
             raise  # a bad value in the environment: retrying cannot fix it
         except Exception as error:
-            log_event(logger, "services_agent_setup_failed", level=logging.WARNING, retry_in_seconds=backoff,
-                      error=str(error)[:300])  # fmt: skip
+            log_event(
+                logger,
+                "services_agent_setup_failed",
+                level=logging.WARNING,
+                retry_in_seconds=backoff,
+                error=str(error)[:300],
+            )
             if stop.wait(backoff):
                 return
             backoff = min(2 * backoff, MAX_BACKOFF_SECONDS)
@@ -138,8 +148,14 @@ def run_agent(settings: ServiceTaskSettings, environ: Mapping[str, str], stop: t
         stderr=subprocess.STDOUT,
     )
     threading.Thread(target=_relay, args=(agent,), name="agent-output", daemon=True).start()
-    log_event(logger, "services_agent_started", queue=settings.queue, worker=settings.worker_id,
-              services=",".join(settings.services), pid=agent.pid)  # fmt: skip
+    log_event(
+        logger,
+        "services_agent_started",
+        queue=settings.queue,
+        worker=settings.worker_id,
+        services=",".join(settings.services),
+        pid=agent.pid,
+    )
     modules = tuple(SPECS[name].module for name in settings.services)
     services: dict[int, Any] = {}
     while not stop.wait(WATCH_SECONDS) and agent.poll() is None:

@@ -2,7 +2,8 @@
 
 setup  finds or creates the control-plane task, registers models as `<endpoint>/<n>` (uploading the engine code
        with each), and sets the public canary endpoint's weights; running it again changes nothing.
-run    starts clearml-serving's inference app (`uvicorn serving.app:app`, the stock app + one error handler),
+run    starts clearml-serving's inference app (`python -m serving.launch serving.app:app`: uvicorn, the stock app
+       + one error handler),
        polling it every few seconds instead of clearml-serving's default five minutes.
 """
 
@@ -128,7 +129,7 @@ def serve(settings: ServingSettings, environ: Mapping[str, str], *, access_log: 
     env.setdefault("CLEARML_CONFIG_FILE", str(SDK_CONFIG))  # threads, not a forked reporter (see the file)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
     env.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # oneDNN's kernels cost ~30 us more on one reading's tiny matmuls
-    argv = [sys.executable, "-m", "uvicorn", "serving.app:app"]  # clearml-serving's app + one error handler
+    argv = [sys.executable, "-m", "serving.launch", "serving.app:app"]  # uvicorn's CLI inside the signal path
     argv += ["--host", settings.host, "--port", str(settings.port)]
     argv += ["--timeout-graceful-shutdown", str(DRAIN_SECONDS)]  # the shutdown contract (serving/app.py)
     if not access_log:

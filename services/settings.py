@@ -255,6 +255,11 @@ class GateSettings(FromEnvironment):
     baseline_margin: float = setting(
         "OCCULOOP_GATE_BASELINE_MARGIN", 0.01, "challenger accuracy >= Light-rule accuracy - this"
     )
+    forward_margin: float = setting(
+        "OCCULOOP_GATE_FORWARD_MARGIN",
+        0.002,
+        "on the newest session(s), held out of fitting by the training run: accuracy >= Light-rule accuracy - this",
+    )
     slice_margin: float = setting(
         "OCCULOOP_GATE_SLICE_MARGIN", 0.02, "no slice may lose more accuracy than this against the champion"
     )

@@ -80,6 +80,14 @@ def stop_requested_early() -> bool:
     return bool(_deferred)
 
 
+def replay_early_stop() -> None:
+    """Raise a stop held during start-up again, to the handlers now in place. A framework that installs its own
+    (uvicorn) calls this once they are (the app's lifespan startup): a SIGTERM that arrived after the command's
+    `stop_requested_early()` check but before uvicorn took the signals would otherwise be held and never acted on."""
+    if _deferred:
+        signal.raise_signal(_deferred.pop(0))
+
+
 def enable_stack_dumps() -> None:
     """`kill -USR1 <pid>` writes every thread's stack to stderr, and the process goes on."""
     faulthandler.register(DUMP_SIGNAL, file=sys.stderr, all_threads=True, chain=False)

@@ -54,12 +54,24 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     ports_file = args.data_dir / "demo.json" if args.data_dir is not None else None
     if ports_file is not None and ports_file.exists():  # the demo's services, on the ports it chose
         ports = json.loads(ports_file.read_text())
-        services = {name: url.replace(url.split("/")[2], f"127.0.0.1:{ports[name]}") for name, url in SERVICES.items()
-                    if name in ports}  # fmt: skip
+        services = {
+            name: url.replace(url.split("/")[2], f"127.0.0.1:{ports[name]}")
+            for name, url in SERVICES.items()
+            if name in ports
+        }
     health = {name: _health(url) for name, url in services.items()}
     if args.json:
-        print(json.dumps({"versions": len(state.versions), "runs": len(state.runs), "champion": state.champion,
-                          "queues": state.queues, "services": health}))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "versions": len(state.versions),
+                    "runs": len(state.runs),
+                    "champion": state.champion,
+                    "queues": state.queues,
+                    "services": health,
+                }
+            )
+        )
         return 0
     print(f"server {source['CLEARML_API_HOST']}")
     print("dataset versions:")

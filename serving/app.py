@@ -13,20 +13,36 @@ and answers 500. Such a body is the caller's mistake: it gets a 422 that says wh
 from __future__ import annotations
 
 import math
+import signal
 from typing import Any
 
-from clearml_serving.serving import main as stock
-from clearml_serving.serving.main import app
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from services.metrics import PATH as METRICS_PATH
 from services.metrics import MetricsApp
-from services.shutdown import arm_overrun_guard, enable_stack_dumps
+from services.shutdown import STOP_SIGNALS, arm_overrun_guard, enable_stack_dumps, replay_early_stop
 from serving.metrics import Weights, endpoint_labels
 from serving.telemetry import process_telemetry
 
+
+def _stock_app_keeping_the_stop_signals() -> Any:
+    """Import clearml-serving's app module, whose import runs `Task.init` on the main thread, and put back the
+    SIGTERM/SIGINT handlers it replaces (uvicorn's). The SDK's handler runs the task's whole shutdown inside the
+    signal handler, on the event loop's thread, in the middle of whatever it interrupted: the `make stress` run saw
+    an app hang there for 35 s after a SIGTERM mid-request, until it was killed. The task still closes, from the
+    SDK's atexit hook, after uvicorn has drained."""
+    handlers = {number: signal.getsignal(number) for number in STOP_SIGNALS}
+    from clearml_serving.serving import main as stock_main
+
+    for number, handler in handlers.items():
+        signal.signal(number, handler)
+    return stock_main
+
+
+stock = _stock_app_keeping_the_stop_signals()
+app = stock.app
 AFTER_DRAIN_SECONDS = 10.0  # the app's own shutdown and the interpreter's exit, then the guard dumps and exits 1
 
 
@@ -69,6 +85,7 @@ metrics = process_telemetry().metrics
 metrics.watch_canary(canary_weights)
 app.add_route(METRICS_PATH, MetricsApp(metrics.registry), include_in_schema=False)
 enable_stack_dumps()
+app.router.add_event_handler("startup", replay_early_stop)  # uvicorn's handlers are in place (serving/launch.py)
 app.router.add_event_handler("shutdown", lambda: arm_overrun_guard("serving", AFTER_DRAIN_SECONDS))
 
 __all__ = ["app"]

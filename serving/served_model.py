@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from training.features import NEEDS_TIMESTAMP, FeatureSpec
+from training.features import NEEDS_TIMESTAMP, FeatureSpec, unservable
 from training.model import FEATURE_SPEC_FILE, MODEL_CARD_FILE, SAVED_MODEL_DIR
 from training.onnx_export import ONNX_FILE
 
@@ -133,6 +133,9 @@ def _settle_heap() -> None:
 
 def _load(folder: Path) -> ServedModel:
     spec = FeatureSpec.from_json((folder / FEATURE_SPEC_FILE).read_text())  # refuses another feature-code version
+    history = unservable(spec.names)
+    if history:
+        raise ValueError(f"the model's inputs {history} need the minutes before each reading; one reading is served")
     card = json.loads((folder / MODEL_CARD_FILE).read_text())
     predict, runtime = _network(folder, len(spec.names))
     predict(np.zeros((1, len(spec.names)), dtype=np.float32))  # warm (or trace) now, not on the first request

@@ -142,8 +142,15 @@ class Telemetry:
             for url in sorted(self._dirty):
                 stats = self._stats[url]
                 if stats.minutes:
-                    served.append({"endpoint": url, "instance": self.instance, "report": iteration,
-                                   "minutes": stats.minutes, "dropped": stats.minutes_dropped})  # fmt: skip
+                    served.append(
+                        {
+                            "endpoint": url,
+                            "instance": self.instance,
+                            "report": iteration,
+                            "minutes": stats.minutes,
+                            "dropped": stats.minutes_dropped,
+                        }
+                    )
                 stats.window.clear()
                 stats.minutes, stats.minutes_dropped = {}, 0
             self._dirty.clear()

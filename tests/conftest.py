@@ -9,7 +9,7 @@ import pytest
 MARKED_FOLDERS = {
     "contract": pytest.mark.contract,
     "reliability": pytest.mark.reliability,
-    "ui": pytest.mark.contract,  # the UI over a loop built by the real services
+    "live_loop": pytest.mark.contract,  # the UI and the metrics over one loop built by the real services
 }
 
 

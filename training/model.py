@@ -61,16 +61,36 @@ def build_network(inputs: int, params: TrainingParams) -> Any:
     return keras.Sequential(
         [
             keras.Input((inputs,)),
-            layers.BatchNormalization(),
+            layers.BatchNormalization(momentum=params.batchnorm_momentum),
             layers.Dense(params.hidden_units, activation="relu"),
-            layers.BatchNormalization(),
+            layers.BatchNormalization(momentum=params.batchnorm_momentum),
             layers.Dropout(params.dropout),
             layers.Dense(params.hidden_units, activation="relu"),
-            layers.BatchNormalization(),
+            layers.BatchNormalization(momentum=params.batchnorm_momentum),
             layers.Dropout(params.dropout),
             layers.Dense(1, activation="sigmoid"),
         ]
     )
+
+
+def _compiled(inputs: int, params: TrainingParams) -> Any:
+    _quiet_tensorflow()
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(params.seed)
+    tf.config.experimental.enable_op_determinism()
+    model = build_network(inputs, params)
+    model.compile(keras.optimizers.Adam(params.learning_rate), "binary_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def _epoch_callbacks(on_epoch: EpochCallback | None) -> list[Any]:
+    import keras
+
+    if on_epoch is None:
+        return []
+    return [keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: on_epoch(epoch, dict(logs or {})))]
 
 
 def train_network(
@@ -82,20 +102,10 @@ def train_network(
     on_epoch: EpochCallback | None = None,
 ) -> TrainedNetwork:
     """Fit with early stopping on the validation rows; the same seed and data give the same model."""
-    _quiet_tensorflow()
+    model = _compiled(x_train.shape[1], params)
     import keras
-    import tensorflow as tf
 
-    keras.utils.set_random_seed(params.seed)
-    tf.config.experimental.enable_op_determinism()
-    model = build_network(x_train.shape[1], params)
-    model.compile(keras.optimizers.Adam(params.learning_rate), "binary_crossentropy", metrics=["accuracy"])
     stopper = keras.callbacks.EarlyStopping("val_loss", patience=params.patience, restore_best_weights=True)
-    callbacks: list[Any] = [stopper]
-    if on_epoch is not None:
-        callbacks.append(
-            keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: on_epoch(epoch, dict(logs or {})))
-        )
     started = time.perf_counter()
     history = model.fit(
         x_train,
@@ -103,13 +113,36 @@ def train_network(
         validation_data=(x_val, y_val),
         epochs=params.max_epochs,
         batch_size=params.batch_size,
-        callbacks=callbacks,
+        callbacks=[stopper, *_epoch_callbacks(on_epoch)],
         verbose=0,
         shuffle=True,
     )
     seconds = time.perf_counter() - started
     losses = history.history["val_loss"]
     return TrainedNetwork(model, len(losses), int(np.argmin(losses)) + 1, seconds)
+
+
+def refit_network(
+    x_train: npt.NDArray[np.float32],
+    y_train: npt.NDArray[np.float32],
+    epochs: int,
+    params: TrainingParams,
+    on_epoch: EpochCallback | None = None,
+) -> TrainedNetwork:
+    """Fit on every row for a fixed number of epochs (the best epoch an early-stopped run found): nothing is left
+    to stop on."""
+    model = _compiled(x_train.shape[1], params)
+    started = time.perf_counter()
+    model.fit(
+        x_train,
+        y_train,
+        epochs=epochs,
+        batch_size=params.batch_size,
+        callbacks=_epoch_callbacks(on_epoch),
+        verbose=0,
+        shuffle=True,
+    )
+    return TrainedNetwork(model, epochs, epochs, time.perf_counter() - started)
 
 
 def predict_with(model: Any, x: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:

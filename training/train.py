@@ -3,8 +3,10 @@
 It reads top to bottom as the run does:
  1. connect the parameters (the trigger overrides `General/dataset_id`);
  2. fetch the labeled dataset version and validate every labeling session in it — refuse to train otherwise;
- 3. fit the features on the training rows, train the network with early stopping, report every epoch;
- 4. score it on the pinned holdout next to the Light rule and logistic regression;
+ 3. hold out the newest session(s), fit the features on the older rows, train the network with early stopping on
+    the held-out rows, report every epoch (training/fitting.py); score it, the Light rule and the champion (found
+    by its tag) on the held-out rows for the gate; refit on every session if `refit` says so;
+ 4. score the model on the pinned holdout next to the Light rule and logistic regression;
  5. register a candidate model: SavedModel + feature spec + model card, with lineage in its metadata.
 A refusal ends the task `failed` with the reason; nothing is registered.
 
@@ -31,12 +33,15 @@ from clearml import Dataset, OutputModel, Task
 from training import features as feature_code
 from training.baselines import LogisticRegression, light_rule
 from training.evaluate import EvaluationReport, evaluate, roc_curve
+from training.fitting import fit_model
+from training.forward_evidence import report_forward
 from training.holdout import Holdout, ensure_holdout, load_holdout
-from training.model import SAVED_MODEL_DIR, predict_with, train_network, write_package
+from training.model import SAVED_MODEL_DIR, EpochCallback, predict_with, write_package
 from training.onnx_export import ONNX_FILE, PACKAGE_FILES
 from training.params import PARAMETER_SECTION, TrainingParams
 from training.readings import read_table, to_readings
 from training.schema import LABEL, TIMESTAMP
+from training.sessions import Session
 from training.validation import ValidationContext, ValidationReport, validate_batch
 
 logger = logging.getLogger(__name__)
@@ -53,9 +58,13 @@ class TrainingRefused(Exception):
 class TrainingData:
     dataset_id: str
     dataset_version: str
-    sessions: tuple[str, ...]
-    readings: pd.DataFrame
+    sessions: tuple[Session, ...]  # one per labeling-session file, named by its path in the dataset
     reports: tuple[ValidationReport, ...]
+
+    @property
+    def readings(self) -> pd.DataFrame:
+        rows = pd.concat([session.readings for session in self.sessions], ignore_index=True)
+        return rows.sort_values(TIMESTAMP, kind="stable").reset_index(drop=True)
 
 
 def code_version() -> str:
@@ -92,25 +101,8 @@ def load_training_data(dataset: Any, holdout: Holdout) -> TrainingData:
     if rejected:
         detail = "; ".join(f"{report.source}: {', '.join(report.reasons)}" for report in rejected)
         raise TrainingRefused(f"{len(rejected)} of {len(reports)} labeling sessions failed validation ({detail})")
-    readings = pd.concat([to_readings(table) for _, table in tables], ignore_index=True).sort_values(
-        TIMESTAMP, kind="stable"
-    )
-    return TrainingData(
-        dataset.id, str(dataset.version), tuple(name for name, _ in tables), readings.reset_index(drop=True), reports
-    )
-
-
-def split_for_early_stopping(readings: pd.DataFrame, share: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A stratified random split of the training rows; the validation part only decides when to stop."""
-    rng = np.random.default_rng(seed)
-    validation: list[npt.NDArray[np.int64]] = []
-    labels = readings[LABEL].to_numpy()
-    for value in np.unique(labels):
-        rows = rng.permutation(np.flatnonzero(labels == value))
-        validation.append(rows[: round(len(rows) * share)])
-    held = np.zeros(len(readings), dtype=bool)
-    held[np.concatenate(validation)] = True
-    return readings[~held].reset_index(drop=True), readings[held].reset_index(drop=True)
+    sessions = tuple(Session(name, to_readings(table)) for name, table in tables)
+    return TrainingData(dataset.id, str(dataset.version), sessions, reports)
 
 
 # -- 4. evaluation ---------------------------------------------------------------------------------------------
@@ -171,6 +163,12 @@ def report_evaluation(log: Any, result: HoldoutResult, holdout: Holdout) -> None
 
 def train(task: Any, params: TrainingParams) -> dict[str, Any]:
     log = task.get_logger()
+    history = feature_code.unservable(feature_code.FEATURE_SETS.get(params.feature_set, ()))
+    if history:
+        raise TrainingRefused(
+            f"feature set {params.feature_set!r} needs the minutes before each reading ({', '.join(history)}); "
+            "the endpoint answers one reading at a time, so such a model could not be served"
+        )
     holdout = load_holdout(params.holdout_dataset_id or ensure_holdout(params.holdout_project))
     dataset = resolve_dataset(params)
     data = load_training_data(dataset, holdout)
@@ -190,25 +188,24 @@ def train(task: Any, params: TrainingParams) -> dict[str, Any]:
         occupied,
     )
 
-    fit_rows, stop_rows = split_for_early_stopping(data.readings, params.validation_share, params.seed)
-    spec = feature_code.fit(fit_rows, params.feature_set)
+    def reporter(series: str) -> EpochCallback:
+        def on_epoch(epoch: int, values: dict[str, float]) -> None:
+            for key, value in values.items():
+                name = "validation" if key.startswith("val_") else series
+                log.report_scalar(key.removeprefix("val_"), name, value=float(value), iteration=epoch + 1)
 
-    def on_epoch(epoch: int, values: dict[str, float]) -> None:
-        for key, value in values.items():
-            series = "validation" if key.startswith("val_") else "training"
-            log.report_scalar(key.removeprefix("val_"), series, value=float(value), iteration=epoch + 1)
+        return on_epoch
 
-    network = train_network(
-        spec.transform(fit_rows),
-        fit_rows[LABEL].to_numpy(dtype=np.float32),
-        spec.transform(stop_rows),
-        stop_rows[LABEL].to_numpy(dtype=np.float32),
-        params,
-        on_epoch,
-    )
+    fitted = fit_model(data.sessions, params, reporter("training"), reporter("refit"))
+    network, spec = fitted.network, fitted.spec
     logger.info(
-        "event=training_done epochs=%d best_epoch=%d seconds=%.1f", network.epochs, network.best_epoch, network.seconds
+        "event=training_done epochs=%d best_epoch=%d refit=%s seconds=%.1f",
+        fitted.probe.network.epochs if fitted.probe else network.epochs,
+        fitted.probe.network.best_epoch if fitted.probe else network.best_epoch,
+        fitted.refit,
+        fitted.seconds,
     )
+    forward = report_forward(task, params, fitted)
 
     result = evaluate_on_holdout(network.model, spec, data.readings, holdout)
     evaluation = result.report
@@ -223,13 +220,14 @@ def train(task: Any, params: TrainingParams) -> dict[str, Any]:
         "task_id": task.id,
         "dataset_id": data.dataset_id,
         "dataset_version": data.dataset_version,
-        "labeling_sessions": list(data.sessions),
+        "labeling_sessions": [session.name for session in data.sessions],
         "rows": len(data.readings),
         "occupied": occupied,
         "class_balance": round(occupied / len(data.readings), 4),
         "holdout": {"dataset_id": holdout.dataset_id, "sha256": holdout.sha256, "rows": len(holdout.readings)},
         "metrics": asdict(evaluation.score_of("candidate").overall),
-        "training": {"epochs": network.epochs, "best_epoch": network.best_epoch, "seconds": round(network.seconds, 2)},
+        "training": {"epochs": network.epochs, "best_epoch": network.best_epoch, "seconds": round(fitted.seconds, 2)},
+        "forward": forward,
         "params": params.as_connected(),
         "features": json.loads(spec.to_json()),
         "code_version": code_version(),

@@ -140,8 +140,15 @@ def open_state(settings: ServerSettings) -> ServerState:
         ensure_default_queue(tx, iso(clock.now()))
     files = FileStore(settings.data_dir / "files", settings.data_dir / "uploads-in-progress", durable=settings.durable)
     metrics = ServerMetrics(queue_depths=lambda: store.read().entries.depths())
-    server = Server(store=store, auth=auth, workers=WorkerRegistry(), files=files, clock=clock, metrics=metrics,
-                    web_host=settings.web_host)  # fmt: skip
+    server = Server(
+        store=store,
+        auth=auth,
+        workers=WorkerRegistry(),
+        files=files,
+        clock=clock,
+        metrics=metrics,
+        web_host=settings.web_host,
+    )
     context = FileServerContext(files=files, auth=auth, clock=clock, require_auth=settings.files_auth, metrics=metrics)
     return ServerState(server, context, credentials)
 

@@ -11,14 +11,45 @@ from __future__ import annotations
 import sqlite3
 
 TASK_SUMMARY_FIELDS = (
-    "id", "name", "user", "company", "project", "parent", "status", "type", "tags", "system_tags", "comment",
-    "created", "started", "completed", "published", "status_changed", "last_update", "last_change",
-    "last_iteration", "status_reason", "status_message",
-)  # fmt: skip
+    "id",
+    "name",
+    "user",
+    "company",
+    "project",
+    "parent",
+    "status",
+    "type",
+    "tags",
+    "system_tags",
+    "comment",
+    "created",
+    "started",
+    "completed",
+    "published",
+    "status_changed",
+    "last_update",
+    "last_change",
+    "last_iteration",
+    "status_reason",
+    "status_message",
+)
 MODEL_SUMMARY_FIELDS = (
-    "id", "name", "user", "company", "project", "task", "parent", "ready", "framework", "uri", "tags",
-    "system_tags", "comment", "created", "last_update",
-)  # fmt: skip
+    "id",
+    "name",
+    "user",
+    "company",
+    "project",
+    "task",
+    "parent",
+    "ready",
+    "framework",
+    "uri",
+    "tags",
+    "system_tags",
+    "comment",
+    "created",
+    "last_update",
+)
 
 
 def _summary_sql(fields: tuple[str, ...]) -> str:

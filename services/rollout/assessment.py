@@ -1,11 +1,15 @@
 """Holdout predictions in, the gate's evidence out: the evaluation engine applied to challenger, champion, Light rule.
 
+Twice: on the pinned holdout, and on the forward rows — the newest session(s) the challenger's training run held
+out of fitting, where the champion (trained before they were labeled) meets it on days neither learned from.
 Pure numpy (training/evaluate.py does the statistics): how the predictions were obtained — a training run's stored
-`holdout_predictions` artifact or a reloaded SavedModel — is the caller's business (registry.py).
+`holdout_predictions` / `forward_predictions` artifacts or a reloaded SavedModel — is the caller's business
+(registry.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -18,7 +22,7 @@ from training.evaluate import EvaluationReport, evaluate, paired_bootstrap
 from training.schema import LABEL
 
 from ..settings import GateSettings
-from .gate_rules import Evidence, TrainingFacts
+from .gate_rules import Evidence, ForwardEvidence, TrainingFacts
 
 CHALLENGER, CHAMPION, BASELINE = "challenger", "champion", "light_rule"
 
@@ -33,10 +37,26 @@ class Interval:
 
 
 @dataclass(frozen=True)
+class ForwardRows:
+    """The newest session(s) a training run held out of fitting, and the models' answers there."""
+
+    sessions: tuple[str, ...]
+    sha256: str  # of the rows as a labeling-session CSV (training/forward.py rows_sha256)
+    readings: pd.DataFrame  # date, the five sensors, Occupancy
+    challenger: npt.NDArray[np.float64]  # P(occupied) of the network fitted without these rows
+    challenger_model: str  # "registered" or "probe" (fitted without them; the registered model was refit on all)
+    champion: npt.NDArray[np.float64] | None
+    sources: dict[str, str]  # where each role's predictions came from
+    notes: tuple[str, ...] = ()  # e.g. the champion was trained on these sessions too
+
+
+@dataclass(frozen=True)
 class Assessment:
     report: EvaluationReport
     evidence: Evidence
     intervals: dict[str, Interval]  # by role: challenger, champion, light_rule
+    forward: Assessment | None = None  # the same on the forward rows
+    forward_rows: ForwardRows | None = None
 
     def comparisons(self) -> dict[str, Any]:
         vs_champion = self.evidence.vs_champion
@@ -61,8 +81,10 @@ def assess(
     champion: npt.ArrayLike | None,
     training: TrainingFacts,
     settings: GateSettings,
+    forward: ForwardRows | str | None = None,
 ) -> Assessment:
-    """Score challenger, champion (if any) and the Light rule on the same holdout rows, with paired intervals."""
+    """Score challenger, champion (if any) and the Light rule on the same holdout rows, with paired intervals;
+    the same on the forward rows when given (a string says why there are none)."""
     predictions: dict[str, npt.ArrayLike] = {CHALLENGER: challenger, BASELINE: light_rule(readings)}
     pairs: list[tuple[str, str]] = [(CHALLENGER, BASELINE)]
     if champion is not None:
@@ -91,4 +113,23 @@ def assess(
     intervals = {
         role: accuracy_interval(labels, values, settings.bootstrap_samples) for role, values in predictions.items()
     }
-    return Assessment(report, evidence, intervals)
+    if isinstance(forward, str):
+        return Assessment(report, dataclasses.replace(evidence, no_forward=forward), intervals)
+    if forward is None:
+        return Assessment(report, evidence, intervals)
+    ahead = assess(
+        "forward:" + ",".join(forward.sessions),
+        forward.readings,
+        forward.challenger,
+        forward.champion,
+        training,
+        settings,
+    )
+    seen = ahead.evidence
+    evidence = dataclasses.replace(
+        evidence,
+        forward=ForwardEvidence(
+            forward.sessions, seen.challenger, seen.baseline, seen.vs_baseline, seen.champion, seen.vs_champion
+        ),
+    )
+    return Assessment(report, evidence, intervals, ahead, forward)

@@ -139,8 +139,14 @@ class Controller:
         ramp = self.ramp
         if ramp is None:
             return {"state": "following_champion"}
-        return {"state": "canary", "model_id": ramp.model_id, "version": ramp.version, "weight": ramp.weight,
-                "step": f"{ramp.index + 1}/{len(ramp.steps)}", "window": ramp.health}  # fmt: skip
+        return {
+            "state": "canary",
+            "model_id": ramp.model_id,
+            "version": ramp.version,
+            "weight": ramp.weight,
+            "step": f"{ramp.index + 1}/{len(ramp.steps)}",
+            "window": ramp.health,
+        }
 
     # -- reading ------------------------------------------------------------------------------------------------
 

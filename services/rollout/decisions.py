@@ -82,15 +82,18 @@ class Rollout:
 
     # -- evidence ----------------------------------------------------------------------------------------------
 
-    def _score(self, challenger: ModelRecord, champion: ModelRecord | None) -> _Scored:
+    def _score(self, challenger: ModelRecord, champion: ModelRecord | None, *, forward: bool = True) -> _Scored:
+        """Both models and the Light rule on the pinned holdout, and (for a gate or a promotion) on the forward
+        rows the challenger's training run held out; a rollback is not judged on them."""
         holdout = self.registry.holdout()
         mine, mine_from = self.registry.predictions(challenger, rescore=self.rescore)
         sources = {CHALLENGER: mine_from}
         theirs = None
         if champion is not None:
             theirs, sources[CHAMPION] = self.registry.predictions(champion, rescore=self.rescore)
+        ahead = self.registry.forward_rows(challenger, champion) if forward else "not assessed for a rollback"
         assessment = assess(
-            holdout.dataset_id, holdout.readings, mine, theirs, training_facts(challenger), self.settings.gate
+            holdout.dataset_id, holdout.readings, mine, theirs, training_facts(challenger), self.settings.gate, ahead
         )
         return _Scored(assessment, sources, HoldoutInfo(holdout.dataset_id, holdout.sha256, len(holdout.readings)))
 
@@ -232,7 +235,7 @@ class Rollout:
             if target.model_id == pointer.model_id:
                 raise RolloutError(f"model {target.model_id} is already the champion")
             current = self._champion(pointer)
-            scored = self._score(target, current)
+            scored = self._score(target, current, forward=False)
             try:
                 return self._move(
                     "rolled_back",

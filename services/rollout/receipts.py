@@ -1,8 +1,9 @@
 """Decision receipts: one immutable JSON document per gate pass, gate failure, promotion and rollback.
 
 A receipt says what was decided, by whom or what, by which rule, on which evidence: both models' metrics with
-95 % intervals, their paired difference, the Light rule, the pinned holdout version, the dataset versions the
-models were trained on, the thresholds in force and how the champion pointer moved. Built here as plain data
+95 % intervals, their paired difference, the Light rule, the pinned holdout version, the same on the forward rows
+(the newest session(s) the challenger's training run held out of fitting), the dataset versions the models were
+trained on, the thresholds in force and how the champion pointer moved. Built here as plain data
 (pure, unit-tested); registry.py stores it write-once on the ClearML server and renders `table()` in the UI.
 
 Roles: `challenger` is the model the decision is about (the gated or promoted model, or the rollback target);
@@ -67,6 +68,29 @@ def _scores(assessment: Assessment, role: str) -> dict[str, Any]:
     }
 
 
+def _forward(assessment: Assessment | None) -> dict[str, Any] | None:
+    """The forward rows' evidence: which sessions, how scored, every role's metrics and the paired differences."""
+    if assessment is None:
+        return None
+    ahead, rows = assessment.forward, assessment.forward_rows
+    if ahead is None or rows is None:
+        return {"sessions": [], "skipped": assessment.evidence.no_forward}
+    return {
+        "sessions": list(rows.sessions),
+        "rows": len(rows.readings),
+        "sha256": rows.sha256,
+        "challenger_model": rows.challenger_model,
+        "scored_from": dict(rows.sources),
+        "notes": list(rows.notes),
+        "models": {
+            CHALLENGER: _scores(ahead, CHALLENGER),
+            CHAMPION: _scores(ahead, CHAMPION) if rows.champion is not None else None,
+            BASELINE: _scores(ahead, BASELINE),
+        },
+        "comparisons": ahead.comparisons(),
+    }
+
+
 def build(
     *,
     decision: str,
@@ -102,6 +126,7 @@ def build(
             ),
         },
         "comparisons": assessment.comparisons() if assessment is not None else None,
+        "forward": _forward(assessment),
         "verdict": verdict.to_dict() if verdict is not None else None,
         "thresholds": asdict(thresholds),
         "pointer": asdict(pointer),
@@ -128,6 +153,17 @@ def _ci(entry: dict[str, Any] | None) -> str:
     return f"{_pct(interval['accuracy'])} [{_pct(interval['low'])}, {_pct(interval['high'])}]"
 
 
+def _differences(comparisons: dict[str, Any] | None, prefix: str) -> list[list[str]]:
+    return [
+        [
+            prefix + key.replace("_", " "),
+            f"{difference['delta'] * 100:+.2f} pt [{difference['low'] * 100:+.2f}, {difference['high'] * 100:+.2f}]",
+        ]
+        for key, difference in (comparisons or {}).items()
+        if difference is not None
+    ]
+
+
 def table(receipt: dict[str, Any]) -> list[list[str]]:
     """The receipt as a two-column table for the ClearML UI (report_table)."""
     models = receipt["models"]
@@ -152,14 +188,19 @@ def table(receipt: dict[str, Any]) -> list[list[str]]:
         for name, metrics in sorted(entry.get("slices", {}).items()):
             rows.append([f"{role} accuracy {name}", _pct(metrics["accuracy"])])
     rows.append(["Light rule accuracy (95 % CI)", _ci(models.get(BASELINE))])
-    for key, difference in (receipt["comparisons"] or {}).items():
-        if difference is not None:
-            rows.append(
-                [
-                    key.replace("_", " "),
-                    f"{difference['delta'] * 100:+.2f} pt [{difference['low'] * 100:+.2f}, {difference['high'] * 100:+.2f}]",
-                ]
-            )
+    rows += _differences(receipt["comparisons"], "")
+    forward = receipt.get("forward") or {}
+    if forward.get("skipped"):
+        rows.append(["forward", f"none held out: {forward['skipped']}"])
+    elif forward:
+        rows.append(
+            ["forward sessions", f"{', '.join(forward['sessions'])} ({forward['rows']} rows, held out of fitting)"]
+        )
+        for role in (CHALLENGER, CHAMPION, BASELINE):
+            if forward["models"].get(role) is not None:
+                rows.append([f"forward {role} accuracy (95 % CI)", _ci(forward["models"][role])])
+        rows += _differences(forward["comparisons"], "forward ")
+        rows += [["forward note", note] for note in forward.get("notes", ())]
     for result in (receipt["verdict"] or {}).get("results", []):
         outcome = "skipped" if result["skipped"] else ("pass" if result["passed"] else "FAIL")
         rows.append([f"rule {result['rule']}", f"{outcome}: {result['detail']}"])

@@ -113,10 +113,13 @@ def _create(spec: ServiceTaskSpec, settings: Any, wanted: Registration, project_
     task_id = str(task.id)
     hyperparams = [dataclasses.asdict(item) for item in spec.parameters(settings)]
     call("tasks.edit_hyper_params", {"task": task_id, "hyperparams": hyperparams, "replace_hyperparams": "all"})
-    record = {"name": REGISTRATION, "type": "json", "value": json.dumps(
-        {"parameters": dict(wanted.parameters), "queue": wanted.queue}, indent=1, sort_keys=True),
+    record = {
+        "name": REGISTRATION,
+        "type": "json",
+        "value": json.dumps({"parameters": dict(wanted.parameters), "queue": wanted.queue}, indent=1, sort_keys=True),
         "description": "the settings the deployment registered (occuloop compares the next registration with "
-                       "these; edit the parameters, not this)"}  # fmt: skip
+        "these; edit the parameters, not this)",
+    }
     call("tasks.edit_configuration", {"task": task_id, "configuration": [record]})
     call("tasks.edit", {"task": task_id, "tags": [spec.tag], "force": True})
     return task_id
@@ -142,8 +145,14 @@ def register(spec: ServiceTaskSpec, settings: Any, queue: str, project: str, *, 
         assert task_id is not None
         call("tasks.reset", {"task": task_id, "force": True})
         _enqueue(task_id, queue_found)
-        log_event(logger, "service_task_requeued", service=spec.name, task_id=task_id, previous_status=plan.status,
-                  queue=queue)  # fmt: skip
+        log_event(
+            logger,
+            "service_task_requeued",
+            service=spec.name,
+            task_id=task_id,
+            previous_status=plan.status,
+            queue=queue,
+        )
     else:
         old = task_id
         if old is not None:  # replace: stop, then start
@@ -155,8 +164,15 @@ def register(spec: ServiceTaskSpec, settings: Any, queue: str, project: str, *, 
         if old is None:
             log_event(logger, "service_task_created", service=spec.name, task_id=task_id, queue=queue)
         else:
-            log_event(logger, "service_task_replaced", service=spec.name, old_task_id=old, task_id=task_id,
-                      queue=queue, changed=",".join(plan.changed))  # fmt: skip
+            log_event(
+                logger,
+                "service_task_replaced",
+                service=spec.name,
+                old_task_id=old,
+                task_id=task_id,
+                queue=queue,
+                changed=",".join(plan.changed),
+            )
     return Plan(plan.action, task_id, plan.status, plan.stop, plan.changed)
 
 

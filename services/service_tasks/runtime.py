@@ -44,8 +44,10 @@ def run_service_task(
     base = spec.settings_type.from_env(process_environment())
     configure_logging(spec.log_of(base))
     if not running_remotely():
-        print(f"python -m {spec.module} is what clearml-agent runs; use `occuloop {spec.name} --remote QUEUE`",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"python -m {spec.module} is what clearml-agent runs; use `occuloop {spec.name} --remote QUEUE`",
+            file=sys.stderr,
+        )
         return 2
     defer_stop_signals()
     finished = threading.Event()

@@ -100,8 +100,19 @@ class Journal:
         found = self._files("sha256 = ? AND state IN ('staged', 'committed')", (sha256,))
         return found[0] if found else None
 
-    def record(self, sha256: str, name: str, state: str, received: str, *, rows: int = 0, occupied: int = 0,
-               first: str | None = None, last: str | None = None, reasons: str | None = None) -> int:  # fmt: skip
+    def record(
+        self,
+        sha256: str,
+        name: str,
+        state: str,
+        received: str,
+        *,
+        rows: int = 0,
+        occupied: int = 0,
+        first: str | None = None,
+        last: str | None = None,
+        reasons: str | None = None,
+    ) -> int:
         with self._lock:
             cursor = self._db.execute(
                 "INSERT INTO files (sha256, name, state, rows, occupied, first, last, received, reasons) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

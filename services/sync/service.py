@@ -217,9 +217,14 @@ class SyncService:
         intent = self.journal.draft_intent()
         for version in self._server("list drafts", self.gateway.unfinished_versions):
             verdict = orphan_verdict(
-                version.tags, version.created, owner_tag=self._owner_tag, owner_prefix=DRAFT_OWNER_PREFIX,
-                intent=intent, now=_now_iso(), stale_seconds=self.settings.stale_draft_seconds,
-            )  # fmt: skip
+                version.tags,
+                version.created,
+                owner_tag=self._owner_tag,
+                owner_prefix=DRAFT_OWNER_PREFIX,
+                intent=intent,
+                now=_now_iso(),
+                stale_seconds=self.settings.stale_draft_seconds,
+            )
             if verdict is None:
                 continue
             self._server("delete orphan draft", lambda: self.gateway.delete(version.dataset_id))  # noqa: B023

@@ -12,9 +12,13 @@ from ..settings import TriggerSettings
 from ..shutdown import exit_on_stop_signals
 
 SPEC = ServiceTaskSpec(
-    "trigger", "Trigger", TriggerSettings, "services.trigger.remote", log_of=lambda settings: settings.log,
+    "trigger",
+    "Trigger",
+    TriggerSettings,
+    "services.trigger.remote",
+    log_of=lambda settings: settings.log,
     excluded=frozenset({"remote_queue"}),  # where to register the task is not the task's to carry
-)  # fmt: skip
+)
 
 
 def main() -> int:

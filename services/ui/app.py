@@ -23,7 +23,7 @@ from ..loop_state import StateError, Unreachable
 from ..metrics import PATH as METRICS_PATH
 from ..metrics import AsgiApp, exposition, instrument
 from ..settings import UiSettings
-from ..shutdown import arm_overrun_guard
+from ..shutdown import arm_overrun_guard, replay_early_stop
 from . import assets, urls
 from .metrics import UiMetrics
 from .pages import datasets, links, loop, models, orchestration, quarantine, receipts, serving, tasks
@@ -170,6 +170,8 @@ def create_app(settings: UiSettings, reader: Reader, *, guard_shutdown: bool = F
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         logger.info("event=ui_started url=http://%s:%d api=%s", settings.host, settings.port, reader.api_host)
+        if guard_shutdown:
+            replay_early_stop()  # uvicorn's handlers are in place now
         yield
         if guard_shutdown:
             arm_overrun_guard("ui", SHUTDOWN_BOUND_SECONDS)

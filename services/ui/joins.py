@@ -280,8 +280,7 @@ def session_counts(task: Doc) -> dict[str, tuple[int, int]]:
 
 def balances(chain: Sequence[Doc]) -> dict[str, Balance]:
     """Version id -> its cumulative Balance, walking the chain oldest first."""
-    ordered = sorted(chain, key=lambda task: (parse_time(task.get("completed")) or LATEST,
-                                              str(task.get("id"))))  # fmt: skip
+    ordered = sorted(chain, key=lambda task: (parse_time(task.get("completed")) or LATEST, str(task.get("id"))))
     held: dict[str, tuple[int, int]] = {}
     result = {}
     for task in ordered:
@@ -306,8 +305,12 @@ def state_track(model: Doc, receipts: Sequence[Receipt]) -> list[TrackStep]:
     own = [item for item in receipts if item.model_id == model_id]
     own.sort(key=lambda item: item.created or EARLIEST)
     track = [TrackStep("candidate", parse_time(model.get("created")))]
-    labels = {"gate_passed": "gate passed", "gate_failed": "gate refused", "promoted": "champion",
-              "rolled_back": "rolled back"}  # fmt: skip
+    labels = {
+        "gate_passed": "gate passed",
+        "gate_failed": "gate refused",
+        "promoted": "champion",
+        "rolled_back": "rolled back",
+    }
     steps = list(canary_steps(model))
     for receipt in own:
         if receipt.decision in ENDINGS and steps:

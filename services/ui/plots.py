@@ -99,8 +99,9 @@ def scalar_series(histogram: dict[str, Any], max_points: int = MAX_POINTS) -> li
             xs, ys = list(points.get("x") or []), [float(v) for v in points.get("y") or []]
             if not ys:
                 continue
-            summary.append({"variant": name, "first": ys[0], "last": ys[-1], "min": min(ys), "max": max(ys),
-                            "points": len(ys)})  # fmt: skip
+            summary.append(
+                {"variant": name, "first": ys[0], "last": ys[-1], "min": min(ys), "max": max(ys), "points": len(ys)}
+            )
             small_x, small_y = downsample(xs, ys, max_points)
             series.append({"name": name, "x": small_x, "y": small_y})
         if series:

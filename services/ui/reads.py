@@ -43,9 +43,24 @@ READ_ENDPOINTS = frozenset(
     }
 )
 TASK_LIST_FIELDS = [
-    "id", "name", "type", "status", "status_message", "project", "tags", "system_tags", "created", "started",
-    "completed", "last_update", "comment", "runtime", "models", "parent", "last_iteration",
-]  # fmt: skip
+    "id",
+    "name",
+    "type",
+    "status",
+    "status_message",
+    "project",
+    "tags",
+    "system_tags",
+    "created",
+    "started",
+    "completed",
+    "last_update",
+    "comment",
+    "runtime",
+    "models",
+    "parent",
+    "last_iteration",
+]
 RUN_FIELDS = ["id", "name", "status", "project", "tags", "started", "completed", "models.output"]
 VERSION_FIELDS = ["id", "name", "status", "project", "tags", "completed", "comment", "runtime"]
 MODEL_LIST_FIELDS = ["id", "name", "tags", "system_tags", "metadata", "task", "created", "ready", "project", "uri"]
@@ -130,8 +145,14 @@ class Reader:
             "page_size": page_size,
             "search_hidden": True,
         }
-        for key, value in (("id", ids), ("tags", tags), ("system_tags", system_tags), ("project", projects),
-                           ("status", status), ("type", types)):  # fmt: skip
+        for key, value in (
+            ("id", ids),
+            ("tags", tags),
+            ("system_tags", system_tags),
+            ("project", projects),
+            ("status", status),
+            ("type", types),
+        ):
             if value is not None:
                 body[key] = value
         return list(self.call("tasks.get_all", body).get("tasks") or [])
@@ -154,8 +175,13 @@ class Reader:
 
     def console_after(self, task_id: str, *, after: int, batch_size: int) -> dict[str, Any]:
         """Lines newer than `after` (a timestamp), oldest first: what a followed console appends."""
-        body = {"task": task_id, "batch_size": batch_size, "navigate_earlier": False, "order": "asc",
-                "from_timestamp": after}  # fmt: skip
+        body = {
+            "task": task_id,
+            "batch_size": batch_size,
+            "navigate_earlier": False,
+            "order": "asc",
+            "from_timestamp": after,
+        }
         return self.call("events.get_task_log", body)
 
     def scalars(self, task_id: str, *, samples: int, finished_at: str | None = None) -> dict[str, Any]:
@@ -166,8 +192,12 @@ class Reader:
 
     def single_values(self, task_id: str, *, finished_at: str | None = None) -> list[dict[str, Any]]:
         """A task's single-value metrics (kept like its scalars: the server reads every scalar event to find them)."""
-        found = self._kept(("single", task_id, 0, finished_at), "events.get_task_single_value_metrics",
-                           {"tasks": [task_id]}).get("tasks") or []  # fmt: skip
+        found = (
+            self._kept(
+                ("single", task_id, 0, finished_at), "events.get_task_single_value_metrics", {"tasks": [task_id]}
+            ).get("tasks")
+            or []
+        )
         return list(found[0].get("values") or []) if found else []
 
     def _kept(self, key: tuple[str, str, int, str | None], endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -200,8 +230,12 @@ class Reader:
         page: int = 0,
         page_size: int = 100,
     ) -> list[dict[str, Any]]:
-        body: dict[str, Any] = {"only_fields": MODEL_LIST_FIELDS, "order_by": ["-created"], "page": page,
-                                "page_size": page_size}  # fmt: skip
+        body: dict[str, Any] = {
+            "only_fields": MODEL_LIST_FIELDS,
+            "order_by": ["-created"],
+            "page": page,
+            "page_size": page_size,
+        }
         if ids is not None:
             if not ids:
                 return []
@@ -217,8 +251,9 @@ class Reader:
         return found[0] if found else None
 
     def queues(self) -> list[dict[str, Any]]:
-        return list(self.call("queues.get_all", {"only_fields": ["id", "name", "entries", "last_update"]})
-                    .get("queues") or [])  # fmt: skip
+        return list(
+            self.call("queues.get_all", {"only_fields": ["id", "name", "entries", "last_update"]}).get("queues") or []
+        )
 
     def workers(self) -> list[dict[str, Any]]:
         return list(self.call("workers.get_all", {}).get("workers") or [])
@@ -254,14 +289,16 @@ class Reader:
         if not projects or dataset_ids == []:
             return []
         tags = [f"dataset:{item}" for item in dataset_ids] if dataset_ids is not None else ["retrain"]  # any of them
-        return self.tasks(tags=tags, system_tags=["-archived"], projects=projects, fields=RUN_FIELDS,
-                          page_size=page_size)  # fmt: skip
+        return self.tasks(
+            tags=tags, system_tags=["-archived"], projects=projects, fields=RUN_FIELDS, page_size=page_size
+        )
 
     def dataset_versions(self, *, projects: list[str] | None = None, page_size: int = 500) -> list[dict[str, Any]]:
         """Dataset versions (tasks with the system tag `dataset`), newest first; all data sets when `projects` is
         None."""
-        return self.tasks(system_tags=["dataset", "-archived"], projects=projects, fields=VERSION_FIELDS,
-                          page_size=page_size)  # fmt: skip
+        return self.tasks(
+            system_tags=["dataset", "-archived"], projects=projects, fields=VERSION_FIELDS, page_size=page_size
+        )
 
     def receipt_tasks(
         self, *, model_ids: list[str] | None = None, ids: list[str] | None = None, page: int = 0, page_size: int = 500
@@ -271,9 +308,15 @@ class Reader:
         projects = self.project_ids(f"{self.rollout_project}/receipts")
         if not projects or model_ids == [] or ids == []:
             return []
-        body: dict[str, Any] = {"project": projects, "status": ["published"], "order_by": ["-created"], "page": page,
-                                "page_size": page_size, "search_hidden": True,
-                                "only_fields": ["id", "created", "project", "hyperparams.Receipt", "execution.artifacts"]}  # fmt: skip
+        body: dict[str, Any] = {
+            "project": projects,
+            "status": ["published"],
+            "order_by": ["-created"],
+            "page": page,
+            "page_size": page_size,
+            "search_hidden": True,
+            "only_fields": ["id", "created", "project", "hyperparams.Receipt", "execution.artifacts"],
+        }
         if model_ids is not None:
             body["name"] = " (" + "|".join(re.escape(item) for item in sorted(set(model_ids))) + ")$"
         if ids is not None:

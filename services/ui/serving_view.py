@@ -91,8 +91,15 @@ def endpoint_versions(endpoints: str, canary: str, metrics: Mapping[str, Mapping
             weights[str(url)] = float(weight)
     versions = []
     for url, block in parse_blocks(endpoints).items():
-        versions.append(EndpointVersion(url, str(block.get("version", "")), str(block.get("model_id", "")),
-                                        weights.get(url), metrics.get(url, {})))  # fmt: skip
+        versions.append(
+            EndpointVersion(
+                url,
+                str(block.get("version", "")),
+                str(block.get("model_id", "")),
+                weights.get(url),
+                metrics.get(url, {}),
+            )
+        )
     return sorted(versions, key=lambda item: (item.url.rpartition("/")[0], int(item.version or 0)))
 
 

@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from tests.benchmarks import (
+    champion_bench,
+    forward_report,
+    forward_selection,
     loop_bench,
     machine,
     rollout_bench,
@@ -27,7 +30,8 @@ from tests.benchmarks import (
     ui_bench,
 )
 
-SECTIONS = ("server", "training", "sync", "trigger", "serving", "rollout", "loop", "ui")  # in the order they run
+# in the order they run
+SECTIONS = ("server", "training", "forward", "champion", "sync", "trigger", "serving", "rollout", "loop", "ui")
 BENCHMARKS_MD = Path(__file__).resolve().parents[2] / "BENCHMARKS.md"
 
 
@@ -247,6 +251,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run (not for BENCHMARKS.md)")
     parser.add_argument("--only", choices=SECTIONS, action="append")
+    parser.add_argument(
+        "--forward-cache",
+        type=Path,
+        help="keep the forward section's trained models here (one .npz each) and reuse them on the next run",
+    )
     args = parser.parse_args(argv)
     command = "make bench" + (" BENCH_ARGS=" + shlex.quote(" ".join(argv or [])) if argv else "")
     sections = args.only or SECTIONS
@@ -267,6 +276,15 @@ def main(argv: list[str] | None = None) -> int:
         timing = training_bench.full_training_time(1 if args.quick else 3)
         report("training", {"published": published, "sessions": by_sessions, "timing": timing},
                lambda: _markdown_training(published, by_sessions, timing))  # fmt: skip
+    if "forward" in sections:
+        # CPU-heavy (hundreds of trainings): run it as `nice -n 10 make bench BENCH_ARGS='--only forward'`
+        forward = forward_selection.run_all(quick=args.quick, cache=args.forward_cache)
+        if not args.quick:
+            forward_report.plot(forward)
+        report("forward", forward, lambda: forward_report.markdown(forward))
+    if "champion" in sections:
+        champion = champion_bench.run_all()
+        report("champion", champion, lambda: champion_bench.markdown(champion))
     if "sync" in sections:
         sync_results = sync_bench.run_all(quick=args.quick)
         report("sync", sync_results, lambda: _markdown_sync(sync_results))

@@ -175,7 +175,7 @@ def page_times(api_url: str, env: dict[str, str], made: dict[str, str], repeat: 
 
 
 def largest_contentful_paint(api_env: dict[str, str], made: dict[str, str], runs: int) -> dict[str, Any]:
-    from tests.ui.browser import CHROMIUM, FLAGS
+    from tests.live_loop.browser import CHROMIUM, FLAGS
 
     if not CHROMIUM.exists():
         return {"skipped": "no chromium"}

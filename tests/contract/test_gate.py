@@ -4,8 +4,10 @@ One loop per module, models trained once (3 epochs: with the default inputs that
  - 14 sessions, trained under the agent with the gate step on: the gate task (also under the agent) passes it
    with no champion yet, and it is promoted;
  - one session (Feb 4: 369 rows, 16 occupied), same path: refused by the training-data rule;
- - 14 sessions with Feb 12's labels flipped, trained with the label-sanity check switched off (bad labels that
-   slipped past validation), gated by `occuloop gate --enqueue`: refused by the Light-rule baseline;
+ - 14 sessions with five weekdays' labels flipped, trained with the label-sanity check switched off (bad labels
+   that slipped past validation), gated by `occuloop gate --enqueue`: refused by the Light-rule baseline (one
+   flipped day no longer harms the default network, which answers with the Light rule's verdict: a majority of
+   the lit minutes must be mislabeled before it learns anything wrong);
 then `occuloop promote` forces the refused one-day model in and `occuloop rollback` restores the champion.
 """
 
@@ -33,6 +35,7 @@ AGENT_ENV = {
 }
 QUEUE = "training"
 EPOCHS = "3"
+FLIPPED_DAYS = ("2015-02-05", "2015-02-06", "2015-02-09", "2015-02-12", "2015-02-13")
 
 
 def _finished(clients: Clients, task_id: str, what: str, timeout: float = 300) -> dict[str, Any]:
@@ -85,17 +88,21 @@ def agent(clients: Clients) -> Any:
 def loop(clients: Clients, agent: Child) -> dict[str, Any]:
     files, _ = sessions.write(clients.workdir / "uci")
     by_day = {path.stem: path for path in files}
-    flipped = clients.workdir / "flipped" / "2015-02-12.csv"
-    flipped.parent.mkdir()
-    lines = by_day["2015-02-12"].read_text().splitlines()
-    flipped.write_text("\n".join([lines[0], *(line[:-1] + str(1 - int(line[-1])) for line in lines[1:])]) + "\n")
+    flipped: dict[str, Path] = {}
+    for day in FLIPPED_DAYS:
+        flipped[day] = clients.workdir / "flipped" / f"{day}.csv"
+        flipped[day].parent.mkdir(exist_ok=True)
+        lines = by_day[day].read_text().splitlines()
+        flipped[day].write_text(
+            "\n".join([lines[0], *(line[:-1] + str(1 - int(line[-1])) for line in lines[1:])]) + "\n"
+        )
 
     many = _register(clients, "labeled", *files)
     good_model, good_gate = _train_and_gate(clients, many)
     one_day = _register(clients, "labeled-one-day", by_day["2015-02-04"])
     day_model, day_gate = _train_and_gate(clients, one_day)
 
-    bad = _register(clients, "labeled-flipped", *(flipped if path.stem == "2015-02-12" else path for path in files))
+    bad = _register(clients, "labeled-flipped", *(flipped.get(path.stem, path) for path in files))
     flipped_model = clients.flow("train_unvalidated", bad, EPOCHS, timeout=300)["model_id"]
     enqueued = _results(clients.cli("occuloop", "gate", "--enqueue", QUEUE, "--model-id", flipped_model))[0]
     flipped_gate = _finished(clients, enqueued["gate_task_id"], "the gate of the flipped-label model")
@@ -139,6 +146,16 @@ def test_a_model_trained_on_many_sessions_passes_the_gate_and_becomes_champion(
     assert gate_passed["holdout"]["rows"] == 2665 and len(gate_passed["holdout"]["sha256"]) == 64
     assert gate_passed["models"]["light_rule"]["metrics"]["accuracy"] == pytest.approx(0.9786, abs=1e-4)
     assert all(item["status"] == "published" for item in state["receipts"])  # read-only once written
+    # forward: the newest session (Feb 18) was held out of fitting and scored against the Light rule
+    forward = gate_passed["forward"]
+    assert forward["sessions"] == ["2015-02-18.csv"] and forward["rows"] == 560 and len(forward["sha256"]) == 64
+    assert forward["models"]["champion"] is None and forward["scored_from"]["challenger"].startswith(
+        "forward_predictions"
+    )
+    assert forward["models"]["light_rule"]["metrics"]["accuracy"] == pytest.approx(0.9982, abs=1e-4)
+    (forward_rule,) = [result for result in gate_passed["verdict"]["results"] if result["rule"] == "forward"]
+    assert forward_rule["passed"] and "2015-02-18.csv (560 rows held out of fitting)" in forward_rule["detail"]
+    assert gate_passed["thresholds"]["forward_margin"] == 0.002
 
     pointer = state["pointer"]
     assert pointer["model_id"] == model_id and pointer["revision"] >= 1
@@ -165,6 +182,8 @@ def test_a_model_trained_on_one_day_is_refused_with_a_receipt_saying_why(
     assert receipt["comparisons"]["challenger_vs_champion"]["low"] <= 0.0
     assert receipt["pointer"]["before"] == receipt["pointer"]["after"] == loop["models"]["many"]
     assert "rejected" in state["tags"][model_id] and "candidate" not in state["tags"][model_id]
+    assert "fewer than 2 to fit on" in receipt["forward"]["skipped"]  # one session: nothing to hold out
+    assert "forward" not in {result["rule"] for result in receipt["verdict"]["results"]}
     gate_log = "\n".join(clients.api.log_lines(loop["gates"]["one_day"]["id"]))
     assert f"event=gate_failed model_id={model_id} dataset_id={loop['datasets']['one_day']}" in gate_log
 
@@ -177,6 +196,11 @@ def test_a_model_trained_on_flipped_labels_is_refused_at_the_gate(clients: Clien
     failed = {result["rule"] for result in receipt["verdict"]["results"] if not result["passed"]}
     assert {"baseline", "champion"} <= failed
     assert receipt["models"]["challenger"]["dataset_id"] == loop["datasets"]["flipped"]
+    # its training run found the champion by its tag and scored it on the held-out Feb 18: the gate reused that
+    forward = receipt["forward"]
+    assert forward["sessions"] == ["2015-02-18.csv"]
+    assert forward["models"]["champion"]["metrics"]["rows"] == 560
+    assert forward["scored_from"]["champion"] == "forward_predictions artifact"
     assert "rejected" in state["tags"][model_id]
     assert state["pointer"]["model_id"] == loop["models"]["many"]
 

@@ -58,7 +58,7 @@ def test_agent_trains_and_registers_a_model_that_reloads_identically(
     assert model["metadata"]["dataset_id"]["value"] == dataset["id"]
     assert float(model["metadata"]["holdout_accuracy"]["value"]) > 0.9
     artifacts = {item["key"] for item in task["execution"]["artifacts"]}
-    assert {"validation", "evaluation", "holdout_predictions", "model_card"} <= artifacts
+    assert {"validation", "evaluation", "holdout_predictions", "forward_predictions", "model_card"} <= artifacts
     scalars = clients.api.ok("events.scalar_metrics_iter_histogram", {"task": task_id})
     assert {"loss", "accuracy"} <= set(scalars) and len(scalars["loss"]["validation"]["x"]) >= 6  # one point per epoch
     plots = clients.api.ok("events.get_task_plots", {"task": task_id, "iters": 1})["plots"]
@@ -73,6 +73,19 @@ def test_agent_trains_and_registers_a_model_that_reloads_identically(
         "2015-02-09.csv",
     ]
     assert card["rows"] == 4320 and card["code_version"].startswith("occuloop")
+
+    # the newest session (Feb 9) was held out of fitting: early stopping and the gate's forward evidence
+    forward = card["forward"]
+    assert forward["sessions"] == ["2015-02-09.csv"] and forward["rows"] == 1440
+    assert 0.9 < forward["accuracy"] <= 1 and forward["light_rule_accuracy"] == pytest.approx(0.9951, abs=1e-4)
+    stored = reloaded["forward"]
+    assert stored["sessions"] == ["2015-02-09.csv"] and stored["rows"] == 1440 and stored["occupied"] == 534
+    assert stored["sha256"] == forward["sha256"] and stored["champion"] is None  # no champion on this server
+    assert stored["challenger_model"] == ("probe" if forward["refit"] else "registered")
+    if not forward["refit"]:  # the registered SavedModel is the network that answered on the forward rows
+        assert stored["max_abs_diff"] < 1e-5
+    log = "\n".join(clients.api.log_lines(task_id))
+    assert "event=forward_holdout sessions=2015-02-09.csv rows=1440" in log
 
 
 def test_a_dataset_with_a_corrupted_session_is_refused_and_registers_nothing(

@@ -123,14 +123,18 @@ def test_coalescing_trains_the_newest_version_of_a_burst_once(clients: Clients) 
 def test_restarts_continue_one_scheduler_task(clients: Clients) -> None:
     """Pod restarts must not litter the services project: every start continues the scheduler task."""
     ensure_queue(clients, "training")
-    query = {"tags": [PROCESS_TAG], "system_tags": ["-archived"], "only_fields": ["id"]}
-    before = {task["id"] for task in clients.api.ok("tasks.get_all", query)["tasks"]}  # other tests' triggers
+    # A services project of its own: the session's other triggers keep their scheduler task in the default one,
+    # and a restart rightly continues whichever of those is oldest there.
+    services_project = "occuloop/services-restarts"
+    env = {"OCCULOOP_SERVICES_PROJECT": services_project}
     seen = []
     for _ in range(3):
-        trigger = TriggerProcess(clients, name="trigger-restarts", project="restarts").start()
+        trigger = TriggerProcess(clients, name="trigger-restarts", project="restarts", env=env).start()
         seen.append(trigger.status()["scheduler_task_id"])
         assert trigger.stop() == 0
     assert len(set(seen)) == 1, seen
-    [task] = [task for task in clients.api.ok("tasks.get_all", query)["tasks"] if task["id"] not in before]
+    [project] = clients.api.ok("projects.get_all", {"name": f"^{services_project}$"})["projects"]
+    query = {"project": [project["id"]], "tags": [PROCESS_TAG], "system_tags": ["-archived"], "only_fields": ["id"]}
+    [task] = clients.api.ok("tasks.get_all", query)["tasks"]
     assert task["id"] == seen[0]
     assert clients.api.task(seen[0])["type"] == "service"

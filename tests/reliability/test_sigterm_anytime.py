@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import requests
 
 from services.child_processes import Child, EmbeddedServer, inherited_environment, start_embedded_server, tail
 from services.clearml_server.app import SHUTDOWN_BOUND_SECONDS as SERVER_BOUND
@@ -28,10 +29,12 @@ from services.sync.command import SHUTDOWN_BOUND_SECONDS as SYNC_BOUND
 from services.sync.replay import deliver
 from services.trigger.command import SHUTDOWN_BOUND_SECONDS as TRIGGER_BOUND
 from services.trigger.scheduler import PROCESS_TAG
+from services.ui.app import SHUTDOWN_BOUND_SECONDS as UI_AFTER_DRAIN
+from services.ui.command import DRAIN_SECONDS as UI_DRAIN
 from tests.reliability.test_sync_crashes import assert_one_clean_chain, leftovers
 from tests.reliability.test_trigger_crashes import assert_one_run_each, start_publisher
 from tests.support.clients import Clients, RawApi
-from tests.support.service_process import ServiceProcess
+from tests.support.service_process import ServiceProcess, free_port
 from tests.support.signals import wait_until_it_catches_sigterm
 from tests.support.sync import SyncProcess, versions
 from tests.support.trigger import TriggerProcess, runs
@@ -220,6 +223,61 @@ def test_server_sigterm_anytime(tmp_path: Path) -> None:
     missing = set(acknowledged) - {item["id"] for item in found}
     assert acknowledged and not missing, f"{len(missing)} acknowledged writes lost (seed {SEED})"
     sigterm_and_measure(final.child, SERVER_BOUND, tally)
+    record(tally)
+
+
+# -- occuloop ui ---------------------------------------------------------------------------------------------------
+
+
+class UiProcess(ServiceProcess):
+    def __init__(self, clients: Clients) -> None:
+        super().__init__(clients, "ui-sigterm")
+        quiet = f"http://127.0.0.1:{free_port()}"  # no sync/trigger/rollout: the pages say so
+        self.argv = [sys.executable, "-m", "services.cli", "ui", "--port", str(self.port), "--poll-seconds", "1",
+                     "--sync-url", quiet, "--trigger-url", quiet, "--rollout-url", quiet]  # fmt: skip
+
+    def ready(self) -> bool:
+        return requests.get(f"{self.url}/", timeout=5).status_code == 200
+
+
+def test_ui_sigterm_anytime(clients: Clients) -> None:
+    """Readers keep loading pages while the UI is stopped and killed: it holds no state, so the invariants are the
+    exit code, the bound (uvicorn's drain, then the lifespan's guard) and that no page it answered was an error."""
+    rng, tally = random.Random(SEED), Tally("ui", SEED)
+    ui = UiProcess(clients)
+    answers: list[int] = []
+    stop_reading = threading.Event()
+
+    def read() -> None:
+        with requests.Session() as session:
+            while not stop_reading.is_set():
+                for path in ("/", "/datasets", "/runs", "/models", "/serving"):
+                    try:
+                        answers.append(session.get(ui.url + path, timeout=10).status_code)
+                    except requests.RequestException:  # stopped or starting between rounds
+                        time.sleep(0.05)
+
+    readers = [threading.Thread(target=read, daemon=True) for _ in range(2)]
+    for reader in readers:
+        reader.start()
+    try:
+        for move in plan(rng):
+            start_at_random_moment(ui, rng)  # imports, the app's creation, uvicorn's start, pages in flight, idle
+            if move == "kill":
+                ui.kill()
+                tally.kills += 1
+            else:
+                sigterm_and_measure(ui.child, UI_DRAIN + UI_AFTER_DRAIN, tally)  # type: ignore[arg-type]
+        ui.start()
+        served = len(answers)
+        clients.api.wait_for("pages after the last start", lambda: len(answers) > served + 10, timeout=60)
+    finally:
+        stop_reading.set()
+        for reader in readers:
+            reader.join(15)
+    sigterm_and_measure(ui.child, UI_DRAIN + UI_AFTER_DRAIN, tally)  # type: ignore[arg-type]
+    assert answers and set(answers) <= {200}, f"pages answered with {sorted(set(answers))} (seed {SEED})"
+    assert "Traceback" not in ui.log(), tail(ui.child.log_path, 80)  # type: ignore[union-attr]
     record(tally)
 
 

@@ -11,6 +11,7 @@ import numpy.typing as npt
 import pandas as pd
 import pytest
 
+from services.rollout.assessment import ForwardRows
 from services.rollout.decisions import Rollout
 from services.rollout.receipts import DecidedBy
 from services.rollout.registry import PointerConflict, PointerState, RolloutError
@@ -50,8 +51,12 @@ class MemoryPointer:
 
 
 class MemoryRegistry:
-    def __init__(self, predictions: dict[str, npt.NDArray[np.float64]]) -> None:
+    def __init__(
+        self, predictions: dict[str, npt.NDArray[np.float64]], forward: dict[str, npt.NDArray[np.float64]] | None = None
+    ) -> None:
         self.predictions_of = predictions
+        self.forward_of = forward or {}  # P(occupied) on the forward rows (READINGS again), by model id
+        self.forward_calls: list[tuple[str, str | None]] = []
         self.tags = {model_id: ["candidate"] for model_id in predictions}
         self.pointer = MemoryPointer(self)
         self.receipts: dict[str, dict[str, Any]] = {}
@@ -70,6 +75,21 @@ class MemoryRegistry:
 
     def predictions(self, record: ModelRecord, *, rescore: bool = False) -> tuple[npt.NDArray[np.float64], str]:
         return self.predictions_of[record.model_id], "memory"
+
+    def forward_rows(self, challenger: ModelRecord, champion: ModelRecord | None) -> ForwardRows | str:
+        self.forward_calls.append((challenger.model_id, champion.model_id if champion else None))
+        if challenger.model_id not in self.forward_of:
+            return "the training run held no session out"
+        theirs = self.forward_of.get(champion.model_id) if champion else None
+        return ForwardRows(
+            ("c",),
+            "f" * 64,
+            READINGS,
+            self.forward_of[challenger.model_id],
+            "registered",
+            theirs,
+            {"challenger": "memory"},
+        )
 
     def set_state(self, record: ModelRecord, state: str, decision_id: str) -> None:
         self.tags[record.model_id] = with_state(self.tags[record.model_id], state)
@@ -150,3 +170,23 @@ def test_bare_rollback_skips_models_that_were_rolled_back_from() -> None:
         rollout.promote("c")
     with pytest.raises(RolloutError, match="not a 'candidate'"):
         rollout.gate("a")
+
+
+def test_a_model_worse_than_the_light_rule_on_the_newest_session_is_refused_by_the_forward_rule() -> None:
+    worse = np.where(np.arange(240) % 20 == 0, 1 - TRUTH, TRUTH)  # 5 % wrong on the forward rows only
+    registry = MemoryRegistry({"m1": TRUTH, "m2": TRUTH}, forward={"m1": TRUTH, "m2": worse})
+    assert [o.decision for o in _rollout(registry).gate("m1")] == ["gate_passed", "promoted"]
+    outcomes = _rollout(registry).gate("m2")
+    assert [o.decision for o in outcomes] == ["gate_failed"] and outcomes[0].rule == "forward"
+    receipt = registry.receipts[outcomes[0].receipt_id]
+    forward = receipt["forward"]
+    assert forward["sessions"] == ["c"] and forward["models"]["champion"]["metrics"]["accuracy"] == 1.0
+    assert forward["comparisons"]["challenger_vs_baseline"]["delta"] == pytest.approx(-0.05)
+    assert registry.tags["m2"] == ["rejected"] and registry.pointer.state.model_id == "m1"
+    # a rollback is not judged on the forward rows
+    registry.tags["m3"] = ["candidate"]
+    registry.predictions_of["m3"] = TRUTH
+    _rollout(registry).gate("m3")
+    calls = len(registry.forward_calls)
+    _rollout(registry).rollback()
+    assert len(registry.forward_calls) == calls

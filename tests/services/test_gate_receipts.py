@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from services.rollout import receipts
-from services.rollout.assessment import assess
+from services.rollout.assessment import ForwardRows, assess
 from services.rollout.gate_rules import TrainingFacts, decide
 from services.rollout.receipts import DecidedBy, HoldoutInfo, PointerMove
 from services.rollout.states import CANDIDATE, CHAMPION, REJECTED, ModelRecord, state_of, with_state
@@ -31,7 +31,10 @@ def _receipt() -> dict[str, object]:
     light = np.where(stamps.hour == 8, 500.0, 0.0)
     readings = pd.DataFrame({"date": stamps, "Light": light, "Occupancy": (light > 0).astype(np.int64)})
     truth = readings["Occupancy"].to_numpy(dtype=np.float64)
-    assessment = assess("holdout-1", readings, truth, truth, TrainingFacts(2, 2880, 900), SETTINGS)
+    forward = ForwardRows(
+        ("b.csv",), "c" * 64, readings, truth, "probe", truth, {"challenger": "forward_predictions artifact (probe)"}
+    )
+    assessment = assess("holdout-1", readings, truth, truth, TrainingFacts(2, 2880, 900), SETTINGS, forward)
     verdict = decide(assessment.evidence, SETTINGS)
     return receipts.build(
         decision="gate_passed",
@@ -64,6 +67,12 @@ def test_a_receipt_holds_both_models_with_intervals_lineage_rule_and_who_decided
     assert receipt["rule"] == "all_rules" and receipt["decided_by"]["kind"] == "gate"  # type: ignore[index]
     assert receipt["thresholds"]["champion_margin"] == 0.005  # type: ignore[index]
     assert receipt["decided_at"] == "2015-02-20T12:00:00+00:00" and receipt["schema"] == receipts.SCHEMA
+    forward = receipt["forward"]
+    assert isinstance(forward, dict) and forward["sessions"] == ["b.csv"] and forward["sha256"] == "c" * 64
+    assert forward["challenger_model"] == "probe" and forward["rows"] == 240
+    assert forward["models"]["light_rule"]["accuracy_ci95"]["accuracy"] == 1.0
+    assert forward["comparisons"]["challenger_vs_champion"]["delta"] == 0.0
+    assert receipt["thresholds"]["forward_margin"] == 0.002  # type: ignore[index]
 
 
 def test_canonical_bytes_and_digest_are_stable() -> None:
@@ -84,6 +93,10 @@ def test_the_ui_table_names_the_rule_models_intervals_and_pointer() -> None:
     assert fields["challenger accuracy (95 % CI)"] == "100.00 % [100.00 %, 100.00 %]"
     assert fields["challenger vs champion"] == "+0.00 pt [+0.00, +0.00]"
     assert fields["rule champion"].startswith("pass") and fields["champion pointer"] == "m1 -> m1 (revision None)"
+    assert fields["forward sessions"] == "b.csv (240 rows, held out of fitting)"
+    assert fields["forward challenger accuracy (95 % CI)"] == "100.00 % [100.00 %, 100.00 %]"
+    assert fields["forward challenger vs baseline"] == "+0.00 pt [+0.00, +0.00]"
+    assert fields["rule forward"].startswith("pass: on b.csv")
 
 
 def test_unknown_decisions_are_refused() -> None:

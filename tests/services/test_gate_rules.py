@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from services.rollout.assessment import accuracy_interval, assess
-from services.rollout.gate_rules import ALL_PASSED, NO_CHAMPION, Evidence, TrainingFacts, decide
+from services.rollout.assessment import ForwardRows, accuracy_interval, assess
+from services.rollout.gate_rules import ALL_PASSED, NO_CHAMPION, Evidence, ForwardEvidence, TrainingFacts, decide
 from services.settings import GateSettings, RolloutSettings, SettingsError
 from training.evaluate import Difference, Metrics, ModelScore
 
@@ -147,17 +147,71 @@ def test_accuracy_interval_brackets_the_accuracy() -> None:
     assert interval.accuracy == pytest.approx(0.9) and interval.low <= 0.9 <= interval.high
 
 
+def _forward(challenger: float, rule: float, champion: float | None = None) -> ForwardEvidence:
+    return ForwardEvidence(
+        ("2015-02-06.csv",),
+        _score("challenger", challenger),
+        _score("light_rule", rule),
+        _difference(challenger - rule, challenger - rule - 0.005, challenger - rule + 0.005),
+        _score("champion", champion) if champion is not None else None,
+        _difference(challenger - champion, -0.01, 0.01) if champion is not None else None,
+    )
+
+
+def test_the_forward_rule_compares_with_the_light_rule_on_the_held_out_session() -> None:
+    settings = GateSettings(forward_margin=0.002)
+    tie = dataclasses.replace(_evidence(), forward=_forward(0.9875, 0.9875, champion=0.99))
+    verdict = decide(tie, settings)
+    forward = next(result for result in verdict.results if result.rule == "forward")
+    assert verdict.passed and forward.passed and not forward.skipped
+    assert "2015-02-06.csv" in forward.detail and "champion 0.9900" in forward.detail
+    assert decide(dataclasses.replace(tie, forward=_forward(0.9855, 0.9875)), settings).passed  # at the margin
+    worse = dataclasses.replace(_evidence(champion=None), forward=_forward(0.9840, 0.9875))
+    refused = decide(worse, settings)
+    assert not refused.passed and refused.deciding_rule == "forward" and "-0.35 pt" in refused.reason
+    assert decide(worse, dataclasses.replace(settings, forward_margin=0.005)).passed
+
+
+def test_without_forward_rows_there_is_no_forward_rule_to_report() -> None:
+    """Like the slice rules without a champion: the receipt's `forward` section says why nothing was held out."""
+    evidence = dataclasses.replace(_evidence(), no_forward="2 session(s): holding out 1 would leave fewer than 2")
+    assert "forward" not in {result.rule for result in decide(evidence, GateSettings()).results}
+
+
+def test_assess_scores_the_forward_rows_like_the_holdout() -> None:
+    stamps = pd.date_range("2015-02-06 00:00", periods=300, freq="min")
+    light = np.where((stamps.hour >= 2) & (stamps.hour < 3), 500.0, 0.0)
+    readings = pd.DataFrame({"date": stamps, "Light": light, "Occupancy": (light > 0).astype(np.int64)})
+    truth = readings["Occupancy"].to_numpy(dtype=np.float64)
+    wrong = truth.copy()
+    wrong[:30] = 1.0  # half an hour of false alarms
+    rows = ForwardRows(("2015-02-06.csv",), "f" * 64, readings, wrong, "probe", truth, {"challenger": "test"})
+    settings = GateSettings(bootstrap_samples=200)
+    assessment = assess("holdout-1", readings, truth, truth, TrainingFacts(3, 3000, 600), settings, rows)
+    forward = assessment.evidence.forward
+    assert forward is not None and forward.sessions == ("2015-02-06.csv",)
+    assert forward.challenger.overall.accuracy == pytest.approx(0.9) and forward.baseline.overall.accuracy == 1.0
+    assert forward.vs_champion is not None and forward.vs_champion.delta == pytest.approx(-0.1)
+    assert assessment.forward is not None and assessment.forward.intervals["challenger"].accuracy == pytest.approx(0.9)
+    verdict = decide(assessment.evidence, settings)
+    assert not verdict.passed and verdict.deciding_rule == "forward"
+    skipped = assess("holdout-1", readings, truth, None, TrainingFacts(3, 3000, 600), settings, "too few sessions")
+    assert skipped.evidence.forward is None and skipped.evidence.no_forward == "too few sessions"
+
+
 def test_gate_settings_come_from_the_environment_and_fail_loudly() -> None:
     settings = RolloutSettings.from_env(
         {
             "OCCULOOP_GATE_CHAMPION_MARGIN": "0.01",
             "OCCULOOP_GATE_SLICE_MARGINS": "night=0.005, day=0.03",
             "OCCULOOP_GATE_MIN_DAYS": "3",
+            "OCCULOOP_GATE_FORWARD_MARGIN": "0.004",
             "OCCULOOP_GATE_ON_PASS": "hold",
             "OCCULOOP_ROLLOUT_PROJECT": "x/rollout",
         }
     )
     assert settings.gate.champion_margin == 0.01 and settings.gate.min_days == 3 and settings.on_pass == "hold"
+    assert settings.gate.forward_margin == 0.004
     assert settings.gate.margin_for("night") == 0.005 and settings.gate.margin_for("weekday") == 0.02
     assert settings.project == "x/rollout" and RolloutSettings.from_env({}) == RolloutSettings()
     with pytest.raises(SettingsError, match="OCCULOOP_GATE_SLICE_MARGINS"):
@@ -166,3 +220,5 @@ def test_gate_settings_come_from_the_environment_and_fail_loudly() -> None:
         RolloutSettings.from_env({"OCCULOOP_GATE_ON_PASS": "yolo"})
     with pytest.raises(SettingsError, match="OCCULOOP_GATE_BASELINE_MARGIN"):
         RolloutSettings.from_env({"OCCULOOP_GATE_BASELINE_MARGIN": "-1"})
+    with pytest.raises(SettingsError, match="OCCULOOP_GATE_FORWARD_MARGIN"):
+        RolloutSettings.from_env({"OCCULOOP_GATE_FORWARD_MARGIN": "two"})

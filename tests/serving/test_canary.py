@@ -11,6 +11,8 @@ live accuracy.
 
 from __future__ import annotations
 
+import os
+import random
 import re
 import threading
 import time
@@ -20,11 +22,15 @@ from dataclasses import dataclass
 import pytest
 
 from services.child_processes import Child
+from services.rollout.controller import SHUTDOWN_BOUND_SECONDS as ROLLOUT_BOUND
+from services.serving_command import DRAIN_SECONDS
 from tests.serving.test_endpoint import OCCULOOP, SERVICE, _flow, _free_port
 from tests.support.clients import Clients
+from tests.support.signals import wait_until_it_catches_sigterm
 from tests.support.traffic import Traffic
 
 pytestmark = pytest.mark.contract
+SERVING_BOUND = DRAIN_SECONDS + 10.0  # README "Shutdown": the drain, then the app's own shutdown (serving/app.py)
 
 CONTROLLER_ENV = {
     "OCCULOOP_SERVING_METRICS_SECONDS": "1",
@@ -50,6 +56,8 @@ class Rig:
     probe_csv: str  # the labels of the minutes the traffic asks about, as a labeling-session file
     traffic: Traffic
     controller: Child
+    app: Child | None = None
+    app_argv: tuple[str, ...] = ()
 
     def log(self) -> str:
         return self.controller.log_path.read_text()
@@ -82,6 +90,10 @@ class Rig:
         self.controller = self.clients.spawn(name, [OCCULOOP, "rollout"], CONTROLLER_ENV)
         return self.controller
 
+    def spawn_app(self, name: str = "inference") -> Child:
+        self.app = self.clients.spawn(name, self.app_argv)
+        return self.app
+
     def served_only(self, model_id: str, timeout: float = 30) -> float:
         """Seconds until 20 answers in a row come from `model_id`."""
         start = time.monotonic()
@@ -113,7 +125,8 @@ def rig(clients: Clients) -> Iterator[Rig]:
     controller = clients.spawn("rollout", [OCCULOOP, "rollout"], CONTROLLER_ENV)
     rig = Rig(clients, models, trained["probe_csv"], traffic, controller)
     rig.wait_event("champion_routed", models["seed-1"], timeout=60)  # the controller set up serving
-    app = clients.spawn("inference", [OCCULOOP, "serving", *SERVICE, "run", "--port", str(port), "--poll-seconds", "1"])
+    rig.app_argv = (OCCULOOP, "serving", *SERVICE, "run", "--port", str(port), "--poll-seconds", "1")
+    rig.spawn_app()
     thread = threading.Thread(target=traffic.run, daemon=True)
     thread.start()
     try:
@@ -122,10 +135,10 @@ def rig(clients: Clients) -> Iterator[Rig]:
     finally:
         traffic.stop.set()
         thread.join(10)
-        app.stop()
+        assert rig.app is not None
+        rig.app.stop()
         rig.controller.stop()
-    for child in (app, rig.controller):
-        assert "Traceback" not in child.log_path.read_text() or child is app, tail_of(child)
+    assert "Traceback" not in rig.controller.log_path.read_text(), tail_of(rig.controller)
 
 
 def tail_of(child: Child) -> str:
@@ -216,3 +229,50 @@ def test_a_canary_wrong_about_minutes_labeled_later_is_rolled_back_on_live_accur
     assert len(receipt_task["tasks"]) == 1
     print(f"inverted canary rolled back on live accuracy {time.monotonic() - started:.1f} s after it was tagged: "
           f"{line.split('reason=', 1)[-1]}")  # fmt: skip
+
+
+def test_sigterm_at_any_moment_of_a_ramp_stops_the_controller_and_the_app_cleanly(rig: Rig) -> None:
+    """README "Shutdown", for the two processes a ramp runs through: SIGTERMs at seeded random moments (start-up, a
+    probe, a step, a judged window, idle), interleaved with kill -9, to the controller and to the inference app. Each
+    exits 0 within its bound; the ramp still ends in one decision, no step is taken twice, and serving answers with
+    the model the registry names champion. The seed is printed; OCCULOOP_STRESS_SEED replays it."""
+    seed = int(os.environ.get("OCCULOOP_STRESS_SEED") or random.SystemRandom().randrange(1_000_000))
+    rng = random.Random(seed)
+    terms, kills = (12, 4) if os.environ.get("OCCULOOP_STRESS") == "1" else (2, 1)  # `make stress`: the long one
+    moves = [(victim, move) for victim in ("rollout", "serving") for move in ["term"] * terms + ["kill"] * kills]
+    rng.shuffle(moves)
+    challenger = rig.models["seed-1"]  # retired by the kill test's promotion; an operator sends it to the canary
+    assert rig.controller.stop() == 0
+    rig.spawn_controller("rollout-sigterm")  # one log for every start below: the steps are counted across them
+    rig.tag(challenger, "canary")
+    stops: list[str] = []
+    for victim, move in moves:
+        child = rig.controller if victim == "rollout" else rig.app
+        assert child is not None
+        wait_until_it_catches_sigterm(child)
+        time.sleep(rng.uniform(0, 4))
+        if move == "kill":
+            child.kill()
+        else:
+            bound = ROLLOUT_BOUND if victim == "rollout" else SERVING_BOUND
+            started = time.monotonic()
+            code = child.stop(timeout=bound + 15)
+            elapsed = time.monotonic() - started
+            assert code == 0 and elapsed <= bound, (
+                f"{victim}: exit {code} after {elapsed:.1f} s (seed {seed})\n" + tail_of(child)
+            )
+            stops.append(f"{victim} {elapsed:.1f} s")
+        rig.spawn_controller("rollout-sigterm") if victim == "rollout" else rig.spawn_app()
+    rig.clients.api.wait_for(
+        "the ramp's decision",
+        lambda: rig.events("promoted", challenger) or rig.events("rolled_back", challenger),
+        timeout=180,
+        interval=0.5,
+    )
+    decision = "promoted" if rig.events("promoted", challenger) else "rolled back"
+    steps = _weights(rig.events("canary_step", challenger))
+    assert steps == sorted(set(steps)), f"a step taken twice: {steps} (seed {seed})"
+    champions = [name for name, model in rig.models.items() if "champion" in rig.state(model)]
+    assert len(champions) == 1, champions
+    rig.served_only(rig.models[champions[0]], timeout=120)
+    print(f"seed {seed}: {', '.join(stops)}; steps {steps}; {decision}; champion {champions[0]}")

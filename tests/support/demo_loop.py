@@ -1,4 +1,4 @@
-"""`occuloop demo --keep-running` on free ports, as a fixture for the UI's tests: a loop built by the real services
+"""`occuloop demo --keep-running` on free ports, as the fixture of tests/live_loop: a loop built by the real services
 (server, agent, sync, trigger, gate, canary controller, serving, UI), started once and watched while it plays."""
 
 from __future__ import annotations
@@ -26,8 +26,11 @@ DONE_LINE = "Everything keeps running"
 class DemoLoop:
     """One `occuloop demo --sessions N --fast --keep-running` process group, its output collected line by line."""
 
-    def __init__(self, data_dir: Path, sessions: int = 3) -> None:
+    def __init__(self, data_dir: Path, sessions: int = 3, on_row: Callable[[str], None] | None = None) -> None:
+        """`on_row(line)` is called for each session row of the demo's table as it is printed (on the reader
+        thread, before the next line is read): what a test must see at that moment, it records there."""
         self.data_dir = data_dir
+        self.on_row = on_row
         self.ports = {name: free_port() for name in PORT_NAMES}
         argv = [sys.executable, "-m", "services.cli", "demo", "--sessions", str(sessions), "--fast", "--keep-running",
                 "--data-dir", str(data_dir), *(f"--{name}-port={port}" for name, port in self.ports.items())]  # fmt: skip
@@ -35,13 +38,20 @@ class DemoLoop:
         self.process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                                         start_new_session=True)  # fmt: skip
         self.lines: list[str] = []
+        self.scrapes: Any = None  # tests/live_loop's metrics recorder (tests.support.metrics.LoopScrapes)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
     def _read(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
+            if self.on_row is not None and line.startswith("2015-"):
+                self.on_row(line)
             self.lines.append(line)
+
+    def url(self, process: str) -> str:
+        """The base URL of a process of the loop (the server: its API)."""
+        return f"http://127.0.0.1:{self.ports['api' if process == 'server' else process]}"
 
     @property
     def ui(self) -> str:

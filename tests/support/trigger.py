@@ -25,8 +25,9 @@ class TriggerProcess(ServiceProcess):
         project: str = "occuloop/labels",
         queue: str = "training",
         extra: list[str] | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(clients, name)
+        super().__init__(clients, name, env)
         self.argv = [
             sys.executable, "-m", "services.cli", "trigger", "--dataset-project", project, "--queue", queue,
             "--poll-seconds", "1", "--port", str(self.port), *(extra or []),

@@ -11,11 +11,11 @@ import pytest
 
 from training import features
 from training.evaluate import evaluate
+from training.fitting import split_for_early_stopping
 from training.model import load_package, predict_with, train_network, write_package
 from training.params import TrainingParams
 from training.readings import uci
 from training.sessions import training_sessions
-from training.train import split_for_early_stopping
 
 TINY = TrainingParams(hidden_units=8, max_epochs=4, patience=2, seed=7, batch_size=256)
 

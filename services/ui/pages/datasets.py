@@ -37,9 +37,12 @@ def detail(request: Request) -> Response:
         raise NotFound("dataset version", dataset_id)
     task = reader.task(dataset_id) or found[0]
     version = Version.of(task)
-    chain = reader.tasks(system_tags=["dataset", "-archived"], projects=[version.project], page_size=500,
-                         fields=["id", "name", "runtime", "comment", "status", "project", "completed", "tags",
-                                 "execution.artifacts"])  # fmt: skip
+    chain = reader.tasks(
+        system_tags=["dataset", "-archived"],
+        projects=[version.project],
+        page_size=500,
+        fields=["id", "name", "runtime", "comment", "status", "project", "completed", "tags", "execution.artifacts"],
+    )
     siblings = [Version.of(item) for item in chain]
     balance = balances(chain)
     compare_id = request.query_params.get("compare") or next(

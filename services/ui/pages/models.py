@@ -15,9 +15,17 @@ from ..joins import Pointer, Receipt, metadata_value, state_track
 from ..reads import reader_of
 from ..rendering import NotFound, int_param, renderer_of
 
-TAB_ALIASES = {"": "general", "general": "general", "network": "general", "labels": "general",
-               "metadata": "metadata", "tasks": "lineage", "lineage": "lineage", "scalars": "general",
-               "plots": "general"}  # fmt: skip
+TAB_ALIASES = {
+    "": "general",
+    "general": "general",
+    "network": "general",
+    "labels": "general",
+    "metadata": "metadata",
+    "tasks": "lineage",
+    "lineage": "lineage",
+    "scalars": "general",
+    "plots": "general",
+}
 STATES = ("candidate", "canary", "champion", "rejected", "retired")
 
 
@@ -26,10 +34,16 @@ def listing(request: Request) -> Response:
     page = int_param(request, "page", 0, high=100_000)
     models = reader.models(page=page, page_size=100)
     pointer = Pointer.of(reader.pointer())
-    rows = [{"model": model, "state": next((tag for tag in reversed(model.get("tags") or []) if tag in STATES), "-"),
-             "accuracy": metadata_value(model, "holdout_accuracy"),
-             "dataset_version": metadata_value(model, "dataset_version"),
-             "dataset_id": metadata_value(model, "dataset_id")} for model in models]  # fmt: skip
+    rows = [
+        {
+            "model": model,
+            "state": next((tag for tag in reversed(model.get("tags") or []) if tag in STATES), "-"),
+            "accuracy": metadata_value(model, "holdout_accuracy"),
+            "dataset_version": metadata_value(model, "dataset_version"),
+            "dataset_id": metadata_value(model, "dataset_id"),
+        }
+        for model in models
+    ]
     data = {"rows": rows, "pointer": pointer, "page": page, "count": len(models)}
     return renderer_of(request).page(request, "models.html", data, title="Models")
 

@@ -20,8 +20,14 @@ def orchestration_data(reader: Reader) -> dict[str, Any]:
     workers = reader.workers()
     next_ids = [str((queue.get("entries") or [{}])[0].get("task")) for queue in queues if queue.get("entries")]
     running = [str((worker.get("task") or {}).get("id")) for worker in workers if (worker.get("task") or {}).get("id")]
-    names = {str(task["id"]): task for task in reader.tasks(ids=next_ids + running, fields=["id", "name", "project",
-                                                                                           "status"])} if next_ids + running else {}  # fmt: skip
+    names = (
+        {
+            str(task["id"]): task
+            for task in reader.tasks(ids=next_ids + running, fields=["id", "name", "project", "status"])
+        }
+        if next_ids + running
+        else {}
+    )
     statuses = {name: reader.service_status(name) for name in SERVICES}
     hints = []
     if not workers:

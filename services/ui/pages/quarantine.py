@@ -23,6 +23,10 @@ def page(request: Request) -> Response:
     versions = (
         [Version.of(task) for task in reader.tasks(ids=corrections, fields=VERSION_FIELDS)] if corrections else []
     )
-    data = {"available": found is not None, "entries": entries, "rows": quarantine_rows(entries, versions),
-            "sync_url": reader.service_urls.get("sync")}  # fmt: skip
+    data = {
+        "available": found is not None,
+        "entries": entries,
+        "rows": quarantine_rows(entries, versions),
+        "sync_url": reader.service_urls.get("sync"),
+    }
     return renderer_of(request).page(request, "quarantine.html", data, title="Quarantine")

@@ -1,6 +1,6 @@
 """`/receipts` (every decision, newest first) and `/receipts/{id}`: the decision, who decided, every rule with its
 threshold and result, both models' metrics with 95 % CIs, the paired differences, the pinned holdout's id and
-SHA-256, the pointer's move, a canary window's evidence, and "verified" only when the stored artifact's digest
+SHA-256, the forward rows (a gate's evidence on the session(s) its challenger's run held out), the pointer's move, a canary window's evidence, and "verified" only when the stored artifact's digest
 equals the one the pointer or the model recorded."""
 
 from __future__ import annotations

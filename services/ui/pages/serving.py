@@ -26,12 +26,19 @@ def serving_data(reader: Reader) -> dict[str, Any]:
             str(item.get("name")): str(item.get("value") or "") for item in reader.configurations(plane["id"])
         }
         instances = [
-            task for task in reader.tasks(types=["inference"], status=["in_progress"], page_size=50, projects=[plane["project"]],
-                                          fields=["id", "name", "status", "last_metrics", "last_update", "project"])
+            task
+            for task in reader.tasks(
+                types=["inference"],
+                status=["in_progress"],
+                page_size=50,
+                projects=[plane["project"]],
+                fields=["id", "name", "status", "last_metrics", "last_update", "project"],
+            )
             if task.get("name") == f"{plane.get('name')}{INSTANCE_SUFFIX}"
-        ]  # fmt: skip
-        versions = endpoint_versions(configurations.get("endpoints", ""), configurations.get("canary", ""),
-                                     version_metrics(instances))  # fmt: skip
+        ]
+        versions = endpoint_versions(
+            configurations.get("endpoints", ""), configurations.get("canary", ""), version_metrics(instances)
+        )
         sampled: list[dict[str, Any]] = []
         for task in instances[:3]:
             lines = [

@@ -26,13 +26,35 @@ SERVER_SAMPLES = 50_000
 RUNNING = ("in_progress", "queued")
 # ClearML web-app tab paths -> this page's tabs
 TAB_ALIASES = {
-    "": "info", "general": "info", "info": "info", "execution": "info", "info-output": "info",
-    "hyper-params": "configuration", "configuration": "configuration", "artifacts": "artifacts",
-    "log": "console", "console": "console", "scalars": "scalars", "metrics": "scalars", "plots": "plots",
-    "debugImages": "debug", "debug": "debug",
-}  # fmt: skip
-TASK_TYPES = ("training", "testing", "inference", "data_processing", "application", "monitor", "controller",
-              "optimizer", "service", "qc", "custom")  # fmt: skip
+    "": "info",
+    "general": "info",
+    "info": "info",
+    "execution": "info",
+    "info-output": "info",
+    "hyper-params": "configuration",
+    "configuration": "configuration",
+    "artifacts": "artifacts",
+    "log": "console",
+    "console": "console",
+    "scalars": "scalars",
+    "metrics": "scalars",
+    "plots": "plots",
+    "debugImages": "debug",
+    "debug": "debug",
+}
+TASK_TYPES = (
+    "training",
+    "testing",
+    "inference",
+    "data_processing",
+    "application",
+    "monitor",
+    "controller",
+    "optimizer",
+    "service",
+    "qc",
+    "custom",
+)
 
 
 def _tab(raw: str) -> str:
@@ -67,8 +89,13 @@ def page(request: Request) -> Response:
     reader = reader_of(request)
     task = _task(reader, params["task_id"])
     project = reader.projects(ids=[str(task.get("project") or "")]).get(str(task.get("project") or ""), "")
-    data: dict[str, Any] = {"task": task, "tab": tab, "project_name": project, "tabs": urls.TASK_TABS,
-                            "running": task.get("status") in RUNNING}  # fmt: skip
+    data: dict[str, Any] = {
+        "task": task,
+        "tab": tab,
+        "project_name": project,
+        "tabs": urls.TASK_TABS,
+        "running": task.get("status") in RUNNING,
+    }
     data.update(_TABS[tab](request, reader, task))
     renderer = renderer_of(request)
     if request.query_params.get("fragment") == "1" and tab == "console":
@@ -108,10 +135,16 @@ def _console(request: Request, reader: Reader, task: dict[str, Any]) -> dict[str
     before_ts = int_param(request, "before", 0, high=2**62) if before else None
     found = reader.console(task["id"], batch_size=CONSOLE_PAGE, before=before_ts)
     events = list(reversed(found.get("events") or []))  # oldest first on the page
-    lines = [{"timestamp": event.get("timestamp"), "worker": event.get("worker"), "msg": str(event.get("msg") or "")}
-             for event in events]  # fmt: skip
-    return {"lines": lines, "total_lines": found.get("total", len(lines)), "earlier": lines[0]["timestamp"] if
-            lines and len(lines) >= CONSOLE_PAGE else None, "paged_back": before_ts is not None}  # fmt: skip
+    lines = [
+        {"timestamp": event.get("timestamp"), "worker": event.get("worker"), "msg": str(event.get("msg") or "")}
+        for event in events
+    ]
+    return {
+        "lines": lines,
+        "total_lines": found.get("total", len(lines)),
+        "earlier": lines[0]["timestamp"] if lines and len(lines) >= CONSOLE_PAGE else None,
+        "paged_back": before_ts is not None,
+    }
 
 
 def _scalars(request: Request, _reader: Reader, task: dict[str, Any]) -> dict[str, Any]:
@@ -126,8 +159,15 @@ def _debug(_request: Request, reader: Reader, task: dict[str, Any]) -> dict[str,
     return {"images": reader.debug_images(task["id"])}
 
 
-_TABS = {"info": _info, "configuration": _configuration, "artifacts": _artifacts, "console": _console,
-         "scalars": _scalars, "plots": _plots, "debug": _debug}  # fmt: skip
+_TABS = {
+    "info": _info,
+    "configuration": _configuration,
+    "artifacts": _artifacts,
+    "console": _console,
+    "scalars": _scalars,
+    "plots": _plots,
+    "debug": _debug,
+}
 
 
 def champion_task(reader: Reader) -> tuple[str | None, str | None]:
@@ -161,8 +201,12 @@ def scalars_json(request: Request) -> Response:
         if training and training != task["id"]:
             theirs = reader.task(training) or {}
             curves = reader.scalars(training, samples=SERVER_SAMPLES, finished_at=_finished_at(theirs))
-            result["champion"] = {"model_id": model_id, "task": training, "metrics": scalar_series(curves, points),
-                                  "single_values": reader.single_values(training, finished_at=_finished_at(theirs))}  # fmt: skip
+            result["champion"] = {
+                "model_id": model_id,
+                "task": training,
+                "metrics": scalar_series(curves, points),
+                "single_values": reader.single_values(training, finished_at=_finished_at(theirs)),
+            }
     return JSONResponse(result)
 
 
@@ -173,8 +217,14 @@ def plots_json(request: Request) -> Response:
     for event in reader.plots(task["id"]):
         figure = figure_of(event)
         if figure is not None:
-            figures.append({"metric": event.get("metric"), "variant": event.get("variant"),
-                            "iter": event.get("iter"), "figure": figure})  # fmt: skip
+            figures.append(
+                {
+                    "metric": event.get("metric"),
+                    "variant": event.get("variant"),
+                    "iter": event.get("iter"),
+                    "figure": figure,
+                }
+            )
     return JSONResponse({"task": task["id"], "plots": figures})
 
 
@@ -183,8 +233,12 @@ def listing(request: Request) -> Response:
     reader = reader_of(request)
     scope = choice_param(request, "scope", "loop", ("loop", "all"))  # the loop's training project, or every task
     kind = choice_param(request, "type", "training" if scope == "loop" else "all", ("all", *TASK_TYPES))
-    status = choice_param(request, "status", "all", ("all", "created", "queued", "in_progress", "completed",
-                                                     "failed", "stopped", "published"))  # fmt: skip
+    status = choice_param(
+        request,
+        "status",
+        "all",
+        ("all", "created", "queued", "in_progress", "completed", "failed", "stopped", "published"),
+    )
     page_number = int_param(request, "page", 0, high=100_000)
     body_status = None if status == "all" else [status]
     fields = ["id", "name", "type", "status", "project", "tags", "created", "started", "completed", "models"]
@@ -192,14 +246,33 @@ def listing(request: Request) -> Response:
     if projects == []:  # no training project yet: the loop has no run
         found: list[dict[str, Any]] = []
     else:
-        found = reader.tasks(status=body_status, types=None if kind == "all" else [kind], fields=fields, projects=projects,
-                             page=page_number, page_size=100, system_tags=["-archived"])  # fmt: skip
+        found = reader.tasks(
+            status=body_status,
+            types=None if kind == "all" else [kind],
+            fields=fields,
+            projects=projects,
+            page=page_number,
+            page_size=100,
+            system_tags=["-archived"],
+        )
     model_ids = [Run.of(task).model_id for task in found]
     models = {str(m["id"]): m for m in reader.models(ids=[m for m in model_ids if m], page_size=1000)}
-    rows = [{"task": task, "run": Run.of(task),
-             "accuracy": metadata_value(models.get(Run.of(task).model_id or ""), "holdout_accuracy")}
-            for task in found]  # fmt: skip
+    rows = [
+        {
+            "task": task,
+            "run": Run.of(task),
+            "accuracy": metadata_value(models.get(Run.of(task).model_id or ""), "holdout_accuracy"),
+        }
+        for task in found
+    ]
     names = reader.projects(ids=[str(task.get("project") or "") for task in found])
-    data = {"rows": rows, "type": kind, "status": status, "page": page_number, "projects": names, "scope": scope,
-            "types": ("all", *TASK_TYPES)}  # fmt: skip
+    data = {
+        "rows": rows,
+        "type": kind,
+        "status": status,
+        "page": page_number,
+        "projects": names,
+        "scope": scope,
+        "types": ("all", *TASK_TYPES),
+    }
     return renderer_of(request).page(request, "runs.html", data, title="Runs and tasks")

@@ -18,12 +18,13 @@ import pandas as pd
 from clearml import Task
 
 from training import features
+from training.fitting import split_for_early_stopping
 from training.model import load_package, train_network, write_package
 from training.params import TrainingParams
 from training.readings import uci, write_session_csv
 from training.schema import FEATURES
 from training.sessions import training_sessions
-from training.train import register_model, split_for_early_stopping
+from training.train import register_model
 
 flipped = "--flipped" in sys.argv
 argv = [arg for arg in sys.argv if arg != "--flipped"]

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from services.loop_state import Api, read
+from tests.live_loop.browser import Watched, chromium, require_chromium
 from tests.support.demo_loop import DemoLoop
-from tests.ui.browser import Watched, chromium, require_chromium
 
 # the first test in a session waits for the whole demo to play (minutes on 2 busy cores)
 pytestmark = pytest.mark.timeout(1800)
@@ -80,13 +80,15 @@ def pages_of(played: DemoLoop) -> dict[str, str]:
     run = next(r for r in reversed(state.runs) if r.model_id != state.champion)  # its charts overlay the champion's
     project = api.call("tasks.get_all", {"id": [run.run_id], "only_fields": ["project"]})["tasks"][0]["project"]
     refused = next(d for d in state.decisions if d.decision == "gate_failed")
+    passed = [d for d in state.decisions if d.decision == "gate_passed"][-1]  # with its forward section's tables
     task = f"/projects/{project}/tasks/{run.run_id}"
     return {
         "timeline": "/", "datasets": "/datasets", "dataset": f"/datasets/{state.versions[-1].dataset_id}",
         "runs": "/runs", "task-info": f"{task}/info", "task-configuration": f"{task}/configuration",
         "task-artifacts": f"{task}/artifacts", "task-console": f"{task}/console", "task-scalars": f"{task}/scalars",
         "task-plots": f"{task}/plots", "models": "/models", "model": f"/projects/*/models/{state.champion}/general",
-        "receipts": "/receipts", "receipt": f"/receipts/{refused.receipt_id}", "serving": "/serving",
+        "receipts": "/receipts", "receipt": f"/receipts/{refused.receipt_id}",
+        "receipt-forward": f"/receipts/{passed.receipt_id}", "serving": "/serving",
         "orchestration": "/orchestration", "quarantine": "/quarantine", "not-found": "/go/no-such-id",
         "bad-parameter": "/runs?page=three",
     }  # fmt: skip

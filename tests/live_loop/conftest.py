@@ -1,6 +1,8 @@
-"""The UI's tests over one loop built by the real services (`occuloop demo --sessions 3 --fast`, free ports),
-started once per test session by the first test that asks for it and watched while it plays (the browser's live
-test opens the timeline before the sessions arrive)."""
+"""Tests over one live loop built by the real services (`occuloop demo --sessions 3 --fast`, free ports): the UI
+in a browser and in-process, and every process's metrics. The loop starts once per test session, with the first
+test that asks for it, and is watched while it plays: the browser's live test (test_browser.py, first in this folder)
+opens the timeline before the sessions arrive, and the sync's and trigger's metrics are scraped as each session row
+is printed (test_metrics.py checks them once everything is played)."""
 
 from __future__ import annotations
 
@@ -17,14 +19,28 @@ import requests
 
 from services.child_processes import inherited_environment
 from tests.support.demo_loop import DemoLoop
+from tests.support.metrics import PROCESSES, LoopScrapes
 
 FLOWS = Path(__file__).resolve().parent / "flows"
 HOSTILE_FILE = '<img src=x onerror="alert(1)">.csv'  # a session file name with markup (no slash: a file name)
 
 
+class _RowScrapes:
+    """Scrapes the sync and the trigger as each row is printed (the loop's ports are known once it is created)."""
+
+    scrapes: LoopScrapes | None = None
+
+    def after_row(self, row: str) -> None:
+        if self.scrapes is not None:
+            self.scrapes.after_row(row)
+
+
 @pytest.fixture(scope="session")
 def demo_loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoLoop]:
-    loop = DemoLoop(tmp_path_factory.mktemp("ui-demo") / "data")
+    recorder = _RowScrapes()
+    loop = DemoLoop(tmp_path_factory.mktemp("live-loop") / "data", on_row=recorder.after_row)
+    recorder.scrapes = LoopScrapes({process: loop.url(process) for process in PROCESSES})
+    loop.scrapes = recorder.scrapes
     try:
         loop.wait_for_ui()
         yield loop

@@ -91,6 +91,14 @@ def test_a_receipt_shows_its_deciding_rule_every_rule_and_its_verification(ui: A
     assert data["document"]["rule"] == "training_data" == receipt(api, refused)["rule"]
     html = get(client, f"/receipts/{refused.receipt_id}").text
     assert '<dd id="deciding-rule"><strong>training_data</strong></dd>' in html and "baseline" in html
+    assert "None held out: " in html  # one session: nothing to hold out of fitting
+    # the third session's run held Feb 6 out of fitting: the forward rule and its evidence are on the page
+    passed = [d for d in state.decisions if d.decision == "gate_passed"][-1]
+    forward = get(client, f"/receipts/{passed.receipt_id}?format=json").json()["document"]["forward"]
+    assert len(forward["sessions"]) == 1 and forward["sessions"][0].startswith("2015-02-06"), forward
+    html = get(client, f"/receipts/{passed.receipt_id}").text
+    assert '<th scope="row">forward</th>' in html and 'id="forward"' in html and forward["sha256"] in html
+    assert "challenger vs baseline" in html.split('id="forward"')[1]
     promoted = [d for d in state.decisions if d.decision == "promoted"][-1]
     assert get(client, f"/receipts/{promoted.receipt_id}?format=json").json()["verification"]["state"] == "verified"
 
