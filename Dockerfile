@@ -2,8 +2,9 @@
 # occuloop images, one target per role (the Helm chart's images.<role>):
 #   server    the embedded ClearML-compatible server (`occuloop server`)
 #   services  sync, trigger, rollout, the web UI (`occuloop ui`), clearml-agent (services mode), the k8s glue (+ kubectl)
-#   training  what a training pod runs: clearml-agent + the training code + tensorflow-cpu
-#   serving   the clearml-serving inference app + tensorflow-cpu + occuloop's engine code
+#   training  what a training pod runs: clearml-agent + the training code + tensorflow-cpu + tf2onnx
+#   serving   the clearml-serving inference app + onnxruntime + occuloop's engine code: no TensorFlow
+#   serving-tensorflow  the same plus tensorflow-cpu, for model packages trained before ONNX export (not in the chart)
 #
 #   docker build --target serving -t occuloop-serving:0.1.0 .        # Docker / BuildKit: pip uses the index
 #   podman build --build-context wheelhouse=DIR --build-arg PIP_NO_INDEX=1 --target serving ...  # offline wheels
@@ -29,7 +30,7 @@ RUN python -c "import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1
  && chmod 0755 /kubectl
 
 # One virtualenv per role, from the pinned lock (constraints), so each image carries only what its role imports.
-FROM ${PYTHON_IMAGE} AS venv-services
+FROM ${PYTHON_IMAGE} AS venv-source
 ARG PIP_NO_INDEX=0
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_NO_INDEX=${PIP_NO_INDEX} PIP_FIND_LINKS=/wheelhouse
 WORKDIR /src
@@ -37,6 +38,8 @@ COPY requirements.lock pyproject.toml README.md ./
 COPY services ./services
 COPY training ./training
 COPY serving ./serving
+
+FROM venv-source AS venv-services
 RUN --mount=type=bind,from=wheelhouse,target=/wheelhouse \
     python -m venv /opt/occuloop \
  && /opt/occuloop/bin/pip install --constraint requirements.lock ".[k8s,ui]"
@@ -45,9 +48,16 @@ FROM venv-services AS venv-training
 RUN --mount=type=bind,from=wheelhouse,target=/wheelhouse \
     /opt/occuloop/bin/pip install --constraint requirements.lock ".[k8s,train]"
 
-FROM venv-training AS venv-serving
+# Serving starts from the source, not from training: onnxruntime runs the packages' ONNX graphs, so neither
+# TensorFlow (~1.5 GB, ~3 s and ~600 MB to import in every pod) nor the k8s and UI packages are in the image.
+FROM venv-source AS venv-serving
 RUN --mount=type=bind,from=wheelhouse,target=/wheelhouse \
-    /opt/occuloop/bin/pip install --constraint requirements.lock ".[k8s,train,serve]"
+    python -m venv /opt/occuloop \
+ && /opt/occuloop/bin/pip install --constraint requirements.lock ".[serve]"
+
+FROM venv-serving AS venv-serving-tensorflow
+RUN --mount=type=bind,from=wheelhouse,target=/wheelhouse \
+    /opt/occuloop/bin/pip install --constraint requirements.lock ".[serve,train]"
 
 # Shared runtime base: the non-root user and an environment that works with a read-only root filesystem.
 FROM ${PYTHON_IMAGE} AS runtime
@@ -100,3 +110,8 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=60s \
   CMD ["python", "-c", "import socket; socket.create_connection(('127.0.0.1', 8080), timeout=4).close()"]
 ENTRYPOINT ["occuloop"]
 CMD ["serving", "run", "--host", "0.0.0.0", "--port", "8080"]
+
+# The serving image for model packages without model.onnx (served from their SavedModel): only while such a
+# package must stay in service; retraining gives it an ONNX graph. The serving target with TensorFlow added.
+FROM serving AS serving-tensorflow
+COPY --from=venv-serving-tensorflow /opt/occuloop /opt/occuloop

@@ -10,9 +10,10 @@ options), written beside the running engine's in the `model_loaded` record of th
 refused at load, loudly (`EngineMismatch`): the canary probe then rolls such a version back.
 
 Per request clearml-serving calls `preprocess -> process -> postprocess`, after `load()` with the model's local
-copy. The loaded SavedModel and the metrics live in `serving.served_model` and `serving.telemetry` (one per process).
-The features come from `training.features`, the code that trained the model, checked against the version in the
-model's feature spec. Every answer is a `Response` (the app passes it through unchanged), so a bad request gets a
+copy. The loaded network (the package's ONNX graph through onnxruntime, or its SavedModel for a package without
+one) and the metrics live in `serving.served_model` and `serving.telemetry` (one per process); every answer names
+the runtime that ran the network. The features come from `training.features`, the code that trained the model,
+checked against the version in the model's feature spec, computed on arrays (`Readings.columns()`). Every answer is a `Response` (the app passes it through unchanged), so a bad request gets a
 422 naming each wrong field instead of a 5xx, and every answer carries the model and dataset identity in its body
 and headers.
 """
@@ -95,7 +96,7 @@ class Engine:
             state["errors"] = parsed
             return None
         state["readings"] = parsed
-        return self._model.spec.transform(parsed.to_frame())
+        return self._model.spec.transform(parsed.columns())
 
     def process(self, data: Any, state: dict[str, Any], collect_custom_statistics_fn: Any = None) -> Any:
         if data is None:

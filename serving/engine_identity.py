@@ -22,6 +22,8 @@ ENGINE_MODULES = (  # the code that shapes an answer
     "serving.preprocess",
     "serving.request",
     "serving.served_model",
+    "serving.onnx_runtime",
+    "serving.savedmodel_runtime",
     "serving.telemetry",
     "training.features",
     "training.schema",

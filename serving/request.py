@@ -51,6 +51,14 @@ class Readings:
     echoes: tuple[dict[str, Any], ...]
     batch: bool  # the body was {"readings": [...]}: answer with a list
 
+    def columns(self) -> dict[str, npt.NDArray[Any]]:
+        """What training/features.py transforms, as arrays by column name (no DataFrame: it cost more than the
+        network for one reading); TIMESTAMP only when a reading has one."""
+        columns: dict[str, npt.NDArray[Any]] = {name: self.values[:, index] for index, name in enumerate(FEATURES)}
+        if any(stamp is not None for stamp in self.timestamps):
+            columns[TIMESTAMP] = np.array(self.timestamps, dtype="datetime64[ns]")
+        return columns
+
     def to_frame(self) -> pd.DataFrame:
         """The shape training/features.py transforms: one row per reading, the contract's column names."""
         frame = pd.DataFrame(self.values, columns=_COLUMNS, copy=False)

@@ -1,8 +1,9 @@
-"""A model package loaded for serving: the SavedModel's `serve` function, its feature spec and its lineage.
+"""A model package loaded for serving: its network (the ONNX graph through onnxruntime, or the SavedModel when the
+package has no graph), its feature spec, its lineage, and which runtime answers.
 
-The only serving module that imports TensorFlow (inside functions). Loaded packages are kept per process, keyed by
-model id and folder: clearml-serving rebuilds every engine object after any configuration change (a canary step
-included), and without this cache each rebuild would reload the SavedModel (~0.3 s) and retrace it.
+Loaded packages are kept per process, keyed by model id and folder: clearml-serving rebuilds every engine object
+after any configuration change (a canary step included), and without this cache each rebuild would reload the
+network (and retrace a SavedModel).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy.typing as npt
 
 from training.features import NEEDS_TIMESTAMP, FeatureSpec, unservable
 from training.model import FEATURE_SPEC_FILE, MODEL_CARD_FILE, SAVED_MODEL_DIR
+from training.onnx_export import ONNX_FILE
 
 logger = logging.getLogger(__name__)
 
@@ -39,12 +41,15 @@ class Lineage:
     dataset_version: str
     labeling_sessions: tuple[str, ...]
 
+    runtime: str  # what runs the network: "onnxruntime", or "tensorflow" for a package without ONNX
+
     def body(self) -> dict[str, str]:
         return {
             "model_id": self.model_id,
             "model_version": self.model_version,
             "dataset_id": self.dataset_id,
             "dataset_version": self.dataset_version,
+            "runtime": self.runtime,
         }
 
     def headers(self) -> dict[str, str]:
@@ -53,6 +58,7 @@ class Lineage:
             "X-Occuloop-Model-Version": self.model_version,
             "X-Occuloop-Dataset-Id": self.dataset_id,
             "X-Occuloop-Dataset-Version": self.dataset_version,
+            "X-Occuloop-Runtime": self.runtime,
         }
 
 
@@ -62,6 +68,7 @@ class ServedModel:
     spec: FeatureSpec
     card: dict[str, Any]
     folder: Path
+    runtime: str
 
     @property
     def needs_timestamp(self) -> bool:
@@ -74,6 +81,7 @@ class ServedModel:
             dataset_id=str(self.card.get("dataset_id", "")),
             dataset_version=str(self.card.get("dataset_version", "")),
             labeling_sessions=tuple(str(name) for name in self.card.get("labeling_sessions", ())),
+            runtime=self.runtime,
         )
 
 
@@ -104,15 +112,20 @@ def served_model(local_copy: Path, model_id: str) -> ServedModel:
             evicted, _ = _loaded.popitem(last=False)
             logger.info("event=model_unloaded model_id=%s", evicted[0])
     logger.info(
-        "event=model_loaded model_id=%s folder=%s inputs=%s", model_id, model.folder, ",".join(model.spec.names)
+        "event=model_loaded model_id=%s folder=%s inputs=%s runtime=%s",
+        model_id,
+        model.folder,
+        ",".join(model.spec.names),
+        model.runtime,
     )
     return model
 
 
 def _settle_heap() -> None:
-    """Exempt everything loaded so far from the cyclic garbage collector. With TensorFlow imported the app tracks
-    ~400,000 objects, and each full collection stopped the process for ~230 ms (measured): a p99 of 390 ms at
-    200 requests/s. Frozen objects are never scanned again; requests' short-lived objects still are."""
+    """Exempt everything loaded so far from the cyclic garbage collector. With TensorFlow imported (the SavedModel
+    path) the app tracks ~400,000 objects, and each full collection stopped the process for ~230 ms (measured): a
+    p99 of 390 ms at 200 requests/s. Frozen objects are never scanned again; requests' short-lived objects still
+    are. Without TensorFlow the heap is far smaller, and freezing it costs nothing."""
     gc.unfreeze()  # so this collection also reclaims the cycles of models evicted since the last load
     gc.collect()
     gc.freeze()
@@ -124,57 +137,17 @@ def _load(folder: Path) -> ServedModel:
     if history:
         raise ValueError(f"the model's inputs {history} need the minutes before each reading; one reading is served")
     card = json.loads((folder / MODEL_CARD_FILE).read_text())
-    predict = _serve_function(folder / SAVED_MODEL_DIR, len(spec.names))
-    predict(np.zeros((1, len(spec.names)), dtype=np.float32))  # trace now, not on the first request
-    return ServedModel(predict, spec, card, folder)
+    predict, runtime = _network(folder, len(spec.names))
+    predict(np.zeros((1, len(spec.names)), dtype=np.float32))  # warm (or trace) now, not on the first request
+    return ServedModel(predict, spec, card, folder, runtime)
 
 
-class _ServeFunction:
-    """The concrete function of the SavedModel's `serve` endpoint, holding the loaded object that owns its
-    variables (they are freed with it)."""
+def _network(folder: Path, inputs: int) -> tuple[Predict, str]:
+    """The ONNX graph when the package has one; otherwise the SavedModel (imports TensorFlow)."""
+    if (folder / ONNX_FILE).is_file():
+        from serving import onnx_runtime
 
-    def __init__(self, loaded: Any, concrete: Any, constant: Callable[..., Any]) -> None:
-        self._loaded = loaded
-        self._concrete = concrete
-        self._constant = constant  # tf.constant
+        return onnx_runtime.OnnxFunction(folder / ONNX_FILE), onnx_runtime.RUNTIME
+    from serving import savedmodel_runtime
 
-    def __call__(self, x: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
-        # the signature takes float32 only (a float64 tensor is refused); FeatureSpec.transform returns float32,
-        # so this is no copy
-        output = self._concrete(self._constant(np.asarray(x, dtype=np.float32))).numpy()
-        return output.reshape(-1).astype(np.float64)  # type: ignore[no-any-return]
-
-
-def _skip_load(kind: Any, info: Any) -> Any:
-    return None if str(kind) == "load" else info  # CallbackType prints as its value
-
-
-def _untracked_loads() -> None:
-    """The app's ClearML task would register every SavedModel it loads as a new input model named `saved_model`
-    (the SDK's TensorFlow binding); the served model is already known by id, so loads are not tracked."""
-    try:
-        from clearml.binding.frameworks import WeightsFileHandler
-    except ImportError:  # the engine without ClearML (in-process benchmarks)
-        return
-    WeightsFileHandler.add_pre_callback(_skip_load)
-
-
-def _serve_function(saved_model: Path, inputs: int) -> Predict:
-    import tensorflow as tf
-
-    try:
-        # One reading is a few tiny matmuls: handing them between threads costs more than it saves (measured on a
-        # busy machine: a call's p99 4 ms with the default pools, 0.4 ms with one thread each). Only possible
-        # before TensorFlow's runtime starts, i.e. for the first model a process loads.
-        tf.config.threading.set_intra_op_parallelism_threads(1)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:
-        pass
-    if tf.config.threading.get_inter_op_parallelism_threads() != 1:
-        logger.warning("event=tensorflow_threads_not_pinned reason=runtime_already_started")
-    _untracked_loads()
-    loaded = tf.saved_model.load(str(saved_model))
-    # The concrete function of the `serve` endpoint skips the restored function's argument dispatch
-    # (0.2 ms instead of 0.4 ms a call).
-    concrete = loaded.serve.get_concrete_function(tf.TensorSpec([None, inputs], tf.float32))
-    return _ServeFunction(loaded, concrete, tf.constant)
+    return savedmodel_runtime.serve_function(folder / SAVED_MODEL_DIR, inputs), savedmodel_runtime.RUNTIME

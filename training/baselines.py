@@ -6,7 +6,9 @@ Both are cheap and strong on this data (the rule scores 97.86 % / 99.31 % on the
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -17,9 +19,12 @@ from .schema import FEATURES, LABEL
 LIGHT_RULE_THRESHOLD = 364.5  # lux; chosen on the training file (occupancy-data-and-model.md §4)
 
 
-def light_rule(readings: pd.DataFrame, threshold: float = LIGHT_RULE_THRESHOLD) -> npt.NDArray[np.float64]:
-    """P(occupied) of the Light rule: 1.0 above the threshold, 0.0 at or below it."""
-    return (readings["Light"].to_numpy(dtype=np.float64) > threshold).astype(np.float64)
+def light_rule(
+    readings: pd.DataFrame | Mapping[str, npt.NDArray[Any]], threshold: float = LIGHT_RULE_THRESHOLD
+) -> npt.NDArray[np.float64]:
+    """P(occupied) of the Light rule: 1.0 above the threshold, 0.0 at or below it. Readings as a frame, or as
+    arrays by column (how serving hands them to training/features.py)."""
+    return (np.asarray(readings["Light"], dtype=np.float64) > threshold).astype(np.float64)
 
 
 @dataclass(frozen=True)

@@ -4,14 +4,19 @@ A `FeatureSpec` is fitted on the training rows only and saved as `feature_spec.j
 a model is always served with the exact inputs it was trained on, and a canary compares like with like even when
 the feature code evolves (`FEATURES_VERSION` is bumped whenever a transform changes meaning).
 
-Every feature is computed from one reading (its timestamp and five sensors): serving answers one reading at a time,
-so nothing may look at neighbouring minutes. numpy and pandas only.
+Every servable input is computed from one reading (its timestamp and five sensors): serving answers one reading at a
+time. The recent-stream inputs (`NEEDS_HISTORY`) look at earlier minutes; they were measured and not adopted, and
+`unservable` keeps them out of any model that would be registered. numpy and pandas only.
+
+`transform` takes a DataFrame (training, evaluation) or plain arrays by column name (serving: a one-row DataFrame
+cost more than the network), and every transform reads its columns through `_values` / `_stamps`, which accept
+both: one computation, whatever holds the readings.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -26,6 +31,10 @@ from .schema import FEATURES, LABEL, TIMESTAMP
 FEATURES_VERSION = 1
 MINUTES_PER_DAY = 24 * 60
 
+# Readings as arrays by column name: the sensors as float64, TIMESTAMP as datetime64 (what serving builds)
+Columns = Mapping[str, npt.NDArray[Any]]
+Readings = pd.DataFrame | Columns
+
 
 @dataclass(frozen=True)
 class FeatureSpec:
@@ -36,12 +45,12 @@ class FeatureSpec:
     version: int = FEATURES_VERSION
     fitted_on: dict[str, Any] = field(default_factory=dict)  # rows and time span the constants came from
 
-    def transform(self, readings: pd.DataFrame) -> npt.NDArray[np.float32]:
+    def transform(self, readings: Readings) -> npt.NDArray[np.float32]:
         order = None
         if any(name in NEEDS_HISTORY for name in self.names):  # inputs from earlier minutes: time order first
             order = in_time_order(minute_stamps(readings))
             if order is not None:
-                readings = readings.iloc[order]
+                readings = _rows(readings, order)
         columns = [_TRANSFORMS[name](readings, self) for name in self.names]
         values = np.column_stack(columns).astype(np.float32) if columns else np.empty((len(readings), 0), np.float32)
         if order is not None:
@@ -64,36 +73,48 @@ class FeatureSpec:
         return cls(**{**data, "names": tuple(data["names"])})
 
 
-Transform = Callable[[pd.DataFrame, FeatureSpec], npt.NDArray[np.float64]]
+Transform = Callable[[Readings, FeatureSpec], npt.NDArray[np.float64]]
+
+
+def _values(readings: Readings, name: str) -> npt.NDArray[np.float64]:
+    return np.asarray(readings[name], dtype=np.float64)
+
+
+def _stamps(readings: Readings) -> npt.NDArray[np.datetime64]:
+    return np.asarray(readings[TIMESTAMP], dtype="datetime64[ns]")
 
 
 def _sensor(name: str) -> Transform:
-    return lambda readings, _spec: readings[name].to_numpy(dtype=np.float64)
+    return lambda readings, _spec: _values(readings, name)
 
 
-def _light_on(readings: pd.DataFrame, spec: FeatureSpec) -> npt.NDArray[np.float64]:
-    on: npt.NDArray[np.float64] = (readings["Light"].to_numpy(dtype=np.float64) > spec.light_threshold).astype(
-        np.float64
-    )
+def _light_on(readings: Readings, spec: FeatureSpec) -> npt.NDArray[np.float64]:
+    on: npt.NDArray[np.float64] = (_values(readings, "Light") > spec.light_threshold).astype(np.float64)
     return on
 
 
-def minute_stamps(readings: pd.DataFrame) -> npt.NDArray[np.int64]:
+def _rows(readings: Readings, order: npt.NDArray[np.int64]) -> Readings:
+    if isinstance(readings, pd.DataFrame):
+        return readings.iloc[order]
+    return {name: np.asarray(values)[order] for name, values in readings.items()}
+
+
+def minute_stamps(readings: Readings) -> npt.NDArray[np.int64]:
     """Minutes since 1970, rounded like the reader rounds stamps (some end in :59)."""
-    nanoseconds = readings[TIMESTAMP].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    nanoseconds = _stamps(readings).astype(np.int64)
     minutes: npt.NDArray[np.int64] = (nanoseconds + 30_000_000_000) // 60_000_000_000
     return minutes
 
 
 def _change(name: str, k: int) -> Transform:
-    return lambda readings, _spec: change_over(minute_stamps(readings), readings[name].to_numpy(dtype=np.float64), k)
+    return lambda readings, _spec: change_over(minute_stamps(readings), _values(readings, name), k)
 
 
-def _rule_on(readings: pd.DataFrame) -> npt.NDArray[np.float64]:
+def _rule_on(readings: Readings) -> npt.NDArray[np.float64]:
     return light_rule(readings)
 
 
-def _minutes_since_switch(readings: pd.DataFrame, _spec: FeatureSpec) -> npt.NDArray[np.float64]:
+def _minutes_since_switch(readings: Readings, _spec: FeatureSpec) -> npt.NDArray[np.float64]:
     return minutes_in_state(minute_stamps(readings), _rule_on(readings) > 0)
 
 
@@ -102,27 +123,35 @@ def _while_lit(transform: Transform) -> Transform:
     return lambda readings, spec: _rule_on(readings) * transform(readings, spec)
 
 
-def _minute_of_day(readings: pd.DataFrame) -> npt.NDArray[np.float64]:
-    stamps = readings[TIMESTAMP]
-    minutes: npt.NDArray[np.float64] = (stamps.dt.hour * 60 + stamps.dt.minute).to_numpy(dtype=np.float64)
-    return minutes
+def _minute_of_day(readings: Readings) -> npt.NDArray[np.float64]:
+    stamps = _stamps(readings)
+    minutes = (stamps.astype("datetime64[m]") - stamps.astype("datetime64[D]")).astype(np.float64)
+    of_day: npt.NDArray[np.float64] = np.where(np.isnat(stamps), np.nan, minutes)  # NaN without a stamp, as `.dt`
+    return of_day
+
+
+def _weekend(readings: Readings) -> npt.NDArray[np.float64]:
+    stamps = _stamps(readings)
+    weekday = (stamps.astype("datetime64[D]").astype(np.int64) + 3) % 7  # Monday = 0: 1970-01-01 was a Thursday
+    weekend: npt.NDArray[np.float64] = ((weekday >= 5) & ~np.isnat(stamps)).astype(np.float64)
+    return weekend
 
 
 _TRANSFORMS: dict[str, Transform] = {
     **{name: _sensor(name) for name in FEATURES},
     # More light never means fewer people: clip where training saw no more, so unseen daylight reads as "bright".
-    "light_capped": lambda readings, spec: np.minimum(readings["Light"].to_numpy(dtype=np.float64), spec.light_cap),
+    "light_capped": lambda readings, spec: np.minimum(_values(readings, "Light"), spec.light_cap),
     "light_on": lambda readings, spec: _light_on(readings, spec),
     # CO2 only while the light is on: it separates "lit and occupied" from "lit and empty" (CO2 rises with
     # people), while the absolute CO2 level, which drifts by hundreds of ppm between weeks, cannot flip the
     # decision in the dark.
-    "co2_when_light_on": lambda readings, spec: _light_on(readings, spec) * readings["CO2"].to_numpy(dtype=np.float64),
+    "co2_when_light_on": lambda readings, spec: _light_on(readings, spec) * _values(readings, "CO2"),
     # the Light rule's verdict (its fixed threshold), and CO2 while it says "lit"
     "light_rule": lambda readings, _spec: _rule_on(readings),
-    "co2_when_light_rule": lambda readings, _spec: _rule_on(readings) * readings["CO2"].to_numpy(dtype=np.float64),
+    "co2_when_light_rule": lambda readings, _spec: _rule_on(readings) * _values(readings, "CO2"),
     "time_sin": lambda readings, _spec: np.sin(2 * np.pi * _minute_of_day(readings) / MINUTES_PER_DAY),
     "time_cos": lambda readings, _spec: np.cos(2 * np.pi * _minute_of_day(readings) / MINUTES_PER_DAY),
-    "weekend": lambda readings, _spec: (readings[TIMESTAMP].dt.day_of_week >= 5).to_numpy(dtype=np.float64),
+    "weekend": lambda readings, _spec: _weekend(readings),
     # from the recent stream (training/recent_stream.py): CO2 rises while people breathe in the room and falls
     # after they leave, whatever its drifting level; a lamp switched on or off; how long the light has been so
     **{f"co2_change_{k}": _change("CO2", k) for k in (5, 15, 30)},

@@ -1,10 +1,13 @@
 """The Keras network of the design, its training, and its export as a TensorFlow SavedModel.
 
-The only training module that imports TensorFlow (serving/served_model.py is the other), and only inside functions: importing it costs
-~3 s and ~600 MB, which data validation and its tests must never pay.
+With training/onnx_export.py the only training module that imports TensorFlow (serving/savedmodel_runtime.py is the
+other), and only inside functions: importing it costs ~3 s and ~600 MB, which data validation and its tests must
+never pay.
 
 A model package is a folder:
     saved_model/        the SavedModel; serving calls its `serve` signature, never `model.predict`
+    model.onnx          the same network as an ONNX graph, which serving runs with onnxruntime (training/onnx_export.py)
+    package_files.json  the SHA-256 of saved_model/ and model.onnx
     feature_spec.json   the fitted inputs (training/features.py), so serving computes exactly the same features
     model_card.json     where the model came from: dataset version, rows, metrics, code version
 """
@@ -148,9 +151,13 @@ def predict_with(model: Any, x: npt.NDArray[np.float32]) -> npt.NDArray[np.float
 
 
 def write_package(folder: Path, model: Any, spec: FeatureSpec, card: dict[str, Any]) -> Path:
-    """The model package: SavedModel + feature spec + model card."""
+    """The model package: SavedModel + the same network in ONNX + feature spec + model card + file digests."""
+    from .onnx_export import ONNX_FILE, export_onnx, record_files
+
     folder.mkdir(parents=True, exist_ok=True)
     model.export(str(folder / SAVED_MODEL_DIR), format="tf_saved_model", verbose=False)
+    export_onnx(folder / SAVED_MODEL_DIR, folder / ONNX_FILE, len(spec.names))
+    record_files(folder, (SAVED_MODEL_DIR, ONNX_FILE))
     (folder / FEATURE_SPEC_FILE).write_text(spec.to_json())
     (folder / MODEL_CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=True, default=str))
     return folder

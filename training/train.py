@@ -36,7 +36,8 @@ from training.evaluate import EvaluationReport, evaluate, roc_curve
 from training.fitting import fit_model
 from training.forward_evidence import report_forward
 from training.holdout import Holdout, ensure_holdout, load_holdout
-from training.model import EpochCallback, predict_with, write_package
+from training.model import SAVED_MODEL_DIR, EpochCallback, predict_with, write_package
+from training.onnx_export import ONNX_FILE, PACKAGE_FILES
 from training.params import PARAMETER_SECTION, TrainingParams
 from training.readings import read_table, to_readings
 from training.schema import LABEL, TIMESTAMP
@@ -295,6 +296,9 @@ def register_model(
             if card["metrics"][metric] is not None:
                 model.set_metadata(f"holdout_{metric}", f"{card['metrics'][metric]:.6f}", "float")
         model.set_metadata("features_version", str(spec.version), "int")
+        files = json.loads((package / PACKAGE_FILES).read_text())
+        for key, name in (("saved_model_sha256", SAVED_MODEL_DIR), ("onnx_sha256", ONNX_FILE)):
+            model.set_metadata(key, files[name]["sha256"], "str")
         task.upload_artifact("model_card", card)
         return str(model.id)
 

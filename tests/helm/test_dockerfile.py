@@ -43,7 +43,10 @@ def test_base_is_pinned_and_never_latest() -> None:
     assert "latest" not in DOCKERFILE.replace("non latest", "")
     for name, lines in stages().items():
         image = lines[0].split()[1]
-        assert image in ("${PYTHON_IMAGE}", "scratch") or image.startswith(("runtime", "venv-")), (name, image)
+        assert image in ("${PYTHON_IMAGE}", "scratch") or image.startswith(("runtime", "venv-", "serving")), (
+            name,
+            image,
+        )
 
 
 def test_every_target_runs_as_the_non_root_user_with_an_exec_form_entrypoint() -> None:
@@ -70,7 +73,13 @@ def test_roles_install_only_their_extras_from_the_lock() -> None:
     assert '".[k8s,ui]"' in installs["venv-services"]  # the services image also runs `occuloop ui`
     assert "--constraint requirements.lock" in installs["venv-services"]
     assert "train" in installs["venv-training"] and "serve" not in installs["venv-training"]
-    assert "serve" in installs["venv-serving"]
+    assert '".[serve]"' in installs["venv-serving"]  # onnxruntime, no TensorFlow: issue 20
+    assert all_stages["venv-serving"][0].split()[1] == "venv-source"  # not built on top of the training venv
+    assert "train" in installs["venv-serving-tensorflow"] and "serve" in installs["venv-serving-tensorflow"]
+    with_tensorflow = all_stages[
+        "serving-tensorflow"
+    ]  # the serving target (its user, probe, command), TensorFlow added
+    assert with_tensorflow[0].split()[1] == "serving" and "venv-serving-tensorflow" in with_tensorflow[1]
     assert "sha256sum --check" in " ".join(all_stages["kubectl"])
     assert any("/usr/local/bin/kubectl" in line for line in all_stages["services"])
 

@@ -122,6 +122,7 @@ def test_one_reading_and_a_batch_answer_like_the_model_offline(deployment: Deplo
         assert [response.headers[name] for name in LINEAGE_HEADERS] == [
             model["model_id"], "1", model["card"]["dataset_id"], model["card"]["dataset_version"],
         ]  # fmt: skip
+        assert answer["runtime"] == response.headers["X-Occuloop-Runtime"] == "onnxruntime"  # the package's graph
 
     batch = deployment.post("occupancy/1", {"readings": deployment.readings})
     assert batch.status_code == 200, batch.text

@@ -9,6 +9,7 @@ import pytest
 from training.features import FEATURE_SETS, FEATURES_VERSION, NEEDS_HISTORY, FeatureSpec, best_threshold, fit
 from training.params import TrainingParams
 from training.readings import uci
+from training.schema import FEATURES, TIMESTAMP
 
 
 def test_fitted_constants_come_from_training_rows_only() -> None:
@@ -63,3 +64,14 @@ def test_params_cast_values_that_come_back_as_strings() -> None:
     assert (params.seed, params.dropout, params.dataset_id) == (7, 0.25, "abc")
     with pytest.raises(ValueError, match="seed"):
         TrainingParams.from_connected({"seed": "seven"})
+
+
+@pytest.mark.parametrize("feature_set", sorted(FEATURE_SETS))
+def test_arrays_by_column_give_the_same_inputs_as_the_frame(feature_set: str) -> None:
+    """Serving hands the transforms plain arrays (no DataFrame): the same numbers, weekends and midnights included."""
+    test2 = uci("test2")
+    spec = fit(uci("training"), feature_set)
+    columns = {name: test2[name].to_numpy(dtype=np.float64) for name in FEATURES}
+    columns[TIMESTAMP] = test2[TIMESTAMP].to_numpy(dtype="datetime64[ns]")
+    np.testing.assert_array_equal(spec.transform(columns), spec.transform(test2))
+    assert set(test2[TIMESTAMP].dt.day_of_week) == set(range(7))
