@@ -50,9 +50,11 @@ def run_service_task(
         )
         return 2
     defer_stop_signals()
-    finished = threading.Event()
+    finished, aborted = threading.Event(), threading.Event()
+    started: list[Any] = []  # the task, once Task.init returned
 
     def on_abort() -> None:
+        aborted.set()
         log_event(logger, "service_task_aborted", service=spec.name, action="sigterm")
         os.kill(os.getpid(), signal.SIGTERM)  # the one stop path, with its bound and its log lines
         finished.wait(bound_seconds)
@@ -64,6 +66,7 @@ def run_service_task(
             )
             settings = from_parameters(spec.section, task.get_parameters(), base, excluded=spec.excluded)
             configure_logging(spec.log_of(settings))
+            started.append(task)
             task.register_abort_callback(on_abort, callback_execution_timeout=bound_seconds + CALLBACK_MARGIN_SECONDS)
             log_event(logger, "service_task_running", service=spec.name, task_id=str(task.id))
             serve(settings, stop)
@@ -71,5 +74,17 @@ def run_service_task(
             finished.set()
 
     code = run_until_signalled(spec.name, work, bound_seconds=bound_seconds)
+    if aborted.is_set() and started:
+        _report_abort_done(started[0])
     logger.info("event=%s_stopped exit_code=%d", spec.name, code)
     return code
+
+
+def _report_abort_done(task: Any) -> None:
+    """Tell clearml-agent the abort callback is done, from the main thread, before the process exits. The SDK does
+    it on its callback thread only after `on_abort` returns, and the process can exit first (the work is already
+    stopped by then): the daemon thread dies with it, and the agent keeps waiting for the callback, with the task
+    not `stopped` (seen once in a contract run with one core kept busy). Setting it twice is harmless."""
+    from clearml.backend_interface.task.development.worker import DevWorker
+
+    task._set_runtime_properties({DevWorker.property_abort_callback_completed: 1})
