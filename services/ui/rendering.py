@@ -7,10 +7,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
@@ -31,6 +31,9 @@ class BadParameter(ValueError):
         self.expected = expected
 
 
+T = TypeVar("T", int, float)
+
+
 class NotFound(LookupError):
     """An id or path the server does not know: answered with the 404 page and its "go to id" box."""
 
@@ -40,30 +43,48 @@ class NotFound(LookupError):
         self.ident = ident
 
 
-def int_param(request: Request, name: str, default: int, *, low: int = 0, high: int = 1_000_000) -> int:
+def _number_param(
+    request: Request, name: str, default: T, parse: Callable[[str], T], ok: Callable[[T], bool], expected: str
+) -> T:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
     try:
-        value = int(raw)
+        value = parse(raw)
     except ValueError:
-        raise BadParameter(name, raw, f"an integer from {low} to {high}") from None
-    if not low <= value <= high:
-        raise BadParameter(name, raw, f"an integer from {low} to {high}")
+        raise BadParameter(name, raw, expected) from None
+    if not ok(value):
+        raise BadParameter(name, raw, expected)
     return value
+
+
+def int_param(request: Request, name: str, default: int, *, low: int = 0, high: int = 1_000_000) -> int:
+    return _number_param(
+        request, name, default, int, lambda value: low <= value <= high, f"an integer from {low} to {high}"
+    )
 
 
 def float_param(request: Request, name: str, default: float, *, low: float, high: float) -> float:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise BadParameter(name, raw, f"a number from {low:g} to {high:g}") from None
-    if not (math.isfinite(value) and low <= value <= high):
-        raise BadParameter(name, raw, f"a number from {low:g} to {high:g}")
-    return value
+    return _number_param(
+        request,
+        name,
+        default,
+        float,
+        lambda value: math.isfinite(value) and low <= value <= high,
+        f"a number from {low:g} to {high:g}",
+    )
+
+
+def tab_param(raw: str, aliases: Mapping[str, str], what: str) -> str:
+    """A task or model page's tab from the rest of its path, as the ClearML web app spells it (`output/<tab>` or
+    `<tab>`, with its aliases); an unknown tab is a 404."""
+    parts = [part for part in raw.split("/") if part]
+    if parts and parts[0] == "output":
+        parts = parts[1:]
+    tab = aliases.get(parts[0] if parts else "")
+    if tab is None:
+        raise NotFound(what, raw)
+    return tab
 
 
 def choice_param(request: Request, name: str, default: str, choices: tuple[str, ...]) -> str:

@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from .. import urls
 from ..joins import Pointer, Receipt, metadata_value, state_track
 from ..reads import reader_of
-from ..rendering import NotFound, int_param, renderer_of
+from ..rendering import NotFound, int_param, renderer_of, tab_param
 
 TAB_ALIASES = {
     "": "general",
@@ -48,19 +48,9 @@ def listing(request: Request) -> Response:
     return renderer_of(request).page(request, "models.html", data, title="Models")
 
 
-def _tab(raw: str) -> str:
-    parts = [part for part in raw.split("/") if part]
-    if parts and parts[0] == "output":
-        parts = parts[1:]
-    tab = TAB_ALIASES.get(parts[0] if parts else "")
-    if tab is None:
-        raise NotFound("model tab", raw)
-    return tab
-
-
 def detail(request: Request) -> Response:
     params = request.path_params
-    tab = _tab(params.get("tab", ""))
+    tab = tab_param(params.get("tab", ""), TAB_ALIASES, "model tab")
     wanted = urls.model(params["model_id"], params["project"], tab)
     if request.url.path != wanted:
         return RedirectResponse(wanted + (f"?{request.url.query}" if request.url.query else ""), status_code=302)

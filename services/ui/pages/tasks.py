@@ -17,7 +17,7 @@ from .. import urls
 from ..joins import Pointer, Receipt, Run, hyperparam, metadata_value
 from ..plots import MAX_POINTS, figure_of, scalar_series
 from ..reads import Reader, reader_of
-from ..rendering import NotFound, choice_param, int_param, renderer_of
+from ..rendering import NotFound, choice_param, int_param, renderer_of, tab_param
 
 CONSOLE_PAGE = 500
 # Points asked of the server per series: its own subsampling averages (spikes vanish), so it is asked for (nearly)
@@ -57,16 +57,6 @@ TASK_TYPES = (
 )
 
 
-def _tab(raw: str) -> str:
-    parts = [part for part in raw.split("/") if part]
-    if parts and parts[0] == "output":
-        parts = parts[1:]
-    tab = TAB_ALIASES.get(parts[0] if parts else "")
-    if tab is None:
-        raise NotFound("task tab", raw)
-    return tab
-
-
 def _task(reader: Reader, task_id: str) -> dict[str, Any]:
     task = reader.task(task_id)
     if task is None:
@@ -81,7 +71,7 @@ def canonical(request: Request) -> Response:
 
 def page(request: Request) -> Response:
     params = request.path_params
-    tab = _tab(params.get("tab", ""))
+    tab = tab_param(params.get("tab", ""), TAB_ALIASES, "task tab")
     wanted = urls.task(params["task_id"], params["project"], tab)
     if request.url.path != wanted:  # /experiments/, output/, ClearML's tab names: one canonical page each
         query = f"?{request.url.query}" if request.url.query else ""
