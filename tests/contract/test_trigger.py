@@ -54,6 +54,15 @@ def test_push_tags_and_names_created_after_start(clients: Clients) -> None:
         time.sleep(2.5)
         counts = runs_per_dataset(clients)
         assert [counts[first], counts[untagged], counts[other_name]] == [1, 1, 1]
+        fired = {str(item["id"]) for item in runs(clients) if item["dataset"] in (first, untagged, other_name)}
+        scheduler_task = str(trigger.status()["scheduler_task_id"])
+
+        def executed_table() -> str:  # the stock "Triggers Executed" table, every run in it (reported async)
+            plots = clients.api.ok("events.get_task_plots", {"task": scheduler_task, "iters": 1})["plots"]
+            text = "".join(str(plot["plot_str"]) for plot in plots if plot["metric"] == "Triggers Executed")
+            return text if all(run_id in text for run_id in fired) else ""
+
+        assert clients.api.wait_for("the executed-triggers table", executed_table, timeout=30)
         assert trigger.stop() == 0
     finally:
         if trigger.child and trigger.child.alive():
