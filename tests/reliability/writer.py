@@ -93,7 +93,9 @@ def main(api_url: str, files_url: str, token: str, journal_path: str, prefix: st
             queue = str(call("queues.create", {"name": f"{prefix}-q{counter}"})["id"])
             call("tasks.enqueue", {"task": task_id, "queue": queue})
             record({"kind": "queued", "id": task_id, "queue": queue})
-    except (requests.ConnectionError, requests.HTTPError, requests.Timeout) as error:
+    # any failed request ends the run, including a reply cut off mid-body (ChunkedEncodingError: the kill landed
+    # while the server was writing it), which is not a ConnectionError: none of them was acknowledged
+    except requests.RequestException as error:
         print(f"writer stopped after {counter} rounds: {error}", file=sys.stderr)
         return 0
 
