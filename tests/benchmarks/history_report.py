@@ -26,10 +26,10 @@ MEASURES = (  # the order of the summary table
     "versions (sessions)",
     "longest chain (depth)",
     "finalize CPU s: first version -> max later",
-    "finalize CPU: max ratio to the root it was built on",
+    "finalize CPU: ratio to the root it was built on, p50 / p90 / max",
     "finalize wall s: first version -> max later",
     "cold download CPU s: first version -> max later",
-    "cold download CPU: max ratio to the root it was built on",
+    "cold download CPU: ratio to the root it was built on, p50 / p90 / max",
     "cold download wall s: first version -> max later",
     "sync + server CPU per version s: first -> max later",
     "squashes: count, p50 / max s, files in the last",
@@ -58,11 +58,14 @@ def _fmt(value: Any, digits: int = 2) -> str:
     return "" if value is None else (f"{value:.{digits}f}" if isinstance(value, float) else str(value))
 
 
-def _max_ratio(rows: list[dict[str, Any]], key: str, reference: str) -> float | None:
-    """The largest `key / reference` over the versions that have both (e.g. a version against the root it was built
-    on: the same history at depth 1)."""
-    ratios = [row[key] / row[reference] for row in rows if row.get(key) and row.get(reference)]
-    return round(max(ratios), 2) if ratios else None
+def _ratios(rows: list[dict[str, Any]], key: str, reference: str) -> str:
+    """p50 / p90 / max of `key / reference` over the versions that have both (e.g. a version against the root it
+    was built on: the same history at depth 1)."""
+    ratios = sorted(row[key] / row[reference] for row in rows if row.get(key) and row.get(reference))
+    if not ratios:
+        return "-"
+    p90 = ratios[round(0.9 * (len(ratios) - 1))]
+    return f"{statistics.median(ratios):.2f}x / {p90:.2f}x / {ratios[-1]:.2f}x (n={len(ratios)})"
 
 
 def _first_to_max(rows: list[dict[str, Any]], key: str) -> str:
@@ -76,10 +79,6 @@ def _first_to_max(rows: list[dict[str, Any]], key: str) -> str:
 def _cpu_pair(row: dict[str, Any], key: str, root_key: str) -> str:
     root = row.get(root_key)
     return f"{row[key]:.2f}" + (f"; {root:.2f}" if root is not None else "")
-
-
-def _ratio(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}x"
 
 
 def summary(results: dict[str, Any], steady: float | None) -> dict[str, dict[str, str]]:
@@ -97,12 +96,12 @@ def summary(results: dict[str, Any], steady: float | None) -> dict[str, dict[str
         put("versions (sessions)", name, f"{len(rows)} ({rows[-1]['version'] * per_version})")
         put("longest chain (depth)", name, str(max(row["depth"] for row in rows)))
         put("finalize CPU s: first version -> max later", name, _first_to_max(rows, "finalize_cpu_s"))
-        put("finalize CPU: max ratio to the root it was built on", name,
-            _ratio(_max_ratio(rows, "finalize_cpu_s", "root_finalize_cpu_s")))  # fmt: skip
+        put("finalize CPU: ratio to the root it was built on, p50 / p90 / max", name,
+            _ratios(rows, "finalize_cpu_s", "root_finalize_cpu_s"))  # fmt: skip
         put("finalize wall s: first version -> max later", name, _first_to_max(rows, "finalize_s"))
         put("cold download CPU s: first version -> max later", name, _first_to_max(rows, "download_cpu_s"))
-        put("cold download CPU: max ratio to the root it was built on", name,
-            _ratio(_max_ratio(rows, "download_cpu_s", "root_download_cpu_s")))  # fmt: skip
+        put("cold download CPU: ratio to the root it was built on, p50 / p90 / max", name,
+            _ratios(rows, "download_cpu_s", "root_download_cpu_s"))  # fmt: skip
         put("cold download wall s: first version -> max later", name, _first_to_max(rows, "download_s"))
         put("sync + server CPU per version s: first -> max later", name, _first_to_max(rows, "sync_cpu_s"))
         sync_p50 = statistics.median(row["sync_s"] for row in tail)
