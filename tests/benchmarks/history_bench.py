@@ -26,6 +26,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -308,8 +309,48 @@ def run_all(root: Path, quick: bool = False, squash_depth: int = 8, only: str | 
     return results
 
 
+def compare_depths(root: Path, depths: list[int], versions: int) -> list[str]:
+    """The policy's depth chosen side by side: the same daily history at each squash depth (one server each, one
+    after the other); per depth the finalize and cold-download CPU against the root each version was built on, and
+    what the squashes cost (their count, the file store)."""
+    lines = []
+    for depth in depths:
+        folder = root / f"depth-{depth}"
+        folder.mkdir(parents=True)
+        result = run_scenario(
+            folder, Scenario(f"daily, depth {depth}", versions, 1, depth, download_every=10), SessionMaker()
+        )
+        rows = result["versions"]
+        later = rows[versions // 2 :]
+        ratios = {
+            key: sorted(row[key] / row[reference] for row in rows if row.get(key) and row.get(reference))
+            for key, reference in (("finalize_cpu_s", "root_finalize_cpu_s"), ("download_cpu_s", "root_download_cpu_s"))
+        }
+        shown = ", ".join(
+            f"{key} / root p50 {statistics.median(values):.2f}x p90 {values[round(0.9 * (len(values) - 1))]:.2f}x"
+            for key, values in ratios.items()
+            if values
+        )
+        lines.append(
+            f"depth {depth}: {len(result['squashes'])} squashes, file store {rows[-1]['files_bytes'] / 1e6:.1f} MB, "
+            f"finalize CPU p50 of the second half {statistics.median(row['finalize_cpu_s'] for row in later):.3f} s; "
+            f"{shown}"
+        )
+        print(lines[-1], flush=True)
+    return lines
+
+
 if __name__ == "__main__":
+    import argparse
     import tempfile
 
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--depths", help="compare squash depths instead, e.g. 3,4 (a shortened daily history)")
+    parser.add_argument("--versions", type=int, default=120, help="versions per depth with --depths")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="occuloop-history-bench-") as folder:
-        print(json.dumps(run_all(Path(folder), quick="--quick" in sys.argv), indent=2))
+        if args.depths:
+            compare_depths(Path(folder), [int(depth) for depth in args.depths.split(",")], args.versions)
+        else:
+            print(json.dumps(run_all(Path(folder), quick=args.quick), indent=2))
