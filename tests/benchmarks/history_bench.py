@@ -180,7 +180,7 @@ def _train(env: dict[str, str], root: Path, dataset_id: str, sample: int) -> dic
     wall = time.perf_counter() - start
     output = done.stdout + done.stderr
     data = re.search(r"event=training_data .*?rows=(\d+)", output)
-    fit = re.search(r"event=training_done epochs=(\d+) best_epoch=\d+ seconds=([\d.]+)", output)
+    fit = re.search(r"event=training_done epochs=(\d+) best_epoch=\d+ .*?seconds=([\d.]+)", output)
     if done.returncode != 0 or data is None or fit is None:
         raise RuntimeError(f"training failed: {output[-3000:]}")
     shutil.rmtree(home, ignore_errors=True)
