@@ -205,6 +205,7 @@ def chart(results: dict[str, Any]) -> str:
             Panel("sync + server: CPU per version (upload button)", sessions, "CPU seconds", series("sync_cpu_s")),
             Panel("training data: CPU of a cold Dataset.get + get_local_copy", sessions, "CPU seconds",
                   series("download_cpu_s")),
+            Panel("trigger: version final -> training run enqueued", sessions, "seconds", series("trigger_s")),
             Panel("server: file store", sessions, "MB", series("files_bytes", 1e-6)),
         ]
     )  # fmt: skip

@@ -267,6 +267,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run (not for BENCHMARKS.md)")
     parser.add_argument("--only", choices=SECTIONS, action="append")
     parser.add_argument(
+        "--history-year",
+        action="store_true",
+        help="history: the daily year in full, the no-policy chain and the weekly years shortened (~30 min, not ~2 h)",
+    )
+    parser.add_argument(
         "--forward-cache",
         type=Path,
         help="keep the forward section's trained models here (one .npz each) and reuse them on the next run",
@@ -323,7 +328,9 @@ def main(argv: list[str] | None = None) -> int:
         report("ui", shown, lambda: ui_bench.markdown(shown))
     if "history" in sections:  # long: about two hours on 2 busy cores (--quick: about half an hour)
         with tempfile.TemporaryDirectory(prefix="occuloop-bench-") as folder:
-            history = history_bench.run_all(Path(folder), quick=args.quick, squash_depth=SyncSettings.squash_depth)
+            history = history_bench.run_all(
+                Path(folder), quick=args.quick, squash_depth=SyncSettings.squash_depth, year=args.history_year
+            )
         steady = history_report.steady_stage_seconds(BENCHMARKS_MD.read_text())
         if not args.quick:
             history_report.CHART.write_text(history_report.chart(history))
