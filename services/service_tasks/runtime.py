@@ -32,6 +32,12 @@ from .spec import ServiceTaskSpec
 logger = logging.getLogger(__name__)
 
 CALLBACK_MARGIN_SECONDS = 10.0  # the abort callback's timeout: the service's bound plus this
+# How a clean stop after an Abort ends, so that clearml-agent marks the task `stopped` whoever noticed the abort
+# first. The agent maps a process's exit status to the task's: 0 is `completed` ("worker execution done") unless its
+# own poll saw the abort before the process exited, and this service, told by the SDK's faster poll, is often gone
+# within half a second (under a busy core the task ended `completed`). 254 (256 + the agent's
+# `ExitStatus.interrupted`) is its "user abort": `stopped`. A SIGTERM from anywhere else still exits 0.
+ABORTED_EXIT_CODE = 254
 
 
 def run_service_task(
@@ -76,7 +82,9 @@ def run_service_task(
     code = run_until_signalled(spec.name, work, bound_seconds=bound_seconds)
     if aborted.is_set() and started:
         _report_abort_done(started[0])
-    logger.info("event=%s_stopped exit_code=%d", spec.name, code)
+        if code == 0:
+            code = ABORTED_EXIT_CODE
+    logger.info("event=%s_stopped exit_code=%d aborted=%s", spec.name, code, aborted.is_set())
     return code
 
 

@@ -135,7 +135,10 @@ def test_sync_trigger_and_rollout_as_service_tasks(clients: Clients, tmp_path: P
         )
         aborted = console(clients, sync_id)
         assert "event=service_task_aborted service=sync" in aborted
-        assert "event=sync_stopping signal=SIGTERM" in aborted and "event=sync_stopped exit_code=0" in aborted
+        assert (
+            "event=sync_stopping signal=SIGTERM" in aborted
+            and "event=sync_stopped exit_code=254 aborted=True" in aborted
+        )
         clients.api.ok("tasks.reset", {"task": sync_id, "force": True})
         clients.api.ok(
             "tasks.edit_hyper_params",
