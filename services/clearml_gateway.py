@@ -121,7 +121,10 @@ class Draft:
                 if held != verify:
                     differing = sorted(set(held.items()) ^ set(verify.items()))[:5]
                     raise RuntimeError(f"version {self.dataset_id} would not hold the expected files: {differing}")
-            self._dataset.upload(show_progress=False, verbose=False)
+            # One zipper: with several, the SDK (2.1.12, ParallelZipper) merges the partial zips and closes each
+            # merged one's file descriptor twice; by the second close the number can belong to another thread's new
+            # socket or file (seen: the sync's HTTP server lost an accepted connection, "Bad file descriptor").
+            self._dataset.upload(show_progress=False, verbose=False, max_workers=1)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
