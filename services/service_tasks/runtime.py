@@ -90,9 +90,9 @@ def run_service_task(
 
 def _report_abort_done(task: Any) -> None:
     """Tell clearml-agent the abort callback is done, from the main thread, before the process exits. The SDK does
-    it on its callback thread only after `on_abort` returns, and the process can exit first (the work is already
-    stopped by then): the daemon thread dies with it, and the agent keeps waiting for the callback, with the task
-    not `stopped` (seen once in a contract run with one core kept busy). Setting it twice is harmless."""
+    it on its callback thread only after `on_abort` returns; the agent reads it when the process ended killed (-9,
+    as the SDK's own abort path ends it): a task whose callback completed is then `stopped`. The exit status
+    (`ABORTED_EXIT_CODE`) covers a clean exit. Setting it twice is harmless."""
     from clearml.backend_interface.task.development.worker import DevWorker
 
     task._set_runtime_properties({DevWorker.property_abort_callback_completed: 1})

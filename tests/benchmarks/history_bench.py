@@ -40,6 +40,7 @@ import requests
 
 from services.child_processes import Child, EmbeddedServer, inherited_environment, spawn, start_embedded_server
 from services.sync.client import finish_session
+from tests.benchmarks import history_report
 from tests.support.clients import RawApi
 from tests.support.service_process import free_port
 from training.readings import write_session_csv
@@ -330,14 +331,9 @@ def compare_depths(root: Path, depths: list[int], versions: int) -> list[str]:
         )
         rows = result["versions"]
         later = rows[versions // 2 :]
-        ratios = {
-            key: sorted(row[key] / row[reference] for row in rows if row.get(key) and row.get(reference))
-            for key, reference in (("finalize_cpu_s", "root_finalize_cpu_s"), ("download_cpu_s", "root_download_cpu_s"))
-        }
         shown = ", ".join(
-            f"{key} / root p50 {statistics.median(values):.2f}x p90 {values[round(0.9 * (len(values) - 1))]:.2f}x"
-            for key, values in ratios.items()
-            if values
+            f"{key} / root p50 / p90 / max {history_report.ratio_summary(rows, key, reference)}"
+            for key, reference in (("finalize_cpu_s", "root_finalize_cpu_s"), ("download_cpu_s", "root_download_cpu_s"))
         )
         lines.append(
             f"depth {depth}: {len(result['squashes'])} squashes, file store {rows[-1]['files_bytes'] / 1e6:.1f} MB, "

@@ -58,7 +58,7 @@ def _fmt(value: Any, digits: int = 2) -> str:
     return "" if value is None else (f"{value:.{digits}f}" if isinstance(value, float) else str(value))
 
 
-def _ratios(rows: list[dict[str, Any]], key: str, reference: str) -> str:
+def ratio_summary(rows: list[dict[str, Any]], key: str, reference: str) -> str:
     """p50 / p90 / max of `key / reference` over the versions that have both (e.g. a version against the root it
     was built on: the same history at depth 1)."""
     ratios = sorted(row[key] / row[reference] for row in rows if row.get(key) and row.get(reference))
@@ -97,11 +97,11 @@ def summary(results: dict[str, Any], steady: float | None) -> dict[str, dict[str
         put("longest chain (depth)", name, str(max(row["depth"] for row in rows)))
         put("finalize CPU s: first version -> max later", name, _first_to_max(rows, "finalize_cpu_s"))
         put("finalize CPU: ratio to the root it was built on, p50 / p90 / max", name,
-            _ratios(rows, "finalize_cpu_s", "root_finalize_cpu_s"))  # fmt: skip
+            ratio_summary(rows, "finalize_cpu_s", "root_finalize_cpu_s"))  # fmt: skip
         put("finalize wall s: first version -> max later", name, _first_to_max(rows, "finalize_s"))
         put("cold download CPU s: first version -> max later", name, _first_to_max(rows, "download_cpu_s"))
         put("cold download CPU: ratio to the root it was built on, p50 / p90 / max", name,
-            _ratios(rows, "download_cpu_s", "root_download_cpu_s"))  # fmt: skip
+            ratio_summary(rows, "download_cpu_s", "root_download_cpu_s"))  # fmt: skip
         put("cold download wall s: first version -> max later", name, _first_to_max(rows, "download_s"))
         put("sync + server CPU per version s: first -> max later", name, _first_to_max(rows, "sync_cpu_s"))
         sync_p50 = statistics.median(row["sync_s"] for row in tail)
