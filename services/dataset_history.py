@@ -120,6 +120,7 @@ class DatasetHistory:
             dataset_name=self.gateway.name,
             dataset_tags=[owner_tag],
             parent_datasets=[plan.base_id] if plan.base_id else None,
+            dataset_version=self.gateway.next_version(),  # without it the SDK reads up to 500 versions to number it
         )
         squash._task._set_runtime_properties({SQUASH_OF: head_id})
         return Draft(squash, parent=head_id), plan

@@ -22,6 +22,7 @@ from tests.benchmarks import (
     forward_selection,
     history_bench,
     history_report,
+    lookup_bench,
     loop_bench,
     machine,
     rollout_bench,
@@ -45,6 +46,7 @@ SECTIONS = (
     "rollout",
     "loop",
     "ui",
+    "lookups",
     "history",
 )
 BENCHMARKS_MD = Path(__file__).resolve().parents[2] / "BENCHMARKS.md"
@@ -326,6 +328,9 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="occuloop-bench-") as folder:
             shown = ui_bench.run_all(Path(folder), quick=args.quick)
         report("ui", shown, lambda: ui_bench.markdown(shown))
+    if "lookups" in sections:
+        looked_up = lookup_bench.run_all(quick=args.quick)
+        report("lookups", looked_up, lambda: lookup_bench.markdown(looked_up))
     if "history" in sections:  # long: about two hours on 2 busy cores (--quick: about half an hour)
         with tempfile.TemporaryDirectory(prefix="occuloop-bench-") as folder:
             history = history_bench.run_all(

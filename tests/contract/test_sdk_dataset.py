@@ -19,3 +19,16 @@ def test_two_versions_lineage_tags_and_merged_copy(clients: Clients) -> None:
     ]
     assert "hidden" in projects[0]["system_tags"]
     assert clients.api.ok("projects.get_all", {"name": "^labels/\\.datasets"})["projects"] == []
+
+
+def test_the_gateway_picks_the_parent_and_the_number_the_sdk_would(clients: Clients) -> None:
+    """The sync reads only the newest versions where the SDK reads them all (services/clearml_gateway.py,
+    RECENT_VERSIONS); through drafts, an archived version and a new root, its choices stay the SDK's."""
+    result = clients.flow("gateway_versions", "labels", "numbered")
+    assert result["seen"] == {"empty_latest": None, "empty_next": None}
+    for step in result["steps"]:
+        assert step["gateway_latest"] == step["draft_parent"] == step["latest"], step
+        assert step["draft_version"] == step["highest"] and step["draft_tags"] == ["sync-test"], step
+    assert [step["latest"] for step in result["steps"][:3]] == [result["second"]] * 3
+    assert result["steps"][3]["latest"] not in (result["first"], result["second"])
+    assert len(result["numbers"]) == len(set(result["numbers"])) == 9, result["numbers"]
