@@ -120,6 +120,16 @@ MIGRATIONS: list[tuple[str, str]] = [
         UPDATE models SET summary = {_summary_sql(MODEL_SUMMARY_FIELDS)};
         """,
     ),
+    (
+        # Tasks by their last change: "what changed since" (the trigger's step reads only that) is an index range,
+        # not a scan of every summary. Stamps are fixed-width UTC ISO strings, so string order is time order.
+        "m003_tasks_by_last_update",
+        """
+        ALTER TABLE tasks ADD COLUMN last_update TEXT;
+        UPDATE tasks SET last_update = json_extract(doc, '$.last_update');
+        CREATE INDEX tasks_by_last_update ON tasks (last_update);
+        """,
+    ),
 ]
 
 

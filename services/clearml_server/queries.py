@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .documents import Doc, get_path, is_hidden, parse_iso, project_fields
+from .documents import Doc, get_path, is_hidden, iso, parse_iso, project_fields
 from .wire import VALIDATION_ERROR, Body, fail
 
 Predicate = Callable[[Doc], bool]
@@ -267,6 +267,7 @@ class Query:
     limit: int | None
     ids: tuple[str, ...] | None  # for the store: fetch only these
     projects: tuple[str, ...] | None  # for the store: fetch only these projects (a plain include list)
+    changed_since: str | None  # for the store: fetch only rows whose last_update is at or after this (stored format)
     fields_used: frozenset[str]  # top-level fields the filters and the order read (not the projection)
 
     def narrowed(self, predicate: Predicate, field: str) -> Query:
@@ -349,8 +350,23 @@ def compile_query(body: dict[str, Any], spec: CollectionSpec) -> Query:
         limit=limit,
         ids=plain_ids,
         projects=plain_projects,
+        changed_since=_lower_bound(body.get("last_update")),
         fields_used=frozenset(used),
     )
+
+
+def _lower_bound(raw: Any) -> str | None:
+    """The latest `>`/`>=` bound of a `last_update` filter, as a stored stamp, for the store to narrow on (the
+    filter's own predicate still decides each row exactly); None without one."""
+    if raw in (None, [], ""):
+        return None
+    bounds = []
+    for item in raw if isinstance(raw, list) else [raw]:
+        match = _COMPARISON.match(str(item).strip()) if isinstance(item, (str, int, float)) else None
+        moment = _parse_moment(match.group(2)) if match else None
+        if match and moment is not None and match.group(1) in (">", ">="):
+            bounds.append(moment)
+    return iso(max(bounds)) if bounds else None
 
 
 def _paging(body: dict[str, Any]) -> tuple[int, int | None]:

@@ -80,6 +80,14 @@ class DocumentTable:
             ]
         return [json.loads(text) for text in self._texts_where_in("summary", column, values)]
 
+    def summaries_changed_since(self, stamp: str) -> list[Doc] | None:
+        """The summaries of rows whose `last_update` is at or after `stamp` (a stored-format stamp), in insertion
+        order; None when this table does not index `last_update`."""
+        if "last_update" not in self._columns or not self._summary_order:
+            return None
+        rows = self._db.execute(f"SELECT summary FROM {self._table} WHERE last_update >= ? ORDER BY rowid", (stamp,))
+        return [json.loads(text) for (text,) in rows]
+
     def put(self, doc: Doc) -> None:
         """Insert or replace the whole document."""
         names = ("id", *self._columns, "doc")
@@ -280,7 +288,7 @@ class Session:
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         self.connection = connection
-        self.tasks = DocumentTable(connection, "tasks", ("project",), TASK_SUMMARY_FIELDS)
+        self.tasks = DocumentTable(connection, "tasks", ("project", "last_update"), TASK_SUMMARY_FIELDS)
         self.models = DocumentTable(connection, "models", ("project", "task"), MODEL_SUMMARY_FIELDS)
         self.projects = DocumentTable(connection, "projects", ("name",))
         self.queues = DocumentTable(connection, "queues", ("name",))

@@ -325,3 +325,23 @@ def test_get_all_dataset_version_lookup_as_the_sdk_sends_it(api: InProcessApi) -
         },
     )["tasks"]
     assert [row["id"] for row in rows] == [version] and rows[0]["runtime"] == {}
+
+
+def test_changed_since_reads_the_index_and_answers_as_a_full_scan_would(api: InProcessApi) -> None:
+    """`last_update: ">=…"` narrows on the tasks' last_update index (the trigger reads only what changed); the
+    filter itself still decides each row, so the answer is the same, bounds and other filters included."""
+    project = api.project("changes")
+    ids = [api.task(f"t{n}", project, tags=["retrain"]) for n in range(6)]
+    stamps = [api.get_task(task_id)["last_update"] for task_id in ids]
+    api.ok("tasks.edit", {"task": ids[1], "force": True, "comment": "touched"})  # an old task changed again
+
+    def changed(*conditions: str, **more: object) -> list[str]:
+        body = {"last_update": list(conditions), "only_fields": ["id"], "order_by": ["id"], **more}
+        return [task["id"] for task in api.ok("tasks.get_all", body)["tasks"]]
+
+    assert changed(f">={stamps[4]}") == sorted([ids[1], ids[4], ids[5]])
+    assert changed(f">{stamps[4]}") == sorted([ids[1], ids[5]])
+    assert changed(f">={stamps[2]}", f"<{stamps[5]}") == sorted([ids[2], ids[3], ids[4]])
+    assert changed(f">={stamps[4]}", tags=["-retrain"]) == []
+    assert changed(f">={stamps[0][:19]}+00:00") == sorted(ids)  # a bound in another ISO form
+    assert changed(">=2999-01-01T00:00:00+00:00") == []

@@ -59,3 +59,21 @@ def test_apply_migrations_is_idempotent_on_one_connection(tmp_path: Path) -> Non
     connection = sqlite3.connect(tmp_path / "x.sqlite3", isolation_level=None)
     assert apply_migrations(connection) and apply_migrations(connection) == []
     connection.close()
+
+
+def test_an_upgraded_data_dir_indexes_its_tasks_by_last_update(tmp_path: Path) -> None:
+    connection = sqlite3.connect(tmp_path / DATABASE_FILE, isolation_level=None)
+    apply_migrations_until = [name for name, _ in MIGRATIONS].index("m003_tasks_by_last_update")
+    connection.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied TEXT NOT NULL)")
+    for name, sql in MIGRATIONS[:apply_migrations_until]:
+        connection.executescript(f"BEGIN; {sql}; COMMIT;")
+        connection.execute("INSERT INTO _migrations VALUES (?, 'then')", (name,))
+    old = {"id": "t1", "name": "old", "project": "p", "last_update": "2026-01-02T03:04:05.000000+00:00"}
+    connection.execute("INSERT INTO tasks (id, project, doc, summary) VALUES ('t1', 'p', ?, ?)", (json.dumps(old),) * 2)
+    connection.close()
+    store = Store(tmp_path)
+    assert store.migrations_applied == ["m003_tasks_by_last_update"]
+    tasks = store.read().tasks
+    assert [row["id"] for row in tasks.summaries_changed_since("2026-01-02T00:00:00.000000+00:00") or []] == ["t1"]
+    assert tasks.summaries_changed_since("2026-01-03T00:00:00.000000+00:00") == []
+    store.close()

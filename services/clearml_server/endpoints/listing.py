@@ -15,13 +15,17 @@ from .project_tree import ensure_project
 
 def find(table: DocumentTable, query: Query, *, by_project: bool = True) -> list[Doc]:
     """The reply rows of `query`. Only the listed ids or projects are loaded when the query names them; when
-    the filters and the order read only summarized fields, they run on the summaries and only the rows of the
-    reply are decoded in full."""
+    the filters and the order read only summarized fields, they run on the summaries (of the rows changed since
+    the query's `last_update` bound, when it has one) and only the rows of the reply are decoded in full."""
     narrowed = by_project and query.projects is not None
     if query.ids is not None:
         return query.run(table.get_many(query.ids))
     if table.summary_fields and query.fields_used <= table.summary_fields:
-        summaries = table.summaries("project", query.projects or ()) if narrowed else table.summaries()
+        changed = table.summaries_changed_since(query.changed_since) if query.changed_since else None
+        if changed is not None:  # "what changed since": an index range, usually a few rows
+            summaries = changed
+        else:
+            summaries = table.summaries("project", query.projects or ()) if narrowed else table.summaries()
         chosen = [row["id"] for row in query.select(summaries)]
         return query.project(table.get_many(chosen))
     return query.run(table.where("project", query.projects or ()) if narrowed else table.all())
