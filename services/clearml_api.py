@@ -34,6 +34,21 @@ def call(endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+PAGE = 500  # rows per request when reading every page
+
+
+def every_page(endpoint: str, body: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    """Every row of a `*.get_all` listing, a page at a time (ordered by id, which no edit moves): a single request
+    with a large page size silently drops the rows past it."""
+    rows: list[dict[str, Any]] = []
+    for page in range(1_000_000):
+        found = call(endpoint, {**body, "order_by": ["id"], "page": page, "page_size": PAGE}).get(key) or []
+        rows.extend(found)
+        if len(found) < PAGE:
+            return rows
+    return rows
+
+
 def project_id(name: str, *, create: bool = False) -> str | None:
     found = call("projects.get_all", {"name": f"^{re.escape(name)}$", "only_fields": ["id"], "search_hidden": True})
     if found.get("projects"):

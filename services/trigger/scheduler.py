@@ -7,7 +7,8 @@ queue, `task_parameters` with `'${dataset.id}'`, tags; visible on the scheduler 
 substitution of the dataset id, and replaces the two parts that lose runs:
 
 - `_step`: every tagged, finalized version of every dataset name under the project (resolved again on each
-  step), compared against the ledger on the server (`decisions.py`) instead of a watermark;
+  step), compared against the ledger on the server (`decisions.py`, read by `ledger.py`: what changed since the
+  last step, and everything every few minutes) instead of a client-side watermark of what was handled;
 - `_launch_job_task`: clone + tags + parameters in one `tasks.clone` request, earliest clone wins, enqueue is
   atomic on the server (a task is enqueued from `created` once), nothing is marked done before it is enqueued.
 """
@@ -26,18 +27,17 @@ from clearml.automation import TriggerScheduler
 from ..clearml_api import ServerError, call, project_id, queue_id
 from ..polling import RetryLater
 from ..settings import TriggerSettings
-from .decisions import Run, Version, coalesced, dataset_of, next_action, run_tag, tag_filter, to_train
+from .decisions import Version, coalesced, next_action, run_tag, to_train
+from .ledger import TRIGGER_NAME, ServerLedger
 from .metrics import TriggerMetrics
 
 logger = logging.getLogger(__name__)
 
 TRAINING_MODULE = "training.train"
-TRIGGER_NAME = "retrain"  # the dataset trigger's name, also the tag on every run it launches
 SCHEDULER_TASK_NAME = "occuloop trigger"
 SCHEDULER_TAG = "occuloop-trigger"  # on the scheduler task
 # on a scheduler task this process made with Task.init (not one clearml-agent runs): how a restart finds it again
 PROCESS_TAG = "occuloop-trigger-process"
-PAGE = 5000
 EXECUTED_TABLE_ROWS = 100  # the newest runs in the scheduler task's "Triggers Executed" table (and kept in memory)
 RUNNING = ("queued", "in_progress")
 
@@ -164,6 +164,7 @@ class LedgeredTriggerScheduler(TriggerScheduler):
         self._mine: set[str] = set()  # clones this process made
         self._current: Version | None = None
         self._reported_skips: set[str] = set()  # coalesced versions already logged as skipped
+        self.ledger = ServerLedger(settings)
         self._template_hyperparams: dict[str, Any] | None = None
         self.add_dataset_trigger(
             schedule_task_id=template_id,
@@ -183,78 +184,11 @@ class LedgeredTriggerScheduler(TriggerScheduler):
     def task_id(self) -> str:
         return str(self._task.id)
 
-    # -- what the server says ------------------------------------------------------------------------------------
-
-    def matching_versions(self) -> list[Version]:
-        """Every finalized, unarchived version carrying the trigger tags, under every dataset name of the project
-        (names are resolved on each call, so names created after start are watched: C6)."""
-        projects = call(
-            "projects.get_all",
-            {
-                "name": f"^{re.escape(self.settings.dataset_project)}/\\.datasets/",
-                "search_hidden": True,
-                "only_fields": ["id"],
-            },
-        ).get("projects")
-        if not projects:
-            return []
-        found = call(
-            "tasks.get_all",
-            {
-                "project": [item["id"] for item in projects],
-                "system_tags": ["dataset", "-archived"],
-                "type": ["data_processing"],
-                "status": ["completed", "published"],
-                "tags": tag_filter(self.settings.tags, self.settings.tag_match),
-                "only_fields": ["id", "name", "completed", "runtime"],
-                "order_by": ["completed"],
-                "search_hidden": True,
-                "page": 0,
-                "page_size": PAGE,
-            },
-        )
-        return [
-            Version(
-                str(item["id"]),
-                str(item.get("name") or ""),
-                str(item.get("completed") or ""),
-                str((item.get("runtime") or {}).get("version") or ""),
-            )
-            for item in found.get("tasks") or []
-            if item.get("completed")
-        ]
-
-    def runs(self, dataset_id: str | None = None) -> list[Run]:
-        """Runs this trigger launched (any replica, any time): the ledger."""
-        tags = [run_tag(dataset_id)] if dataset_id else [TRIGGER_NAME]
-        found = call(
-            "tasks.get_all",
-            {
-                "tags": tags,
-                "system_tags": ["-archived"],
-                "type": ["training"],
-                "only_fields": ["id", "tags", "status", "created", "started", "completed"],
-                "page": 0,
-                "page_size": PAGE,
-            },
-        )
-        runs = []
-        for item in found.get("tasks") or []:
-            owner = dataset_of(item.get("tags") or [])
-            if owner:
-                stamps = (str(item.get(key) or "") for key in ("created", "started", "completed"))
-                runs.append(Run(str(item["id"]), owner, str(item.get("status")), *stamps))
-        return runs
-
-    def done(self) -> set[str]:
-        return {run.dataset_id for run in self.runs() if run.status != "created"}
-
     # -- the TriggerScheduler hooks -----------------------------------------------------------------------------
 
     def _step(self) -> bool:
         now = datetime.now(UTC)
-        versions = self.matching_versions()
-        runs = self.runs()
+        versions, runs = self.ledger.read()
         self.metrics.step(versions, runs)
         done = {run.dataset_id for run in runs if run.status != "created"}
         fired = False
@@ -350,7 +284,9 @@ class LedgeredTriggerScheduler(TriggerScheduler):
     # -- helpers ------------------------------------------------------------------------------------------------------
 
     def _decide(self, dataset_id: str) -> Any:
-        action = next_action(self.runs(dataset_id), self._mine, datetime.now(UTC), self.settings.stale_clone_seconds)
+        action = next_action(
+            self.ledger.runs(dataset_id), self._mine, datetime.now(UTC), self.settings.stale_clone_seconds
+        )
         for surplus in action.discard:
             call("tasks.delete", {"task": surplus, "force": True})
             self._mine.discard(surplus)

@@ -1,15 +1,18 @@
-"""Benchmark of the sync's version lookups against the dataset's history (issue 22): what finding the parent of a
-new draft, numbering it and reading the newest version's depth cost as versions pile up, the SDK's way and the
-sync's, side by side on the same server.
+"""Benchmark of the lookups that read the dataset's history (issue 22), side by side on the same server as versions
+pile up: the sync finding the parent of a new draft, numbering it and reading the newest version's depth (the SDK's
+way and the sync's), and the trigger reading its ledger (every tagged version and every run) at a step (the whole
+ledger, as every step did, and the changes since the last step, as it does now).
 
 The SDK's way (`Dataset.get(project, name, only_completed=True, writable_copy=True)` and `Dataset.get(project,
 name)` for the depth) reads every version ever made, 500 a request, to keep the highest version string, and numbers
 the draft from 500 more. The sync's way (`services/clearml_gateway.py`, `RECENT_VERSIONS`) reads only the newest
 versions. The history is made of copies of a real finalized version's document (`tasks.clone`, then completed),
-older than the chain's newest version, so both ways find the same parent.
+older than the chain's newest version, so both ways find the same parent; each copy is tagged `Production` and
+has a training run tagged for it, as the trigger leaves them.
 
 Per history size, one server: the client's CPU (the SDK in this process) and the server's CPU, median of the
-repeats, for one draft opened (then archived) and one `latest` read.
+repeats, for one draft opened (then archived), one `latest` read and one trigger step's read (one new version and
+one new run each time).
 """
 
 from __future__ import annotations
@@ -41,6 +44,9 @@ def client(history: int, server_pid: int, scratch: Path) -> dict[str, Any]:
     from clearml import Dataset, Task
 
     from services.clearml_gateway import DatasetGateway
+    from services.settings import TriggerSettings
+    from services.trigger.ledger import ServerLedger
+    from services.trigger.mirror import OVERLAP
 
     project, name = "bench", "labeled"
     files = scratch / "files"
@@ -58,9 +64,18 @@ def client(history: int, server_pid: int, scratch: Path) -> dict[str, Any]:
 
     template = finalized()
     session = Task._get_default_session()
-    for _ in range(history):  # the history: copies of a finalized version, completed, older than the chain below
-        copy = session.send_request("tasks", "clone", json={"task": template.id, "new_task_system_tags": ["dataset"]})
-        session.send_request("tasks", "completed", json={"task": copy.json()["data"]["id"], "force": True})
+    runs_project = session.send_request("projects", "create", json={"name": "bench-runs"}).json()["data"]["id"]
+
+    def tagged_version_and_run() -> None:
+        """A copy of a finalized version, completed and tagged, and a run the trigger launched for it."""
+        body = {"task": template.id, "new_task_system_tags": ["dataset"], "new_task_tags": ["Production"]}
+        copy = session.send_request("tasks", "clone", json=body).json()["data"]["id"]
+        session.send_request("tasks", "completed", json={"task": copy, "force": True})
+        run = {"name": "run", "type": "training", "project": runs_project, "tags": ["retrain", f"dataset:{copy}"]}
+        session.send_request("tasks", "create", json=run)
+
+    for _ in range(history):  # the history, older than the chain below
+        tagged_version_and_run()
     head = finalized(finalized().id)  # the chain the next draft builds on: depth 2
     gateway = DatasetGateway(project, name)
 
@@ -101,6 +116,21 @@ def client(history: int, server_pid: int, scratch: Path) -> dict[str, Any]:
                 measured.setdefault(way, {}).setdefault(key, []).append(value)  # type: ignore[arg-type]
             if draft_id:
                 Task.get_task(task_id=draft_id).set_archived(True)  # out of the next lookups' way
+    ledger = ServerLedger(TriggerSettings.from_env({"OCCULOOP_DATASET_PROJECT": project}))
+    ledger.read()
+    time.sleep(OVERLAP.total_seconds())  # the history is older than a read of changes looks back, as in a real year
+    for _ in range(REPEATS):
+        for way in ("trigger step, whole", "trigger step, changes"):
+            tagged_version_and_run()  # what a step finds new
+            if way.endswith("whole"):
+                ledger.mirror.last_full_read = None  # as every step read it before
+            own, served = time.process_time(), _cpu_of(server_pid)
+            versions, runs = ledger.read()
+            sample = {"client_cpu_s": time.process_time() - own, "server_cpu_s": _cpu_of(server_pid) - served}
+            if len(runs) != len(versions):  # each tagged version has its run (the chain's versions are untagged)
+                raise RuntimeError(f"{way}: {len(versions)} versions, {len(runs)} runs")
+            for key, value in sample.items():
+                measured.setdefault(way, {}).setdefault(key, []).append(value)  # type: ignore[arg-type]
     return {
         way: {key: round(statistics.median(values), 4) for key, values in samples.items()}  # type: ignore[arg-type]
         for way, samples in measured.items()
@@ -118,7 +148,9 @@ def run_all(quick: bool = False) -> dict[str, Any]:
             try:
                 argv = [sys.executable, "-m", "tests.benchmarks.lookup_bench", "--client", str(history),
                         str(server.child.process.pid), str(root / "scratch")]  # fmt: skip
-                done = subprocess.run(argv, env=env, capture_output=True, text=True, check=True, timeout=1800)
+                done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=1800)
+                if done.returncode:
+                    raise RuntimeError(f"the client exited {done.returncode}:\n{done.stderr[-3000:]}")
             finally:
                 server.child.stop()
         result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -132,16 +164,22 @@ def markdown(results: dict[str, Any]) -> str:
     lines = [
         "The sync's version lookups against the history (`tests/benchmarks/lookup_bench.py`): per history size, one"
         f" `occuloop server` and medians of {results['repeats']} repeats; CPU of the client (the SDK) and of the"
-        " server, in ms, the SDK's way against the sync's (`RECENT_VERSIONS`).",
+        " server, in ms, the SDK's way against the sync's (`RECENT_VERSIONS`), and the trigger's whole ledger"
+        " against the changes since its last step (`services/trigger/ledger.py`).",
         "",
         "| versions before | open draft: SDK client / server | sync client / server | SDK / sync, total"
-        " | latest: SDK client / server | sync client / server | SDK / sync, total |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        " | latest: SDK client / server | sync client / server | SDK / sync, total"
+        " | trigger step: whole client / server | changes client / server | whole / changes, total |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in rows:
         cells = [f"{row['history']:,}"]
-        for step in ("open draft", "latest"):
-            sdk, sync = row[f"{step}, SDK"], row[f"{step}, sync"]
+        for step, before, now in (
+            ("open draft", "SDK", "sync"),
+            ("latest", "SDK", "sync"),
+            ("trigger step", "whole", "changes"),
+        ):
+            sdk, sync = row[f"{step}, {before}"], row[f"{step}, {now}"]
             total = [way["client_cpu_s"] + way["server_cpu_s"] for way in (sdk, sync)]
             cells += [
                 f"{sdk['client_cpu_s'] * 1000:.0f} / {sdk['server_cpu_s'] * 1000:.0f}",
