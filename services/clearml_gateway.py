@@ -206,10 +206,16 @@ class DatasetGateway:
         highest = self._highest_recent(finalized_only=False)
         return str(SdkVersion(highest[1]).get_next_version()) if highest and _valid_version(highest[1]) else None
 
-    def _highest_recent(self, *, finalized_only: bool) -> tuple[str, str] | None:
+    def newest(self, tags: tuple[str, ...] = ()) -> str | None:
+        """The newest finalized version (the one the next draft builds on), or the newest carrying all of `tags`;
+        None when there is none."""
+        head = self._highest_recent(finalized_only=True, tags=tags)
+        return head[0] if head else None
+
+    def _highest_recent(self, *, finalized_only: bool, tags: tuple[str, ...] = ()) -> tuple[str, str] | None:
         """(id, version) of the version with the highest version string among the `RECENT_VERSIONS` most recently
-        created (only finalized, unarchived ones, or any), by the SDK's rule: the newest wins unless an older one has
-        a higher valid version string. None when the dataset has no such version."""
+        created (only finalized, unarchived ones, or any; with `tags`, only those carrying all of them), by the
+        SDK's rule: the newest wins unless an older one has a higher valid version string. None when there is none."""
         filters: dict[str, Any] = (
             {
                 "system_tags": ["__$all", "dataset", "__$not", "archived"],
@@ -219,6 +225,8 @@ class DatasetGateway:
             if finalized_only
             else {"system_tags": ["dataset"]}
         )
+        if tags:
+            filters["tags"] = ["__$all", *tags]
         tasks: list[Any] = Task._query_tasks(  # task records (only_fields), not Task objects; raises on a failure
             project_name=[self._hidden_project],
             task_name=f"^{re.escape(self.name)}$",
@@ -267,10 +275,10 @@ class DatasetGateway:
 
     def latest(self) -> tuple[str, int] | None:
         """The newest finalized version (the one the next draft builds on) and its depth, or None."""
-        head = self._highest_recent(finalized_only=True)
+        head = self.newest()
         if head is None:
             return None
-        return head[0], len(Dataset.get(dataset_id=head[0]).get_dependency_graph())
+        return head, len(Dataset.get(dataset_id=head).get_dependency_graph())
 
     def finalized_children(self, parent: str | None) -> list[DatasetVersion]:
         """Finalized, unarchived versions whose chain parent is `parent` (siblings of a version built on it).

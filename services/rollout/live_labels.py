@@ -47,14 +47,12 @@ class DatasetLabels:
     def _refresh(self) -> None:
         from clearml import Dataset
 
-        try:
-            dataset = Dataset.get(
-                dataset_project=self.project, dataset_name=self.name, dataset_tags=[PRODUCTION_TAG], only_completed=True
-            )
-        except ValueError:  # no such dataset (yet)
+        from ..clearml_gateway import DatasetGateway  # the SDK, imported only once labels are asked for
+
+        newest = DatasetGateway(self.project, self.name).newest(tags=(PRODUCTION_TAG,))
+        if newest is None or newest == self.version_id:  # no such version (yet), or read already
             return
-        if dataset.id == self.version_id:
-            return
+        dataset = Dataset.get(dataset_id=newest)
         folder = Path(dataset.get_local_copy())
         labels: dict[str, int] = {}
         unreadable = 0

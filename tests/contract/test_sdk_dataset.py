@@ -32,3 +32,4 @@ def test_the_gateway_picks_the_parent_and_the_number_the_sdk_would(clients: Clie
     assert [step["latest"] for step in result["steps"][:3]] == [result["second"]] * 3
     assert result["steps"][3]["latest"] not in (result["first"], result["second"])
     assert len(result["numbers"]) == len(set(result["numbers"])) == 9, result["numbers"]
+    assert result["tagged"] == [[result["first"]] * 2, [result["steps"][3]["latest"]] * 2]

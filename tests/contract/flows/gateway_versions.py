@@ -57,9 +57,14 @@ for label in ("two versions", "an open draft", "an archived newer version", "a r
         }
     )
     gateway.archive(draft.dataset_id)  # out of the way of the next step's SDK lookups
+tagged = []  # the newest version carrying Production (what the rollout's live labels read): gateway, SDK
+for version_id in (first, steps[3]["latest"]):
+    gateway.set_tags(version_id, ["Production"])
+    sdk = Dataset.get(dataset_project=project, dataset_name=name, dataset_tags=["Production"], only_completed=True)
+    tagged.append([gateway.newest(tags=("Production",)), sdk.id])
 numbers = [
     item["version"]
     for item in Dataset.list_datasets(project, partial_name=name, only_completed=False, include_archived=True)
 ]
-result = {"seen": seen, "first": first, "second": second, "steps": steps, "numbers": numbers}
+result = {"seen": seen, "first": first, "second": second, "steps": steps, "numbers": numbers, "tagged": tagged}
 print("RESULT " + json.dumps(result))
