@@ -164,7 +164,8 @@ def markdown(results: dict[str, Any]) -> str:
     lines = [
         "The sync's version lookups against the history (`tests/benchmarks/lookup_bench.py`): per history size, one"
         f" `occuloop server` and medians of {results['repeats']} repeats; CPU of the client (the SDK) and of the"
-        " server, in ms, the SDK's way against the sync's (`RECENT_VERSIONS`), and the trigger's whole ledger"
+        " server (counted in 10 ms ticks), in ms, the SDK's way against the sync's (`RECENT_VERSIONS`), and the"
+        " trigger's whole ledger"
         " against the changes since its last step (`services/trigger/ledger.py`).",
         "",
         "| versions before | open draft: SDK client / server | sync client / server | SDK / sync, total"
