@@ -33,3 +33,13 @@ def test_the_gateway_picks_the_parent_and_the_number_the_sdk_would(clients: Clie
     assert result["steps"][3]["latest"] not in (result["first"], result["second"])
     assert len(result["numbers"]) == len(set(result["numbers"])) == 9, result["numbers"]
     assert result["tagged"] == [[result["first"]] * 2, [result["steps"][3]["latest"]] * 2]
+
+
+def test_the_sync_uploads_without_the_sdks_double_close_of_a_zip_file(clients: Clients) -> None:
+    """The control (four workers, the SDK's way) shows the pinned SDK closing a merged zip's descriptor twice; the
+    sync's upload (one zipper) closes none twice. When a new SDK pin fixes it, the control fails: then the one-zipper
+    workaround in `Draft.add_and_upload` can go."""
+    control = clients.flow("zipper_closes", "labels", "zips-control", "workers")
+    assert control["closed_twice"] >= 1, control
+    ours = clients.flow("zipper_closes", "labels", "zips-sync", "sync")
+    assert ours["zippers"] >= 1 and ours["closed_twice"] == 0, ours
