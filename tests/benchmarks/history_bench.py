@@ -352,9 +352,22 @@ if __name__ == "__main__":
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--depths", help="compare squash depths instead, e.g. 3,4 (a shortened daily history)")
     parser.add_argument("--versions", type=int, default=120, help="versions per depth with --depths")
+    parser.add_argument(
+        "--scenario", help="run this one scenario in full (e.g. daily) and print its report, BENCHMARKS.md untouched"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="occuloop-history-bench-") as folder:
         if args.depths:
             compare_depths(Path(folder), [int(depth) for depth in args.depths.split(",")], args.versions)
+        elif args.scenario:
+            from services.settings import SyncSettings
+
+            depth = SyncSettings.squash_depth
+            chosen = next(item for item in scenarios(False, depth) if item.name == args.scenario)
+            result = run_scenario(Path(folder), chosen, SessionMaker())
+            report = {"squash_depth": depth, "quick": False, "scenarios": {chosen.name: result}}
+            print(json.dumps(report, default=str))
+            steady = history_report.steady_stage_seconds((Path(__file__).parents[2] / "BENCHMARKS.md").read_text())
+            print(history_report.markdown(report, steady))
         else:
             print(json.dumps(run_all(Path(folder), quick=args.quick), indent=2))
