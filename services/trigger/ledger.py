@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..clearml_api import call, every_page
@@ -20,6 +20,7 @@ from .mirror import LedgerMirror, parse_stamp
 
 TRIGGER_NAME = "retrain"  # the dataset trigger's name, also the tag on every run it launches
 FULL_READ_SECONDS = 300.0  # between whole reads of the ledger (the steps between read only what changed)
+RUN_LOOKBACK = timedelta(hours=1)  # a version's runs are read from this long before it was finalized
 
 
 class ServerLedger:
@@ -80,8 +81,8 @@ class ServerLedger:
         )
 
     def _read_runs(self, since: datetime | None = None, dataset_id: str | None = None) -> list[dict[str, Any]]:
-        """Runs this trigger launched (any replica, any time): every unarchived one, those of one version, or every
-        one changed since `since` (archived or not)."""
+        """Runs this trigger launched (any replica, any time), of every version or of one: every unarchived one, or
+        every one changed since `since` (archived or not)."""
         body: dict[str, Any] = {
             "tags": [run_tag(dataset_id)] if dataset_id else [TRIGGER_NAME],
             "system_tags": ["-archived"],
@@ -101,9 +102,13 @@ class ServerLedger:
         stamps = (str(item.get(key) or "") for key in ("created", "started", "completed"))
         return Run(str(item["id"]), owner, str(item.get("status")), *stamps)
 
-    def runs(self, dataset_id: str) -> list[Run]:
-        """The runs of one version, read afresh: what a launch decides on."""
-        return [run for run in map(self._as_run, self._read_runs(dataset_id=dataset_id)) if run is not None]
+    def runs(self, version: Version) -> list[Run]:
+        """The runs of one version, read afresh: what a launch decides on. Its runs were cloned after it was
+        finalized, so only tasks changed since then are read (an index range on the server, not every task),
+        from RUN_LOOKBACK earlier, for the clocks of several API servers."""
+        finalized = parse_stamp(version.completed)
+        rows = self._read_runs(since=finalized - RUN_LOOKBACK if finalized else None, dataset_id=version.dataset_id)
+        return [run for run in map(self._as_run, rows) if run is not None]  # archived ones are not runs
 
     def read(self) -> tuple[list[Version], list[Run]]:
         """Every tagged version and every run, from the mirror kept current with the rows changed since the last

@@ -216,7 +216,7 @@ class LedgeredTriggerScheduler(TriggerScheduler):
     ) -> Any:  # a Launched (anything with task_id()) or None, as TriggerScheduler._launch_job expects
         version = self._current
         assert version is not None
-        action = self._decide(version.dataset_id)
+        action = self._decide(version)
         if action.kind == "done":
             logger.info(
                 "event=trigger_skipped reason=already_done dataset_id=%s run_task_id=%s",
@@ -228,7 +228,7 @@ class LedgeredTriggerScheduler(TriggerScheduler):
         if action.kind == "clone":
             clone_id = self._clone(job, task_parameters or {}, version)
             self._mine.add(clone_id)
-            action = self._decide(version.dataset_id)  # did another replica clone it first?
+            action = self._decide(version)  # did another replica clone it first?
             if action.kind == "done":
                 return None
         assert action.run_id is not None
@@ -236,7 +236,7 @@ class LedgeredTriggerScheduler(TriggerScheduler):
         try:
             call("tasks.enqueue", {"task": action.run_id, "queue": queue})
         except ServerError as error:
-            if self._decide(version.dataset_id).kind == "done":  # another replica enqueued it a moment ago
+            if self._decide(version).kind == "done":  # another replica enqueued it a moment ago
                 return None
             raise ServerError(f"enqueue of {action.run_id} failed: {error}") from error
         logger.info(
@@ -283,9 +283,10 @@ class LedgeredTriggerScheduler(TriggerScheduler):
 
     # -- helpers ------------------------------------------------------------------------------------------------------
 
-    def _decide(self, dataset_id: str) -> Any:
+    def _decide(self, version: Version) -> Any:
+        dataset_id = version.dataset_id
         action = next_action(
-            self.ledger.runs(dataset_id), self._mine, datetime.now(UTC), self.settings.stale_clone_seconds
+            self.ledger.runs(version), self._mine, datetime.now(UTC), self.settings.stale_clone_seconds
         )
         for surplus in action.discard:
             call("tasks.delete", {"task": surplus, "force": True})
