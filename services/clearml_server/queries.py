@@ -130,8 +130,13 @@ DatetimeCheck = Callable[[datetime], bool]
 
 
 def _parse_datetime_conditions(key: str, raw: Any) -> list[DatetimeCheck]:
+    return [_comparison(operator, moment) for operator, moment in _datetime_conditions(key, raw)]
+
+
+def _datetime_conditions(key: str, raw: Any) -> list[tuple[str, datetime]]:
+    """(operator, moment) of each condition of a datetime filter; a malformed one is a 400 naming the field."""
     items = raw if isinstance(raw, list) else [raw]
-    checks: list[DatetimeCheck] = []
+    conditions: list[tuple[str, datetime]] = []
     for item in items:
         if item is None:
             continue
@@ -143,8 +148,8 @@ def _parse_datetime_conditions(key: str, raw: Any) -> list[DatetimeCheck]:
         moment = _parse_moment(match.group(2)) if match else None
         if match is None or moment is None:
             fail(VALIDATION_ERROR, f"field '{key}' has an invalid datetime condition '{item}'")
-        checks.append(_comparison(match.group(1) or "==", moment))
-    return checks
+        conditions.append((match.group(1) or "==", moment))
+    return conditions
 
 
 def _parse_moment(text: str) -> datetime | None:
@@ -350,22 +355,17 @@ def compile_query(body: dict[str, Any], spec: CollectionSpec) -> Query:
         limit=limit,
         ids=plain_ids,
         projects=plain_projects,
-        changed_since=_lower_bound(body.get("last_update")),
+        changed_since=_lower_bound(spec, body.get("last_update")),
         fields_used=frozenset(used),
     )
 
 
-def _lower_bound(raw: Any) -> str | None:
+def _lower_bound(spec: CollectionSpec, raw: Any) -> str | None:
     """The latest `>`/`>=` bound of a `last_update` filter, as a stored stamp, for the store to narrow on (the
     filter's own predicate still decides each row exactly); None without one."""
-    if raw in (None, [], ""):
+    if "last_update" not in spec.datetime_fields or raw in (None, []):
         return None
-    bounds = []
-    for item in raw if isinstance(raw, list) else [raw]:
-        match = _COMPARISON.match(str(item).strip()) if isinstance(item, (str, int, float)) else None
-        moment = _parse_moment(match.group(2)) if match else None
-        if match and moment is not None and match.group(1) in (">", ">="):
-            bounds.append(moment)
+    bounds = [moment for operator, moment in _datetime_conditions("last_update", raw) if operator in (">", ">=")]
     return iso(max(bounds)) if bounds else None
 
 
