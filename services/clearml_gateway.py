@@ -32,6 +32,12 @@ logger = logging.getLogger(__name__)
 # such reads per version, so its cost grew with the history (0.6 s more CPU, sync and server, after 3,000 versions).
 # Versions are numbered in the order they are created, so the highest is among the newest few: read only those.
 RECENT_VERSIONS = 50
+# The get_all filters of a finalized, unarchived version of a dataset (the SDK's `only_completed=True`).
+FINALIZED: dict[str, Any] = {
+    "system_tags": ["__$all", "dataset", "__$not", "archived"],
+    "type": ["data_processing"],
+    "status": ["published", "completed", "closed"],
+}
 
 
 @dataclass(frozen=True)
@@ -216,15 +222,7 @@ class DatasetGateway:
         """(id, version) of the version with the highest version string among the `RECENT_VERSIONS` most recently
         created (only finalized, unarchived ones, or any; with `tags`, only those carrying all of them), by the
         SDK's rule: the newest wins unless an older one has a higher valid version string. None when there is none."""
-        filters: dict[str, Any] = (
-            {
-                "system_tags": ["__$all", "dataset", "__$not", "archived"],
-                "type": ["data_processing"],
-                "status": ["published", "completed", "closed"],
-            }
-            if finalized_only
-            else {"system_tags": ["dataset"]}
-        )
+        filters: dict[str, Any] = dict(FINALIZED) if finalized_only else {"system_tags": ["dataset"]}
         if tags:
             filters["tags"] = ["__$all", *tags]
         tasks: list[Any] = Task._query_tasks(  # task records (only_fields), not Task objects; raises on a failure
@@ -305,9 +303,7 @@ class DatasetGateway:
             tasks: list[Any] = Task._query_tasks(  # task records (only_fields), not Task objects
                 project_name=[self._hidden_project],
                 task_name=f"^{re.escape(self.name)}$",
-                system_tags=["__$all", "dataset", "__$not", "archived"],
-                type=["data_processing"],
-                status=["completed", "published", "closed"],
+                **FINALIZED,
                 only_fields=["id", "created", "runtime"],
                 order_by=["-created"],
                 page=page,
