@@ -62,9 +62,23 @@ def tags_match(tags: list[str] | tuple[str, ...], wanted: tuple[str, ...], match
     return all(tag in have for tag in wanted) if match == "all" else any(tag in have for tag in wanted)
 
 
+def aware(moment: datetime) -> datetime:
+    """A server time without a zone is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def parse_stamp(value: object) -> datetime | None:
+    """A server stamp (ISO 8601) as an aware datetime, or None when there is none or it does not parse."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return aware(datetime.fromisoformat(value))
+    except ValueError:
+        return None
+
+
 def seconds_since(stamp: str, now: datetime) -> float:
-    parsed = datetime.fromisoformat(stamp)
-    return (now - (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC))).total_seconds()
+    return (now - aware(datetime.fromisoformat(stamp))).total_seconds()
 
 
 def next_action(runs: list[Run], mine: set[str], now: datetime, stale_seconds: float) -> Action:

@@ -15,8 +15,8 @@ from typing import Any
 
 from ..clearml_api import call, every_page
 from ..settings import TriggerSettings
-from .decisions import Run, Version, dataset_of, run_tag, tag_filter, tags_match
-from .mirror import LedgerMirror, parse_stamp
+from .decisions import Run, Version, dataset_of, parse_stamp, run_tag, tag_filter, tags_match
+from .mirror import LedgerMirror
 
 TRIGGER_NAME = "retrain"  # the dataset trigger's name, also the tag on every run it launches
 FULL_READ_SECONDS = 300.0  # between whole reads of the ledger (the steps between read only what changed)

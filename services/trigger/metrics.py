@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from prometheus_client import Counter, Gauge, Histogram
 
 from ..metrics import LOOP_BUCKETS, new_registry
-from .decisions import Run, Version, seconds_since
+from .decisions import Run, Version, aware, seconds_since
 
 TASK_STATUSES = ("created", "queued", "in_progress", "stopped", "completed", "failed", "published", "closed")
 ENDED = frozenset({"stopped", "completed", "failed", "published", "closed"})
@@ -88,7 +88,6 @@ class TriggerMetrics:
         if self._ended is not None:
             for run in ended.values():
                 if run.task_id not in self._ended and run.started and run.ended:
-                    end = datetime.fromisoformat(run.ended)
-                    seconds = seconds_since(run.started, end if end.tzinfo else end.replace(tzinfo=UTC))
+                    seconds = seconds_since(run.started, aware(datetime.fromisoformat(run.ended)))
                     self.training_duration.labels(status=run.status).observe(max(0.0, seconds))
         self._ended = set(ended)

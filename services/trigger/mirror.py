@@ -2,34 +2,23 @@
 current from the rows the server changed since the newest change already seen (`last_update`), so that a step
 reads what changed instead of the whole history (issue 22: a year of versions made every step read a year).
 
-Pure: the scheduler (scheduler.py) does the reads and hands the rows here. What a read of changes cannot see, a
+Pure: the ledger (ledger.py) does the reads and hands the rows here. What a read of changes cannot see, a
 run deleted outright (a surplus clone), is corrected by a whole read every `full_read_seconds`; a whole read is
 also the first one. Decisions that launch a run never rely on this copy alone: they read that version's runs
-afresh (scheduler `_decide`).
+afresh (`ServerLedger.runs`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from .decisions import Run, Version
 
 # Changes are read from this long before the newest change seen: writes whose stamps land out of order (several
 # API servers, a clock step, a write committed late) are read twice, never missed.
 OVERLAP = timedelta(seconds=30)
-
-
-def parse_stamp(value: object) -> datetime | None:
-    """A server stamp (ISO 8601) as an aware datetime, or None."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @dataclass

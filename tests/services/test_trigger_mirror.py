@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from services.trigger.decisions import Run, Version
-from services.trigger.mirror import OVERLAP, LedgerMirror, parse_stamp
+from services.trigger.decisions import Run, Version, parse_stamp
+from services.trigger.mirror import OVERLAP, LedgerMirror
 
 T0 = datetime(2026, 12, 5, 4, 0, 0, tzinfo=UTC)
 
